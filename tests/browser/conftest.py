@@ -1,0 +1,452 @@
+"""Real-browser harness: a scratch JupyterLab server driven by headless chromium through Playwright.
+
+Fixtures
+--------
+``jupyter_server`` (session)
+    A :class:`JupyterServer` started with this interpreter (``python -m jupyter lab``) on a free
+    loopback port with a random token, a scratch ``HOME`` and a scratch ``root_dir``. ``PYTHONPATH``
+    points at the repository checkout so kernels import ``tfwidget`` from the working tree. The news
+    and update-check popups are disabled and ipywidgets is told to save widget state in notebooks.
+    The server is stopped by its own PID (terminate, wait, kill) at the end of the session.
+``browser`` (session)
+    A Playwright chromium ``Browser`` launched from the system chromium (``/usr/bin/chromium`` or
+    ``chromium`` on ``PATH``). When chromium is missing the browser tests are skipped, unless the
+    environment variable ``TFW_REQUIRE_BROWSER`` is set (CI), in which case they fail.
+``lab`` (function)
+    A :class:`Lab`: a fresh browser context and page pointed at the server, collecting console
+    errors and uncaught page errors, with helpers to run a notebook, wait for and read widget output,
+    take screenshots, switch the theme and reload. Kernels started by the test are shut down after it.
+
+Screenshots go to ``artifacts/screenshots/`` at the repository root, named after the test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT_DIR = REPO_ROOT / "artifacts" / "screenshots"
+ACTIVE_PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+THEME_PLUGIN = "@jupyterlab/apputils-extension:themes"
+LIGHT_THEME = "JupyterLab Light"
+DARK_THEME = "JupyterLab Dark"
+
+# Console messages JupyterLab itself may print in a scratch, offline setup. Anything else is reported.
+BENIGN_CONSOLE_PATTERNS: tuple[str, ...] = (
+    "favicon",
+    "Failed to load resource: the server responded with a status of 404",
+)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+
+def chromium_path() -> str | None:
+    """Return the system chromium executable, or ``None`` when it is not installed."""
+    if Path("/usr/bin/chromium").exists():
+        return "/usr/bin/chromium"
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def make_notebook(cells: list[str]) -> dict[str, Any]:
+    """Build an nbformat 4 notebook dict with one code cell per source string."""
+    return {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": f"cell-{i}",
+                "metadata": {},
+                "outputs": [],
+                "source": src,
+            }
+            for i, src in enumerate(cells)
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+@dataclass
+class JupyterServer:
+    """A running JupyterLab server under test."""
+
+    url: str
+    token: str
+    root_dir: Path
+    home: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def api(self) -> httpx.Client:
+        """An HTTP client for the server's REST API, authenticated with the token."""
+        return httpx.Client(
+            base_url=self.url, headers={"Authorization": f"token {self.token}"}, timeout=10.0
+        )
+
+    def lab_url(self, notebook: str) -> str:
+        """URL that opens ``notebook`` (relative to root_dir) in a reset JupyterLab workspace."""
+        return f"{self.url}/lab/tree/{notebook}?reset&token={self.token}"
+
+    def set_theme(self, theme: str) -> None:
+        """Persist the JupyterLab theme through the settings API (takes effect on the next load)."""
+        with self.api() as client:
+            raw = json.dumps({"theme": theme})
+            resp = client.put(f"/lab/api/settings/{THEME_PLUGIN}", json={"raw": raw})
+            resp.raise_for_status()
+
+    def shutdown_kernels(self) -> None:
+        """Delete every session (and so shut its kernel down)."""
+        with self.api() as client:
+            for session in client.get("/api/sessions").json():
+                client.delete(f"/api/sessions/{session['id']}")
+
+    def log_tail(self, n: int = 40) -> str:
+        """The last ``n`` lines of the server log, for failure messages."""
+        try:
+            lines = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return ""
+        return "\n".join(lines[-n:])
+
+
+def _user_settings(home: Path) -> None:
+    """Pre-seed JupyterLab user settings: no news/update popups, widget state saved in notebooks."""
+    base = home / ".jupyter" / "lab" / "user-settings"
+    _write_json(
+        base / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings",
+        {"fetchNews": "false", "checkForUpdates": False},
+    )
+    _write_json(
+        base / "@jupyter-widgets" / "jupyterlab-manager" / "plugin.jupyterlab-settings",
+        {"saveState": True},
+    )
+    _write_json(
+        base / "@jupyterlab" / "apputils-extension" / "themes.jupyterlab-settings",
+        {"theme": LIGHT_THEME},
+    )
+
+
+@pytest.fixture(scope="session")
+def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
+    """Start JupyterLab on loopback with a scratch HOME and root_dir; stop it by PID afterwards."""
+    home = tmp_path_factory.mktemp("lab-home")
+    root = tmp_path_factory.mktemp("lab-root")
+    _user_settings(home)
+    port = _free_port()
+    token = secrets.token_hex(16)
+    env = dict(os.environ)
+    env.update(
+        {
+            "HOME": str(home),
+            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p),
+            "JUPYTER_CONFIG_DIR": str(home / ".jupyter"),
+            "JUPYTER_DATA_DIR": str(home / ".local" / "share" / "jupyter"),
+            "JUPYTER_RUNTIME_DIR": str(home / ".local" / "share" / "jupyter" / "runtime"),
+            "IPYTHONDIR": str(home / ".ipython"),
+            "JUPYTER_PLATFORM_DIRS": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.pop("JUPYTER_TOKEN", None)
+    log_path = home / "jupyter.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--port-retries=0",
+        f"--ServerApp.token={token}",
+        "--allow-root",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
+    server = JupyterServer(
+        url=f"http://127.0.0.1:{port}",
+        token=token,
+        root_dir=root,
+        home=home,
+        process=proc,
+        log_path=log_path,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"jupyter lab exited with {proc.returncode}:\n{server.log_tail()}")
+            try:
+                with server.api() as client:
+                    if client.get("/api/status").status_code == 200:
+                        break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"jupyter lab did not answer /api/status within 60 s:\n{server.log_tail()}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        _stop(proc)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless system chromium through Playwright's sync API (never a downloaded browser)."""
+    exe = chromium_path()
+    if exe is None:
+        if os.environ.get("TFW_REQUIRE_BROWSER"):
+            pytest.fail("chromium is not installed but TFW_REQUIRE_BROWSER is set")
+        pytest.skip("chromium is not installed (apt-get install chromium); set TFW_REQUIRE_BROWSER to fail")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if os.environ.get("TFW_REQUIRE_BROWSER"):
+            raise
+        pytest.skip("the playwright Python package is not installed")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@dataclass
+class Lab:
+    """One browser page against the JupyterLab server, plus notebook and widget helpers."""
+
+    server: JupyterServer
+    context: Any
+    page: Any
+    test_name: str
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    console_log: list[tuple[str, str]] = field(default_factory=list)
+    notebook: str | None = None
+
+    # -- errors -------------------------------------------------------------------------------
+    def _on_console(self, msg: Any) -> None:
+        self.console_log.append((msg.type, msg.text))
+        if msg.type != "error":
+            return
+        text = msg.text
+        if any(pat in text for pat in BENIGN_CONSOLE_PATTERNS):
+            return
+        self.console_errors.append(text)
+
+    def _on_page_error(self, err: Any) -> None:
+        self.page_errors.append(str(err))
+
+    def assert_no_errors(self) -> None:
+        """Fail if the page logged a console error or raised an uncaught exception."""
+        assert not self.page_errors, f"uncaught page errors: {self.page_errors}"
+        assert not self.console_errors, f"console errors: {self.console_errors}"
+
+    # -- notebooks ----------------------------------------------------------------------------
+    def write_notebook(self, cells: list[str], name: str) -> str:
+        """Write ``NAME.ipynb`` into the server's root_dir and return its file name."""
+        filename = f"{name}.ipynb"
+        _write_json(self.server.root_dir / filename, make_notebook(cells))
+        return filename
+
+    def open_notebook(self, filename: str, timeout: float = 60_000) -> None:
+        """Open a notebook in a reset workspace and wait until its kernel is idle."""
+        self.notebook = filename
+        self.page.goto(self.server.lab_url(filename), wait_until="domcontentloaded")
+        self.wait_kernel_idle(timeout)
+
+    def wait_kernel_idle(self, timeout: float = 60_000) -> None:
+        """Wait until the notebook panel is shown and the status bar reports an idle kernel."""
+        self.page.wait_for_selector(f"{ACTIVE_PANEL} .jp-Notebook", timeout=timeout)
+        self.page.wait_for_function(
+            """() => {
+                const bar = document.querySelector('#jp-main-statusbar');
+                return !!bar && /\\|\\s*Idle/.test(bar.textContent || '');
+            }""",
+            timeout=timeout,
+        )
+
+    def run_all(self) -> None:
+        """Run every cell of the active notebook through the Run menu."""
+        self.page.locator(f"{ACTIVE_PANEL} .jp-Notebook").first.click(position={"x": 5, "y": 5})
+        self.page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        self.page.locator(".lm-Menu-item:not(.lm-mod-disabled) .lm-Menu-itemLabel").filter(
+            has_text="Run All Cells"
+        ).first.click()
+
+    def run_notebook(self, cells: list[str], name: str) -> None:
+        """Write a notebook made of ``cells``, open it, wait for the kernel, and run all cells."""
+        self.open_notebook(self.write_notebook(cells, name))
+        self.run_all()
+
+    def wait_cells_done(self, timeout: float = 60_000) -> None:
+        """Wait until every code cell in the active notebook has an execution count."""
+        self.page.wait_for_function(
+            """(panel) => {
+                const p = document.querySelector(panel);
+                if (!p) return false;
+                const prompts = p.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt');
+                return prompts.length > 0 && [...prompts].every(e => /\\[\\d+\\]/.test(e.textContent));
+            }""",
+            arg=ACTIVE_PANEL,
+            timeout=timeout,
+        )
+
+    def save(self) -> None:
+        """Save the active notebook (Ctrl+S) and wait until the file on disk has outputs."""
+        assert self.notebook is not None
+        path = self.server.root_dir / self.notebook
+        before = path.stat().st_mtime_ns
+        self.page.locator(f"{ACTIVE_PANEL} .jp-Notebook").first.click(position={"x": 5, "y": 5})
+        self.page.keyboard.press("Control+s")
+        deadline = time.monotonic() + 15
+        while path.stat().st_mtime_ns == before:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.notebook} was not saved")
+            time.sleep(0.1)
+
+    def saved_notebook(self) -> dict[str, Any]:
+        """The active notebook as it is on disk."""
+        assert self.notebook is not None
+        return json.loads((self.server.root_dir / self.notebook).read_text(encoding="utf-8"))
+
+    def reload(self) -> None:
+        """Reload the page and wait until the notebook is back with an idle kernel."""
+        self.page.reload(wait_until="domcontentloaded")
+        self.wait_kernel_idle()
+
+    # -- widget output ------------------------------------------------------------------------
+    def out(self, selector: str) -> str:
+        """``selector`` scoped to the outputs of the active notebook panel."""
+        return f"{ACTIVE_PANEL} .jp-OutputArea-output {selector}"
+
+    def wait_output(self, selector: str, timeout: float = 30_000, state: str = "visible") -> Any:
+        """Wait for ``selector`` inside a cell output of the active notebook; return its locator."""
+        loc = self.page.locator(self.out(selector)).first
+        loc.wait_for(state=state, timeout=timeout)
+        return loc
+
+    def text(self, selector: str) -> str:
+        """The concatenated text content of every match of ``selector`` inside the outputs."""
+        return "".join(self.page.locator(self.out(selector)).all_text_contents())
+
+    def count(self, selector: str) -> int:
+        """How many elements match ``selector`` inside the outputs."""
+        return self.page.locator(self.out(selector)).count()
+
+    def screenshot(self, suffix: str = "", selector: str | None = None) -> Path:
+        """Save a PNG named after the test into artifacts/screenshots/ and return its path."""
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOT_DIR / f"{self.test_name}{'-' + suffix if suffix else ''}.png"
+        if selector is None:
+            self.page.screenshot(path=str(path), full_page=True)
+        else:
+            self.page.locator(self.out(selector)).first.screenshot(path=str(path))
+        return path
+
+    def set_theme(self, theme: str) -> None:
+        """Switch JupyterLab's theme through the settings API and reload so it applies."""
+        self.server.set_theme(theme)
+        self.page.reload(wait_until="domcontentloaded")
+        light = "true" if theme == LIGHT_THEME else "false"
+        self.page.wait_for_selector(f"body[data-jp-theme-light='{light}']", timeout=30_000)
+        self.wait_kernel_idle()
+
+
+def _test_file_name(request: pytest.FixtureRequest) -> str:
+    name = request.node.name
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name).strip("_")
+
+
+@pytest.fixture
+def lab(
+    request: pytest.FixtureRequest, browser: Any, jupyter_server: JupyterServer
+) -> Iterator[Lab]:
+    """A fresh page on the JupyterLab server; kernels and the theme are reset afterwards."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    helper = Lab(server=jupyter_server, context=context, page=page, test_name=_test_file_name(request))
+    page.on("console", helper._on_console)
+    page.on("pageerror", helper._on_page_error)
+    try:
+        yield helper
+    finally:
+        context.close()
+        jupyter_server.shutdown_kernels()
+        jupyter_server.set_theme(LIGHT_THEME)
+
+
+@pytest.fixture
+def offline_page(browser: Any) -> Iterator[Any]:
+    """A page whose network is blocked: every request except ``file://`` is aborted."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+
+    def _route(route: Any) -> None:
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            route.abort()
+
+    context.route("**/*", _route)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        yield page
+    finally:
+        context.close()
