@@ -117,9 +117,7 @@ class JupyterServer:
 
     def api(self) -> httpx.Client:
         """An HTTP client for the server's REST API, authenticated with the token."""
-        return httpx.Client(
-            base_url=self.url, headers={"Authorization": f"token {self.token}"}, timeout=10.0
-        )
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"token {self.token}"}, timeout=10.0)
 
     def lab_url(self, notebook: str) -> str:
         """URL that opens ``notebook`` (relative to root_dir) in a reset JupyterLab workspace."""
@@ -414,9 +412,7 @@ def _test_file_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def lab(
-    request: pytest.FixtureRequest, browser: Any, jupyter_server: JupyterServer
-) -> Iterator[Lab]:
+def lab(request: pytest.FixtureRequest, browser: Any, jupyter_server: JupyterServer) -> Iterator[Lab]:
     """A fresh page on the JupyterLab server; kernels and the theme are reset afterwards."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
