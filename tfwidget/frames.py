@@ -1,0 +1,243 @@
+"""pandas DataFrames of a turn.
+
+Column order is stable and documented here; integers stay integers (nullable ``Int64``), missing values are
+``NA``/``NaT``, times are timezone-aware (UTC).
+
+``df`` (:func:`events_frame`), one row per stream item, deltas included:
+    sequence_number (Int64), type, id, thread_id, created_at (datetime UTC, NaT when absent),
+    received_at (datetime UTC), content, reasoning_content, tool_call_id, synthesized (bool),
+    payload (the item's raw JSON text)
+
+``messages_df`` (:func:`messages_frame`), one row per merged model message:
+    id, thread_id, created_at, content, reasoning_content, refusal, finish_reason, n_tool_calls,
+    input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+    harness, skills, instructions, tool_definitions, messages
+
+``tool_calls_df`` (:func:`tool_calls_frame`), one row per tool call:
+    message_id, thread_id, tool_call_id, name, arguments, tool_type, server_name, response, status,
+    index, child_thread_id
+
+``usage_df`` (:func:`usage_frame`), one row per model message that reported usage:
+    message_id, thread_id, created_at, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+    harness, skills, instructions, tool_definitions, messages, call_index, agent_name
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .events import ModelMessageDeltaEvent, ModelMessageEvent, ToolResponseEvent
+
+if TYPE_CHECKING:
+    from .sse import StreamItem
+    from .state import TurnState
+
+__all__ = [
+    "EVENTS_COLUMNS",
+    "MESSAGES_COLUMNS",
+    "TOOL_CALLS_COLUMNS",
+    "USAGE_COLUMNS",
+    "events_frame",
+    "messages_frame",
+    "tool_calls_frame",
+    "usage_frame",
+]
+
+EVENTS_COLUMNS = [
+    "sequence_number", "type", "id", "thread_id", "created_at", "received_at",
+    "content", "reasoning_content", "tool_call_id", "synthesized", "payload",
+]  # fmt: skip
+_USAGE = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"]
+_BREAKDOWN = ["harness", "skills", "instructions", "tool_definitions", "messages"]
+MESSAGES_COLUMNS = [
+    "id", "thread_id", "created_at", "content", "reasoning_content", "refusal", "finish_reason",
+    "n_tool_calls", *_USAGE, *_BREAKDOWN,
+]  # fmt: skip
+TOOL_CALLS_COLUMNS = [
+    "message_id", "thread_id", "tool_call_id", "name", "arguments", "tool_type", "server_name",
+    "response", "status", "index", "child_thread_id",
+]  # fmt: skip
+USAGE_COLUMNS = [
+    "message_id", "thread_id", "created_at", *_USAGE, *_BREAKDOWN, "call_index", "agent_name",
+]  # fmt: skip
+
+
+def _times(values: Sequence[str | None]) -> pd.Series:
+    return pd.to_datetime(pd.Series(values, dtype=object), utc=True, format="ISO8601", errors="coerce")
+
+
+def _text(content: Any) -> str | None:
+    if content is None or isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for p in content:
+            t = getattr(p, "text", None) if not isinstance(p, dict) else p.get("text")
+            if t:
+                parts.append(t)
+        return "".join(parts)
+    return str(content)
+
+
+def events_frame(items: Sequence[StreamItem]) -> pd.DataFrame:
+    """One row per stream item, deltas included. Columns: :data:`EVENTS_COLUMNS`."""
+    n = len(items)
+    seq: list[Any] = [None] * n
+    typ: list[str] = [""] * n
+    ids: list[str] = [""] * n
+    thr: list[Any] = [None] * n
+    cat: list[Any] = [None] * n
+    rat = np.empty(n, dtype="float64")
+    content: list[Any] = [None] * n
+    reasoning: list[Any] = [None] * n
+    tcid: list[Any] = [None] * n
+    synth = np.zeros(n, dtype=bool)
+    payload: list[Any] = [None] * n
+    delta_t, msg_t, resp_t = ModelMessageDeltaEvent, ModelMessageEvent, ToolResponseEvent
+    for i, it in enumerate(items):
+        ev = it.event
+        seq[i] = it.sequence_number
+        typ[i] = ev.type
+        ids[i] = ev.id
+        thr[i] = ev.thread_id
+        cat[i] = ev.created_at
+        rat[i] = it.received_at
+        synth[i] = it.synthesized
+        raw = it.raw
+        payload[i] = raw if raw is not None else ev.model_dump_json(exclude_none=True)
+        cls = type(ev)
+        if cls is delta_t:
+            content[i] = ev.content  # type: ignore[union-attr]
+            reasoning[i] = ev.reasoning_content  # type: ignore[union-attr]
+            tcs = ev.tool_calls  # type: ignore[union-attr]
+            if tcs:
+                for c in tcs:
+                    if c.id:
+                        tcid[i] = c.id
+                        break
+        elif cls is msg_t:
+            content[i] = _text(ev.content)  # type: ignore[union-attr]
+            reasoning[i] = ev.reasoning_content  # type: ignore[union-attr]
+            tcs = ev.tool_calls  # type: ignore[union-attr]
+            if tcs:
+                tcid[i] = tcs[0].id if tcs[0] is not None else None
+        elif cls is resp_t:
+            c = ev.content  # type: ignore[union-attr]
+            content[i] = c if c is None or isinstance(c, str) else str(c)
+            tcid[i] = ev.tool_call_id  # type: ignore[union-attr]
+    return pd.DataFrame(
+        {
+            "sequence_number": pd.array(seq, dtype="Int64"),
+            "type": _str(typ),
+            "id": _str(ids),
+            "thread_id": _str(thr),
+            "created_at": _times(cat),
+            "received_at": pd.to_datetime(rat, unit="s", utc=True),
+            "content": _str(content),
+            "reasoning_content": _str(reasoning),
+            "tool_call_id": _str(tcid),
+            "synthesized": synth,
+            "payload": _str(payload),
+        },
+        columns=EVENTS_COLUMNS,
+    )
+
+
+def _str(values: Sequence[Any]) -> Any:
+    return pd.array(values, dtype="string")
+
+
+def _ints(rows: list[dict[str, Any]], cols: list[str]) -> dict[str, Any]:
+    return {c: pd.array([r.get(c) for r in rows], dtype="Int64") for c in cols}
+
+
+def _usage_cols(msg: ModelMessageEvent) -> dict[str, Any]:
+    u = msg.usage
+    if u is None:
+        return {}
+    row = {c: getattr(u, c) for c in _USAGE}
+    b = u.input_tokens_breakdown
+    if b is not None:
+        row.update({c: getattr(b, c) for c in _BREAKDOWN})
+    return row
+
+
+def messages_frame(state: TurnState) -> pd.DataFrame:
+    """One row per merged model message, usage included. Columns: :data:`MESSAGES_COLUMNS`."""
+    msgs = state.messages
+    rows = [_usage_cols(m) for m in msgs]
+    data: dict[str, Any] = {
+        "id": _str([m.id for m in msgs]),
+        "thread_id": _str([m.thread_id for m in msgs]),
+        "created_at": _times([m.created_at for m in msgs]),
+        "content": _str([_text(m.content) for m in msgs]),
+        "reasoning_content": _str([m.reasoning_content for m in msgs]),
+        "refusal": _str([m.refusal for m in msgs]),
+        "finish_reason": _str([m.finish_reason for m in msgs]),
+        "n_tool_calls": pd.array(
+            [len([t for t in (m.tool_calls or []) if t is not None]) for m in msgs], dtype="Int64"
+        ),
+        **_ints(rows, _USAGE + _BREAKDOWN),
+    }
+    return pd.DataFrame(data, columns=MESSAGES_COLUMNS)
+
+
+def _response_text(v: Any) -> str | None:
+    if v is None or isinstance(v, str):
+        return v
+    import json
+
+    try:
+        return json.dumps(v, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def tool_calls_frame(state: TurnState) -> pd.DataFrame:
+    """One row per tool call. Columns: :data:`TOOL_CALLS_COLUMNS`.
+
+    ``status``: streaming, running, completed, awaiting_approval, awaiting_response or incomplete.
+    """
+    calls = list(state.tool_calls.values())
+    data = {
+        "message_id": _str([c.message_id for c in calls]),
+        "thread_id": _str([c.thread_id for c in calls]),
+        "tool_call_id": _str([c.id for c in calls]),
+        "name": _str([c.name for c in calls]),
+        "arguments": _str([c.arguments for c in calls]),
+        "tool_type": _str([c.tool_type for c in calls]),
+        "server_name": _str([c.server_name for c in calls]),
+        "response": _str([_response_text(c.response) for c in calls]),
+        "status": _str([c.status for c in calls]),
+        "index": pd.array([c.index for c in calls], dtype="Int64"),
+        "child_thread_id": _str([c.child_thread_id for c in calls]),
+    }
+    return pd.DataFrame(data, columns=TOOL_CALLS_COLUMNS)
+
+
+def usage_frame(state: TurnState) -> pd.DataFrame:
+    """One row per model message that reported usage. Columns: :data:`USAGE_COLUMNS`.
+
+    The five breakdown columns are estimates whose sum is ``input_tokens`` (``messages`` is the remainder).
+    """
+    msgs = [m for m in state.messages if m.usage is not None]
+    rows = [_usage_cols(m) for m in msgs]
+    threads = state.threads
+    data = {
+        "message_id": _str([m.id for m in msgs]),
+        "thread_id": _str([m.thread_id for m in msgs]),
+        "created_at": _times([m.created_at for m in msgs]),
+        **_ints(rows, _USAGE + _BREAKDOWN),
+        "call_index": pd.array(range(len(msgs)), dtype="Int64"),
+        "agent_name": _str(
+            [
+                (threads[m.thread_id].agent_name if m.thread_id in threads else None) or m.thread_id
+                for m in msgs
+            ]
+        ),
+    }
+    return pd.DataFrame(data, columns=USAGE_COLUMNS)

@@ -1,0 +1,135 @@
+"""Saved turns: raw SSE captures (``.sse``) and tfwidget recordings (``.jsonl``).
+
+Recording format (``.jsonl``, UTF-8, one JSON object per line, in stream order)::
+
+    {"seq": 12, "t": 1785578400.123, "event": {"type": "model.message.delta", "id": "...", ...}}
+
+- ``seq``: the SSE sequence number, or ``null`` for an event that came without one;
+- ``t``: when the event was received, epoch seconds (float);
+- ``event``: the event object exactly as it came off the wire (unknown fields and types included);
+- ``synthesized``: present and ``true`` only for items the client made up (e.g. a rebuilt ``turn.done``).
+
+A raw ``.sse`` capture is the byte stream as it came off the wire. It carries no receive times: items loaded
+from it get the event's ``created_at`` (or the previous item's time when absent) as ``received_at``, so a
+replay keeps the turn's own rhythm.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+from .events import parse_event
+from .sse import StreamItem, iter_sse
+
+__all__ = ["load", "save"]
+
+_SUFFIXES = (".sse", ".jsonl")
+
+
+def _ts(created_at: str | None) -> float | None:
+    if not created_at:
+        return None
+    try:
+        return datetime.fromisoformat(created_at.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _load_sse(path: Path) -> list[StreamItem]:
+    items: list[StreamItem] = []
+    last = 0.0
+    for it in iter_sse(path.read_bytes()):
+        t = _ts(it.event.created_at)
+        t = last if t is None else t
+        last = t
+        items.append(StreamItem(it.sequence_number, it.event, t, it.raw, it.synthesized))
+    return items
+
+
+def _load_jsonl(path: Path) -> list[StreamItem]:
+    items: list[StreamItem] = []
+    with path.open("r", encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                rec = json.loads(line)
+                ev_obj = rec["event"]
+                raw = json.dumps(ev_obj, ensure_ascii=False)
+                item = StreamItem(
+                    rec.get("seq"),
+                    parse_event(raw),
+                    float(rec.get("t") or 0.0),
+                    raw,
+                    bool(rec.get("synthesized", False)),
+                )
+            except (ValueError, KeyError, TypeError) as err:
+                raise ValueError(
+                    f"{path.name}, line {lineno}: not a tfwidget recording line ({err})"
+                ) from None
+            items.append(item)
+    return items
+
+
+def load(path: str | os.PathLike[str]) -> list[StreamItem] | dict[str, list[StreamItem]]:
+    """Load a recording.
+
+    - a ``.sse`` file (raw capture) or ``.jsonl`` file (tfwidget recording): its list of :class:`StreamItem`;
+    - a folder: ``{file stem: items}`` for every ``.sse``/``.jsonl`` file in it, sorted by name.
+    """
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.suffix in _SUFFIXES and f.is_file())
+        if not files:
+            raise FileNotFoundError(f"no .sse or .jsonl recordings in folder {p}")
+        return {f.stem: load_file(f) for f in files}
+    return load_file(p)
+
+
+def load_file(path: str | os.PathLike[str]) -> list[StreamItem]:
+    """Load one ``.sse`` or ``.jsonl`` recording (see :func:`load`)."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"no recording at {p}")
+    if p.suffix == ".sse":
+        return _load_sse(p)
+    if p.suffix == ".jsonl":
+        return _load_jsonl(p)
+    raise ValueError(f"unknown recording type {p.suffix!r}: expected .sse (raw capture) or .jsonl (tfwidget)")
+
+
+def _one_line(raw: str) -> str:
+    if "\n" in raw or "\r" in raw:
+        return json.dumps(json.loads(raw), ensure_ascii=False)
+    return raw
+
+
+def save(items: Iterable[StreamItem], path: str | os.PathLike[str]) -> Path:
+    """Write items as a ``.jsonl`` recording (or, for a ``.sse`` path, as a raw SSE capture).
+
+    ``.jsonl`` keeps receive times and is lossless: ``load(save(items, p))`` gives equal items.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if p.suffix == ".sse":
+        with p.open("w", encoding="utf-8", newline="\n") as fh:
+            for it in items:
+                if it.sequence_number is not None:
+                    fh.write(f"id: {it.sequence_number}\n")
+                fh.write(f"data: {_one_line(it.to_json())}\n\n")
+        return p
+    if p.suffix != ".jsonl":
+        raise ValueError(f"save to a .jsonl (recording) or .sse (raw capture) path, not {p.suffix!r}")
+    with p.open("w", encoding="utf-8", newline="\n") as fh:
+        for it in items:
+            seq = "null" if it.sequence_number is None else str(int(it.sequence_number))
+            extra = ', "synthesized": true' if it.synthesized else ""
+            fh.write(
+                f'{{"seq": {seq}, "t": {it.received_at!r}{extra}, "event": {_one_line(it.to_json())}}}\n'
+            )
+    return p

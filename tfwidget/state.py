@@ -1,0 +1,742 @@
+"""The fold: a turn's stream items -> one consistent, merged view of the turn.
+
+:class:`TurnState` is pure (no I/O) and shared by the widget, the DataFrames and the CLI. It merges
+``model.message.delta`` events into their base exactly as the official client does (see
+``merge_event_delta`` in ``truefoundry-gateway-sdk``), but in linear time: text increments are kept as
+chunks and joined only when read.
+
+Replays are safe: an item whose sequence number was already applied is ignored, and a non-delta event seen
+again with the same id replaces the earlier one instead of duplicating it. Events in an unexpected order (a
+delta before its base, a ``tool.response`` for an unknown call, anything after ``turn.done``) are kept and
+recorded in :attr:`TurnState.anomalies`; the fold never raises on them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from .events import (
+    ContentPart,
+    Event,
+    McpAuthRequiredEvent,
+    ModelMessageDeltaEvent,
+    ModelMessageEvent,
+    ThreadCreatedEvent,
+    ThreadDoneEvent,
+    ToolApprovalRequiredEvent,
+    ToolCall,
+    ToolCallFunction,
+    ToolResponseEvent,
+    ToolResponseRequiredEvent,
+    TurnCreatedEvent,
+    TurnDoneEvent,
+    TurnMetrics,
+    UnknownEvent,
+    parse_event,
+)
+from .sse import StreamItem
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Anomaly", "Changes", "ThreadInfo", "TimelineEntry", "ToolCallInfo", "TurnState", "TurnStatus"]
+
+TurnStatus = Literal["running", "done", "paused", "cancelled", "error"]
+PauseEvent = ToolApprovalRequiredEvent | ToolResponseRequiredEvent | McpAuthRequiredEvent
+_PAUSE_TYPES = (ToolApprovalRequiredEvent, ToolResponseRequiredEvent, McpAuthRequiredEvent)
+
+
+@dataclass(slots=True)
+class ThreadInfo:
+    """The main thread or a sub-agent thread."""
+
+    id: str
+    title: str | None = None
+    parent_thread_id: str | None = None
+    parent_tool_call_id: str | None = None
+    agent_info: dict[str, Any] | None = None
+    status: Literal["running", "done", "error"] = "running"
+    error: Any = None
+    output: Any = None
+    created_at: str | None = None
+    done_at: str | None = None
+
+    @property
+    def agent_name(self) -> str | None:
+        return (self.agent_info or {}).get("name")
+
+    @property
+    def model(self) -> str | None:
+        return (self.agent_info or {}).get("model")
+
+
+@dataclass(slots=True)
+class ToolCallInfo:
+    """A tool call with everything known about it.
+
+    ``status``: ``streaming`` (its message is still streaming), ``running`` (called, no response yet),
+    ``completed`` (has a ``tool.response``), ``awaiting_approval``, ``awaiting_response`` (the turn is paused
+    on it), or ``incomplete`` (the turn ended without a response).
+    """
+
+    id: str
+    message_id: str
+    thread_id: str | None
+    index: int
+    name: str = ""
+    arguments: str = ""
+    tool_info: dict[str, Any] | None = None
+    response: Any = None
+    response_event_id: str | None = None
+    status: str = "streaming"
+    child_thread_id: str | None = None
+
+    @property
+    def tool_type(self) -> str | None:
+        return (self.tool_info or {}).get("type")
+
+    @property
+    def server_name(self) -> str | None:
+        return (self.tool_info or {}).get("server_name")
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    kind: Literal["message", "tool_response", "pause", "thread", "event"]
+    id: str
+    thread_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Anomaly:
+    """Something unexpected in the stream that was kept and flagged rather than raised."""
+
+    kind: str
+    message: str
+    sequence_number: int | None = None
+    event_id: str | None = None
+
+
+@dataclass(slots=True)
+class Changes:
+    """What changed since the previous :meth:`TurnState.take_changes` (used by the widget's flushes)."""
+
+    messages: set[str] = field(default_factory=set)
+    tools: set[str] = field(default_factory=set)
+    threads: set[str] = field(default_factory=set)
+    events: set[str] = field(default_factory=set)
+    turn: bool = False
+    timeline_start: int = 0
+    anomalies_start: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.messages or self.tools or self.threads or self.events or self.turn)
+
+
+class _Message:
+    """A model message being merged: text increments kept as chunks, joined on read."""
+
+    __slots__ = ("base", "cache", "content", "content_list", "reasoning", "refusal", "slots")
+
+    def __init__(self, base: ModelMessageEvent) -> None:
+        self.base = base
+        self.cache: ModelMessageEvent | None = None
+        c = base.content
+        self.content_list: list[ContentPart] | None = None
+        if isinstance(c, list):
+            self.content_list = [p.model_copy() for p in c]
+            self.content: list[str] | None = None
+        else:
+            self.content = None if c is None else [c]
+        self.reasoning: list[str] | None = (
+            None if base.reasoning_content is None else [base.reasoning_content]
+        )
+        self.refusal: list[str] | None = None if base.refusal is None else [base.refusal]
+        # per tool call slot: [ToolCall, argument chunks]; None where the index was padded
+        self.slots: list[list[Any] | None] = [
+            [tc.model_copy(deep=True), [tc.function.arguments]] for tc in (base.tool_calls or [])
+        ]
+
+    def merge(self, d: ModelMessageDeltaEvent) -> list[int]:
+        """Merge a delta (exactly the official client's rules). Returns the tool call indexes touched."""
+        self.cache = None
+        if d.content:
+            if self.content_list is None:
+                if self.content is None:
+                    self.content = [d.content]
+                else:
+                    self.content.append(d.content)
+            else:
+                last = self.content_list[-1] if self.content_list else None
+                if last is not None and last.type == "text":
+                    last.text = (last.text or "") + d.content
+                else:
+                    self.content_list.append(ContentPart(type="text", text=d.content))
+        if d.refusal:
+            (self.refusal if self.refusal is not None else self._new("refusal")).append(d.refusal)
+        touched: list[int] = []
+        if d.tool_calls:
+            slots = self.slots
+            for chunk in d.tool_calls:
+                i = chunk.index
+                while len(slots) <= i:
+                    slots.append(None)
+                slot = slots[i]
+                fn = chunk.function
+                if slot is None:
+                    tc = ToolCall.model_construct(
+                        id=chunk.id or "",
+                        type=chunk.type or "function",
+                        function=ToolCallFunction.model_construct(
+                            name=fn.name if fn is not None and fn.name else "", arguments=""
+                        ),
+                        tool_info=chunk.tool_info,
+                        provider_specific_fields=None,
+                    )
+                    slot = slots[i] = [tc, []]
+                tc = slot[0]
+                if chunk.id:
+                    tc.id = chunk.id
+                if chunk.type:
+                    tc.type = chunk.type
+                if fn is not None and fn.name:
+                    tc.function.name = fn.name
+                if fn is not None and fn.arguments:
+                    slot[1].append(fn.arguments)
+                if chunk.tool_info:
+                    tc.tool_info = chunk.tool_info
+                if chunk.provider_specific_fields:
+                    tc.provider_specific_fields = {
+                        **(tc.provider_specific_fields or {}),
+                        **chunk.provider_specific_fields,
+                    }
+                touched.append(i)
+        if d.finish_reason:
+            self.base.finish_reason = d.finish_reason
+        if d.reasoning_content:
+            (self.reasoning if self.reasoning is not None else self._new("reasoning")).append(
+                d.reasoning_content
+            )
+        if d.usage:
+            self.base.usage = d.usage
+        return touched
+
+    def _new(self, name: str) -> list[str]:
+        lst: list[str] = []
+        setattr(self, name, lst)
+        return lst
+
+    @staticmethod
+    def _join(chunks: list[str] | None) -> str | None:
+        if chunks is None:
+            return None
+        if len(chunks) > 1:
+            joined = "".join(chunks)
+            chunks[:] = [joined]
+            return joined
+        return chunks[0] if chunks else ""
+
+    def arguments(self, i: int) -> str:
+        slot = self.slots[i]
+        if slot is None:
+            return ""
+        joined = self._join(slot[1]) or ""
+        slot[0].function.arguments = joined
+        return joined
+
+    def content_text(self) -> str:
+        if self.content_list is not None:
+            return "".join(p.text or "" for p in self.content_list if p.type == "text")
+        return self._join(self.content) or ""
+
+    def reasoning_text(self) -> str:
+        return self._join(self.reasoning) or ""
+
+    def refusal_text(self) -> str:
+        return self._join(self.refusal) or ""
+
+    def materialize(self) -> ModelMessageEvent:
+        if self.cache is not None:
+            return self.cache
+        update: dict[str, Any] = {
+            "content": self.content_list if self.content_list is not None else self._join(self.content),
+            "reasoning_content": self._join(self.reasoning),
+            "refusal": self._join(self.refusal),
+        }
+        if self.slots:
+            calls = []
+            for i, slot in enumerate(self.slots):
+                if slot is None:
+                    calls.append(None)
+                    continue
+                self.arguments(i)
+                calls.append(slot[0].model_copy(deep=True))
+            update["tool_calls"] = calls
+        self.cache = self.base.model_copy(update=update, deep=True)
+        return self.cache
+
+
+class TurnState:
+    """The merged state of one turn, built by applying stream items in order.
+
+    >>> from tfwidget import load
+    >>> state = TurnState.from_items(load("turn.sse"))      # doctest: +SKIP
+    >>> state.status, [m.text for m in state.messages]      # doctest: +SKIP
+    """
+
+    def __init__(self) -> None:
+        self.items: list[StreamItem] = []
+        self.anomalies: list[Anomaly] = []
+        self.timeline: list[TimelineEntry] = []
+        self.created: TurnCreatedEvent | None = None
+        self.done: TurnDoneEvent | None = None
+        self.threads: dict[str, ThreadInfo] = {"main": ThreadInfo("main", title="main")}
+        self.tool_calls: dict[str, ToolCallInfo] = {}
+        self.events_by_id: dict[str, Event] = {}
+        self.last_sequence_number: int | None = None
+        self._seen_seq: set[int] = set()
+        self._msgs: dict[str, _Message] = {}
+        self._slot_keys: dict[tuple[str, int], str] = {}  # (message id, index) -> tool_calls key
+        self._responses: dict[str, ToolResponseEvent] = {}  # tool call id -> response (also early ones)
+        self._pauses: dict[str, PauseEvent] = {}  # live pause events by id
+        self._changes = Changes()
+        self._turn_id: str | None = None
+        self._pending_cache: dict[str, set[str]] | None = None
+
+    # ------------------------------------------------------------------ building
+
+    @classmethod
+    def from_items(cls, items: Iterable[StreamItem | Event]) -> TurnState:
+        """Fold items (or bare events, e.g. listed ones) into a new state."""
+        st = cls()
+        for it in items:
+            st.apply(it)
+        return st
+
+    def apply(self, item: StreamItem | Event) -> bool:
+        """Apply one item. Returns ``False`` when it was ignored as already applied (a replay)."""
+        if not isinstance(item, StreamItem):
+            item = StreamItem(None, item, time.time())
+        seq = item.sequence_number
+        if seq is not None:
+            if seq in self._seen_seq:
+                return False
+            self._seen_seq.add(seq)
+            if self.last_sequence_number is None or seq > self.last_sequence_number:
+                self.last_sequence_number = seq
+        ev = item.event
+        if self.done is not None and not isinstance(ev, TurnDoneEvent):
+            self._flag("after_done", f"{ev.type} after turn.done", item)
+        self.items.append(item)
+        handler = _HANDLERS.get(type(ev))
+        if handler is None:
+            self._other(ev, item)
+        else:
+            handler(self, ev, item)
+        return True
+
+    def extend(self, items: Iterable[StreamItem | Event]) -> int:
+        """Apply many items; returns how many were applied (not ignored as replays)."""
+        n = 0
+        for it in items:
+            n += self.apply(it)
+        return n
+
+    def take_changes(self) -> Changes:
+        """Return what changed since the previous call, and start a new change set."""
+        ch = self._changes
+        self._changes = Changes(timeline_start=len(self.timeline), anomalies_start=len(self.anomalies))
+        return ch
+
+    # ------------------------------------------------------------------ handlers
+
+    def _flag(self, kind: str, message: str, item: StreamItem) -> None:
+        self.anomalies.append(Anomaly(kind, message, item.sequence_number, item.event.id))
+
+    def _thread(self, thread_id: str | None, item: StreamItem | None = None) -> ThreadInfo | None:
+        if thread_id is None:
+            return None
+        th = self.threads.get(thread_id)
+        if th is None:
+            th = self.threads[thread_id] = ThreadInfo(thread_id)
+            if item is not None and not isinstance(item.event, ThreadCreatedEvent):
+                self._flag("unknown_thread", f"event on thread {thread_id!r} before its thread.created", item)
+            self._changes.threads.add(thread_id)
+        return th
+
+    def _on_message(self, ev: ModelMessageEvent, item: StreamItem) -> None:
+        self._thread(ev.thread_id, item)
+        old = self._msgs.get(ev.id)
+        if old is None:
+            self.timeline.append(TimelineEntry("message", ev.id, ev.thread_id))
+        else:
+            bare = not (
+                ev.content
+                or ev.tool_calls
+                or ev.reasoning_content
+                or ev.refusal
+                or ev.usage
+                or ev.finish_reason
+            )
+            if bare:
+                self._flag("duplicate", f"model.message {ev.id} seen again (kept the merged content)", item)
+                return
+        m = self._msgs[ev.id] = _Message(ev.model_copy(deep=True))
+        self.events_by_id[ev.id] = ev
+        self._changes.messages.add(ev.id)
+        for i in range(len(m.slots)):
+            self._sync_tool(ev.id, m, i)
+
+    def _on_delta(self, ev: ModelMessageDeltaEvent, item: StreamItem) -> None:
+        m = self._msgs.get(ev.id)
+        if m is None:
+            self._flag("delta_without_base", f"delta for model.message {ev.id} whose base was not seen", item)
+            base = ModelMessageEvent.model_construct(
+                type="model.message", id=ev.id, thread_id=ev.thread_id, created_at=ev.created_at
+            )
+            self._thread(ev.thread_id, item)
+            m = self._msgs[ev.id] = _Message(base)
+            self.timeline.append(TimelineEntry("message", ev.id, ev.thread_id))
+        touched = m.merge(ev)
+        self._changes.messages.add(ev.id)
+        for i in touched:
+            self._sync_tool(ev.id, m, i)
+        if ev.finish_reason:
+            for i in range(len(m.slots)):
+                key = self._slot_keys.get((ev.id, i))
+                if key is not None:
+                    self._refresh_tool_status(self.tool_calls[key])
+
+    def _sync_tool(self, msg_id: str, m: _Message, i: int) -> None:
+        slot = m.slots[i]
+        if slot is None:
+            return
+        tc: ToolCall = slot[0]
+        key = self._slot_keys.get((msg_id, i))
+        new_key = tc.id or f"{msg_id}#{i}"
+        if key is None:
+            info = ToolCallInfo(new_key, msg_id, m.base.thread_id, i)
+            self.tool_calls[new_key] = info
+            self._slot_keys[(msg_id, i)] = new_key
+        else:
+            info = self.tool_calls[key]
+            if key != new_key:  # the id arrived in a later chunk
+                del self.tool_calls[key]
+                info.id = new_key
+                self.tool_calls[new_key] = info
+                self._slot_keys[(msg_id, i)] = new_key
+        info.name = tc.function.name
+        info.arguments = m.arguments(i)
+        ti = tc.tool_info
+        info.tool_info = ti.model_dump(exclude_none=True) if ti is not None else None
+        resp = self._responses.get(info.id)
+        if resp is not None and info.response_event_id is None:
+            info.response, info.response_event_id = resp.content, resp.id
+        self._refresh_tool_status(info)
+        self._changes.tools.add(info.id)
+
+    def _refresh_tool_status(self, info: ToolCallInfo) -> None:
+        old = info.status
+        if info.response_event_id is not None:
+            info.status = "completed"
+        elif info.id in self._pending_ids("tool.approval_required"):
+            info.status = "awaiting_approval"
+        elif info.id in self._pending_ids("tool.response_required"):
+            info.status = "awaiting_response"
+        elif self.done is not None:
+            info.status = "incomplete"
+        else:
+            m = self._msgs.get(info.message_id)
+            info.status = "running" if m is not None and m.base.finish_reason else "streaming"
+        if info.status != old:
+            self._changes.tools.add(info.id)
+
+    def _pending_ids(self, kind: str) -> set[str]:
+        cache = self._pending_cache
+        if cache is None:
+            cache = {"tool.approval_required": set(), "tool.response_required": set()}
+            for p in self.required_actions:
+                if not isinstance(p, McpAuthRequiredEvent):
+                    cache.setdefault(p.type, set()).update(tc.id for tc in p.tool_calls)
+            self._pending_cache = cache
+        return cache.get(kind, set())
+
+    def _on_tool_response(self, ev: ToolResponseEvent, item: StreamItem) -> None:
+        self._thread(ev.thread_id, item)
+        if ev.id not in self.events_by_id:
+            self.timeline.append(TimelineEntry("tool_response", ev.id, ev.thread_id))
+        self.events_by_id[ev.id] = ev
+        self._responses[ev.tool_call_id] = ev
+        info = self.tool_calls.get(ev.tool_call_id)
+        if info is None:
+            self._flag("unknown_tool_call", f"tool.response for unknown tool call {ev.tool_call_id!r}", item)
+            return
+        info.response, info.response_event_id = ev.content, ev.id
+        self._refresh_tool_status(info)
+        self._changes.tools.add(info.id)
+
+    def _on_pause(self, ev: PauseEvent, item: StreamItem) -> None:
+        self._thread(ev.thread_id, item)
+        if ev.id not in self._pauses:
+            self.timeline.append(TimelineEntry("pause", ev.id, ev.thread_id))
+        self._pauses[ev.id] = ev
+        self.events_by_id[ev.id] = ev
+        self._changes.turn = True
+        self._pending_cache = None
+        self._refresh_pending(ev)
+
+    def _refresh_pending(self, ev: PauseEvent) -> None:
+        if isinstance(ev, McpAuthRequiredEvent):
+            return
+        for tc in ev.tool_calls:
+            info = self.tool_calls.get(tc.id)
+            if info is not None:
+                self._refresh_tool_status(info)
+
+    def _on_thread_created(self, ev: ThreadCreatedEvent, item: StreamItem) -> None:
+        tid = ev.thread_id or ev.id
+        known = tid in self.threads
+        th = self._thread(tid)
+        assert th is not None
+        th.title = ev.title
+        th.created_at = ev.created_at
+        if ev.parent is not None:
+            th.parent_thread_id = ev.parent.thread_id
+            th.parent_tool_call_id = ev.parent.tool_call_id
+            parent = self.tool_calls.get(ev.parent.tool_call_id or "")
+            if parent is not None:
+                parent.child_thread_id = tid
+                self._changes.tools.add(parent.id)
+        th.agent_info = ev.agent_info.model_dump(exclude_none=True) if ev.agent_info is not None else None
+        if not known or ev.id not in self.events_by_id:
+            self.timeline.append(TimelineEntry("thread", tid, th.parent_thread_id))
+        self.events_by_id[ev.id] = ev
+        self._changes.threads.add(tid)
+
+    def _on_thread_done(self, ev: ThreadDoneEvent, item: StreamItem) -> None:
+        tid = ev.thread_id or ev.id
+        th = self._thread(tid, item)
+        assert th is not None
+        st = ev.state
+        th.status = "error" if st is not None and st.status == "error" else "done"
+        if st is not None:
+            th.output, th.error = st.output, st.error
+        th.done_at = ev.created_at
+        if ev.title and not th.title:
+            th.title = ev.title
+        self.events_by_id[ev.id] = ev
+        self._changes.threads.add(tid)
+
+    def _on_turn_created(self, ev: TurnCreatedEvent, item: StreamItem) -> None:
+        if self.created is not None and self.created.id != ev.id:
+            self._flag("duplicate", "a second turn.created in one stream", item)
+        self.created = ev
+        self._turn_id = ev.turn_id or self._turn_id
+        self.events_by_id[ev.id] = ev
+        self._changes.turn = True
+
+    def _on_turn_done(self, ev: TurnDoneEvent, item: StreamItem) -> None:
+        if self.done is not None and self.done.id != ev.id:
+            self._flag("duplicate", "a second turn.done in one stream (the last one wins)", item)
+        self.done = ev
+        self.events_by_id[ev.id] = ev
+        self._changes.turn = True
+        self._pending_cache = None
+        if ev.state.status not in ("done", "cancelled", "error"):
+            self._flag("unknown_status", f"turn.done with unknown status {ev.state.status!r}", item)
+        for info in self.tool_calls.values():
+            self._refresh_tool_status(info)
+        main = self.threads["main"]
+        main.status = "error" if ev.state.status == "error" else "done"
+        main.done_at = ev.state.completed_at or ev.created_at
+        self._changes.threads.add("main")
+
+    def _other(self, ev: Event, item: StreamItem) -> None:
+        if ev.id not in self.events_by_id:
+            self.timeline.append(TimelineEntry("event", ev.id, ev.thread_id))
+        self.events_by_id[ev.id] = ev
+        self._changes.events.add(ev.id)
+        if isinstance(ev, UnknownEvent):
+            if ev.parse_problem:
+                self._flag("invalid_event", f"kept as unknown: {ev.parse_problem}", item)
+            else:
+                self._flag("unknown_type", f"unknown event type {ev.type!r} (kept)", item)
+        elif ev.thread_id is not None:
+            self._thread(ev.thread_id, item)
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def turn_id(self) -> str | None:
+        return self._turn_id
+
+    @property
+    def input(self) -> list[Any]:
+        """The turn's input items (from ``turn.created``)."""
+        return list(self.created.input) if self.created is not None else []
+
+    @property
+    def status(self) -> TurnStatus:
+        """``running`` until ``turn.done``; then ``done``, ``paused`` (done with required actions),
+        ``cancelled`` or ``error``."""
+        if self.done is None:
+            return "running"
+        s = self.done.state.status
+        if s == "done":
+            return "paused" if self.done.state.required_actions else "done"
+        if s in ("cancelled", "error"):
+            return s  # type: ignore[return-value]
+        return "error"
+
+    @property
+    def status_reason(self) -> str | None:
+        """The cancel reason, the error message, or ``None``."""
+        if self.done is None:
+            return None
+        st = self.done.state
+        if st.status == "cancelled":
+            return st.reason
+        if st.status == "error":
+            return st.message
+        if st.status != "done":
+            return f"turn ended with unknown status {st.status!r}"
+        return None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.done is not None
+
+    @property
+    def messages(self) -> list[ModelMessageEvent]:
+        """Merged ``model.message`` events, in first-seen order."""
+        return [m.materialize() for m in self._msgs.values()]
+
+    def message(self, message_id: str) -> ModelMessageEvent:
+        """One merged message by id (``KeyError`` when unknown)."""
+        return self._msgs[message_id].materialize()
+
+    def message_text(self, message_id: str) -> tuple[str, str, str]:
+        """``(content, reasoning, refusal)`` of a message as plain text, without building the model."""
+        m = self._msgs[message_id]
+        return m.content_text(), m.reasoning_text(), m.refusal_text()
+
+    def message_ids(self) -> list[str]:
+        return list(self._msgs)
+
+    @property
+    def required_actions(self) -> list[PauseEvent]:
+        """Pause events the turn waits on: from ``turn.done`` once it came, else the ones seen live."""
+        if self.done is not None:
+            if self.done.state.status != "done":
+                return []
+            out = []
+            for a in self.done.state.required_actions or []:
+                try:
+                    ev = parse_event(a)
+                except Exception:
+                    continue
+                if isinstance(ev, _PAUSE_TYPES):
+                    out.append(ev)
+            return out
+        return list(self._pauses.values())
+
+    @property
+    def pause_events(self) -> list[PauseEvent]:
+        """Every pause event seen live (resolved or not)."""
+        return list(self._pauses.values())
+
+    @property
+    def metrics(self) -> TurnMetrics | None:
+        return self.done.state.metrics if self.done is not None else None
+
+    @property
+    def output(self) -> ModelMessageEvent | None:
+        """The turn's final output message (``turn.done`` ``state.output``), when given."""
+        return self.done.state.output if self.done is not None else None
+
+    def totals(self) -> dict[str, Any]:
+        """Token totals and cost: from ``turn.done`` metrics when present, else summed over calls' usage."""
+        mt = self.metrics
+        if mt is not None and mt.total_input_tokens is not None:
+            return {
+                "input_tokens": mt.total_input_tokens or 0,
+                "output_tokens": mt.total_output_tokens or 0,
+                "cache_read_tokens": mt.total_cache_read_tokens or 0,
+                "cache_write_tokens": mt.total_cache_write_tokens or 0,
+                "total_tokens": mt.total_tokens
+                if mt.total_tokens is not None
+                else (mt.total_input_tokens or 0) + (mt.total_output_tokens or 0),
+                "cost_usd": mt.total_cost_in_usd,
+                "source": "metrics",
+            }
+        t = {"input_tokens": 0, "output_tokens": 0, "cache_read_tokens": 0, "cache_write_tokens": 0}
+        for m in self._msgs.values():
+            u = m.base.usage
+            if u is None:
+                continue
+            t["input_tokens"] += u.input_tokens or 0
+            t["output_tokens"] += u.output_tokens or 0
+            t["cache_read_tokens"] += u.cache_read_tokens or 0
+            t["cache_write_tokens"] += u.cache_write_tokens or 0
+        return {
+            **t,
+            "total_tokens": t["input_tokens"] + t["output_tokens"],
+            "cost_usd": None,
+            "source": "usage",
+        }
+
+    # ------------------------------------------------------------------ DataFrames
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """One row per stream item, deltas included (see :func:`tfwidget.frames.events_frame`)."""
+        from .frames import events_frame
+
+        return events_frame(self.items)
+
+    @property
+    def messages_df(self) -> pd.DataFrame:
+        """One row per merged model message (see :func:`tfwidget.frames.messages_frame`)."""
+        from .frames import messages_frame
+
+        return messages_frame(self)
+
+    @property
+    def tool_calls_df(self) -> pd.DataFrame:
+        """One row per tool call (see :func:`tfwidget.frames.tool_calls_frame`)."""
+        from .frames import tool_calls_frame
+
+        return tool_calls_frame(self)
+
+    @property
+    def usage_df(self) -> pd.DataFrame:
+        """One row per model call with usage (see :func:`tfwidget.frames.usage_frame`)."""
+        from .frames import usage_frame
+
+        return usage_frame(self)
+
+    def __repr__(self) -> str:
+        t = self.totals()
+        extra = f" ({self.status_reason})" if self.status_reason else ""
+        return (
+            f"<TurnState turn={self.turn_id!r} status={self.status}{extra} items={len(self.items)} "
+            f"messages={len(self._msgs)} tool_calls={len(self.tool_calls)} threads={len(self.threads)} "
+            f"tokens in={t['input_tokens']} out={t['output_tokens']} anomalies={len(self.anomalies)}>"
+        )
+
+
+_HANDLERS: dict[type, Any] = {
+    ModelMessageEvent: TurnState._on_message,
+    ModelMessageDeltaEvent: TurnState._on_delta,
+    ToolResponseEvent: TurnState._on_tool_response,
+    ToolApprovalRequiredEvent: TurnState._on_pause,
+    ToolResponseRequiredEvent: TurnState._on_pause,
+    McpAuthRequiredEvent: TurnState._on_pause,
+    ThreadCreatedEvent: TurnState._on_thread_created,
+    ThreadDoneEvent: TurnState._on_thread_done,
+    TurnCreatedEvent: TurnState._on_turn_created,
+    TurnDoneEvent: TurnState._on_turn_done,
+}
