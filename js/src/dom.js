@@ -1,0 +1,64 @@
+// Small DOM helpers. Everything here sets text with textContent: untrusted text never becomes HTML.
+
+/**
+ * Create an element. `props` keys: class, text, title, attrs (object), dataset (object), on (object of
+ * event handlers). Children may be nodes, strings (text nodes) or null/false (skipped).
+ */
+export function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  if (props.class) el.className = props.class;
+  if (props.text != null) el.textContent = String(props.text);
+  if (props.title != null) el.title = String(props.title);
+  for (const [k, v] of Object.entries(props.attrs || {})) {
+    if (v != null && v !== false) el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const [k, v] of Object.entries(props.dataset || {})) el.dataset[k] = String(v);
+  for (const [k, v] of Object.entries(props.on || {})) el.addEventListener(k, v);
+  for (const child of children) {
+    if (child == null || child === false) continue;
+    el.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+  }
+  return el;
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/** Create an SVG element with attributes. */
+export function svg(tag, attrs = {}, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v != null) el.setAttribute(k, String(v));
+  }
+  for (const child of children) {
+    if (child == null) continue;
+    el.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+  }
+  return el;
+}
+
+/** Replace all children of `el`. */
+export function replaceChildren(el, ...children) {
+  el.textContent = "";
+  for (const child of children) {
+    if (child == null || child === false) continue;
+    el.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+  }
+}
+
+/** Only http(s) links are allowed out of untrusted data (e.g. MCP sign-in URLs). */
+export function safeHref(url) {
+  if (typeof url !== "string") return null;
+  try {
+    const parsed = new URL(url.trim());
+    return parsed.protocol === "https:" || parsed.protocol === "http:" ? parsed.href : null;
+  } catch {
+    return null;
+  }
+}
+
+/** An external link with the attributes every link out of the widget gets. */
+export function link(url, text) {
+  const href = safeHref(url);
+  if (!href) return h("span", { class: "tfw-badlink", text: text || String(url ?? "") });
+  return h("a", { text: text || href, attrs: { href, target: "_blank", rel: "noopener noreferrer" } });
+}

@@ -1,0 +1,92 @@
+// Formatting helpers (pure functions; no DOM).
+
+export function fmtInt(n) {
+  if (n == null || Number.isNaN(Number(n))) return "–";
+  return Math.round(Number(n)).toLocaleString("en-US");
+}
+
+/** 12345 -> "12.3k", 1234567 -> "1.23M". */
+export function fmtCompact(n) {
+  if (n == null) return "–";
+  const v = Number(n);
+  if (Math.abs(v) >= 1e6) return `${(v / 1e6).toFixed(2)}M`;
+  if (Math.abs(v) >= 1e4) return `${(v / 1e3).toFixed(1)}k`;
+  return fmtInt(v);
+}
+
+export function fmtCost(usd) {
+  if (usd == null || Number.isNaN(Number(usd))) return null;
+  const v = Number(usd);
+  if (v === 0) return "$0";
+  if (v < 0.01) return `$${v.toFixed(4)}`;
+  return `$${v.toFixed(v < 1 ? 3 : 2)}`;
+}
+
+/** Milliseconds -> "4.2s", "3m 05s", "1h 02m". */
+export function fmtDuration(ms) {
+  if (ms == null || !Number.isFinite(ms) || ms < 0) return "";
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(Math.floor(s % 60)).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, "0")}m`;
+}
+
+export function parseTime(iso) {
+  if (!iso) return null;
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? null : t;
+}
+
+/** Pretty-print JSON text; anything that does not parse (yet) is returned unchanged. */
+export function prettyJson(text) {
+  if (text == null) return "";
+  if (typeof text !== "string") return JSON.stringify(text, null, 2);
+  const t = text.trim();
+  if (!t || (t[0] !== "{" && t[0] !== "[")) return text;
+  try {
+    return JSON.stringify(JSON.parse(t), null, 2);
+  } catch {
+    return text;
+  }
+}
+
+export const STATUS_LABELS = {
+  connecting: "connecting",
+  streaming: "streaming",
+  reconnecting: "reconnecting",
+  paused: "paused",
+  done: "done",
+  cancelled: "cancelled",
+  error: "error",
+};
+
+export const TOOL_STATUS_LABELS = {
+  streaming: "streaming",
+  running: "running",
+  completed: "done",
+  awaiting_approval: "awaiting approval",
+  awaiting_response: "awaiting answer",
+};
+
+export const BREAKDOWN_KEYS = ["harness", "skills", "instructions", "tool_definitions", "messages"];
+
+/** Read a usage record in either shape: flat keys, or an `input_tokens_breakdown` object. */
+export function usageParts(u) {
+  if (!u) return null;
+  const b = u.input_tokens_breakdown || u;
+  const breakdown = {};
+  let any = false;
+  for (const k of BREAKDOWN_KEYS) {
+    const v = b[k];
+    if (v != null) any = true;
+    breakdown[k] = Number(v || 0);
+  }
+  return {
+    input: Number(u.input_tokens || 0),
+    output: Number(u.output_tokens || 0),
+    cacheRead: Number(u.cache_read_tokens || 0),
+    cacheWrite: Number(u.cache_write_tokens || 0),
+    breakdown: any ? breakdown : null,
+  };
+}

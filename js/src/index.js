@@ -1,0 +1,89 @@
+// anywidget entry point of tfwidget's TurnView.
+//
+// The settled snapshot lives in the `_view` trait; increments arrive as custom messages
+// ({"type": "patch", rev, ...}). All DOM work is batched into one animation frame.
+import { ViewStore } from "./store.js";
+import { TurnRenderer } from "./render.js";
+
+const LIVE = new Set(["connecting", "streaming", "reconnecting"]);
+
+/**
+ * Mount a TurnView into `el`, driven by an anywidget-style `model` (get/on/off/send).
+ * Returns a cleanup function.
+ */
+export function mount(model, el) {
+  const store = new ViewStore();
+  const renderer = new TurnRenderer(el, store);
+  let frame = 0;
+  let helloSent = 0;
+
+  const flush = () => {
+    frame = 0;
+    renderer.render();
+    if (store.gap) requestResync();
+  };
+  const schedule = () => {
+    if (frame) return;
+    frame = typeof requestAnimationFrame === "function" ? requestAnimationFrame(flush) : setTimeout(flush, 16);
+  };
+  const requestResync = () => {
+    // A patch referred to text this view never got: ask Python for the snapshot (at most 1/s).
+    const now = Date.now();
+    if (now - helloSent < 1000) return;
+    helloSent = now;
+    store.gap = false;
+    safeSend(model, { type: "hello", rev: store.rev, reason: "gap" });
+  };
+
+  const onView = () => {
+    if (store.replace(model.get("_view"))) schedule();
+  };
+  const onMsg = (msg) => {
+    if (msg && msg.type === "patch" && store.applyPatch(msg)) schedule();
+    else if (msg && msg.type === "snapshot" && store.replace(msg.view)) schedule();
+  };
+
+  model.on("change:_view", onView);
+  model.on("msg:custom", onMsg);
+  onView();
+  renderer.render(); // first paint synchronously, so the widget never shows empty
+  safeSend(model, { type: "hello", rev: store.rev });
+
+  const timer = setInterval(() => {
+    if (LIVE.has(store.view.status)) renderer.tick();
+  }, 1000);
+
+  el.__tfw = { store, renderer }; // for debugging and the browser tests
+  return () => {
+    clearInterval(timer);
+    if (frame && typeof cancelAnimationFrame === "function") cancelAnimationFrame(frame);
+    model.off("change:_view", onView);
+    model.off("msg:custom", onMsg);
+  };
+}
+
+function safeSend(model, msg) {
+  try {
+    model.send(msg);
+  } catch {
+    // No kernel (static export): nothing to re-sync with.
+  }
+}
+
+/** A model stand-in for pages without a kernel: a fixed snapshot, no messages. */
+export function staticModel(view) {
+  return {
+    get: (key) => (key === "_view" ? view : undefined),
+    set() {},
+    on() {},
+    off() {},
+    send() {},
+    save_changes() {},
+  };
+}
+
+function render({ model, el }) {
+  return mount(model, el);
+}
+
+export default { render };

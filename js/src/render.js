@@ -1,0 +1,544 @@
+// The TurnView DOM: a header, the user's input, the transcript (messages, tool cards, nested
+// sub-agent threads, pause cards, events), a usage chart and a footer of notices.
+// Rendering is incremental: only what the store marks dirty is touched, once per animation frame.
+import { link, h, replaceChildren } from "./dom.js";
+import { usageChart } from "./chart.js";
+import {
+  BREAKDOWN_KEYS,
+  STATUS_LABELS,
+  TOOL_STATUS_LABELS,
+  fmtCost,
+  fmtDuration,
+  fmtInt,
+  parseTime,
+  prettyJson,
+  usageParts,
+} from "./format.js";
+import { StreamingMarkdown } from "./markdown.js";
+
+const LIVE = new Set(["connecting", "streaming", "reconnecting"]);
+const LONG_RESPONSE_CHARS = 600;
+const LONG_RESPONSE_LINES = 12;
+
+export class TurnRenderer {
+  /**
+   * @param {HTMLElement} el the element anywidget gives us
+   * @param {import("./store.js").ViewStore} store
+   */
+  constructor(el, store) {
+    this.el = el;
+    this.store = store;
+    this.stick = true; // follow the bottom while streaming until the user scrolls up
+    this.frames = 0;
+    this.build();
+  }
+
+  build() {
+    this.headerEl = h("div", { class: "tfw-header" });
+    this.inputEl = h("div", { class: "tfw-input" });
+    this.mainEl = h("div", { class: "tfw-thread-body tfw-main" });
+    this.pendingEl = h("div", { class: "tfw-pending" });
+    this.scrollEl = h("div", { class: "tfw-scroll" }, this.inputEl, this.mainEl, this.pendingEl);
+    this.scrollEl.addEventListener("scroll", () => {
+      const s = this.scrollEl;
+      this.stick = s.scrollHeight - s.scrollTop - s.clientHeight < 48;
+    });
+    this.usageEl = h("div", { class: "tfw-usage" });
+    this.footerEl = h("div", { class: "tfw-footer" });
+    this.root = h(
+      "div",
+      { class: "tfw-root" },
+      this.headerEl,
+      this.scrollEl,
+      this.usageEl,
+      this.footerEl,
+    );
+    replaceChildren(this.el, this.root);
+    this.resetTranscript();
+  }
+
+  resetTranscript() {
+    this.mainEl.textContent = "";
+    this.pendingEl.textContent = "";
+    this.messageEls = new Map();
+    this.toolEls = new Map();
+    this.threadEls = new Map();
+    this.eventEls = new Map();
+    this.pauseEls = new Map();
+    this.placed = 0; // timeline entries placed so far
+  }
+
+  /** Render everything the store marks dirty, then clear the marks. */
+  render() {
+    const { view, dirty } = this.store;
+    if (!dirty.any) return;
+    this.frames += 1;
+    const all = dirty.all;
+    if (all) this.resetTranscript();
+    const keys = dirty.keys;
+    const touched = (k) => all || keys.has(k);
+
+    if (touched("status") || touched("status_detail") || touched("totals") || touched("turn_id") ||
+        touched("completed_at") || touched("session_id")) {
+      this.renderHeader();
+    }
+    if (touched("input")) this.renderInput();
+    if (touched("threads")) for (const t of view.threads || []) this.renderThreadHeader(t);
+
+    // Timeline: place new entries; re-placing from an earlier index only re-parents existing nodes.
+    const from = all ? 0 : Math.min(dirty.timelineFrom, this.placed);
+    const timeline = view.timeline || [];
+    for (let i = from; i < timeline.length; i += 1) this.place(timeline[i]);
+    this.placed = timeline.length;
+
+    const msgIds = all ? Object.keys(view.messages || {}) : dirty.messages;
+    for (const id of msgIds) if (this.messageEls.has(id)) this.renderMessage(id);
+    const toolIds = all ? Object.keys(view.tools || {}) : dirty.tools;
+    for (const id of toolIds) this.renderTool(id);
+    const eventIds = all ? Object.keys(view.events || {}) : dirty.events;
+    for (const id of eventIds) if (this.eventEls.has(id)) this.renderEvent(id);
+    if (touched("pauses") || all || from < timeline.length) this.renderPauses();
+    if (touched("usage")) this.renderUsage();
+    if (touched("notices")) this.renderNotices();
+    this.root.dataset.status = view.status || "connecting";
+
+    dirty.clear();
+    if (this.stick && LIVE.has(view.status)) this.scrollEl.scrollTop = this.scrollEl.scrollHeight;
+  }
+
+  // ----- header ---------------------------------------------------------------------------------
+
+  renderHeader() {
+    const v = this.store.view;
+    const status = STATUS_LABELS[v.status] || v.status || "connecting";
+    const pill = h("span", { class: `tfw-pill tfw-pill-${status}`, text: status });
+    this.elapsedEl = h("span", { class: "tfw-elapsed", title: "elapsed" });
+    const items = [pill];
+    if (v.status_detail) items.push(h("span", { class: "tfw-detail", text: v.status_detail, title: v.status_detail }));
+    items.push(h("span", { class: "tfw-spacer" }));
+    items.push(this.elapsedEl);
+    const t = v.totals;
+    if (t) {
+      const tokenText = `${fmtInt(t.input_tokens)} in · ${fmtInt(t.output_tokens)} out`;
+      const cacheBits = [];
+      if (t.cache_read_tokens) cacheBits.push(`cache read ${fmtInt(t.cache_read_tokens)}`);
+      if (t.cache_write_tokens) cacheBits.push(`cache write ${fmtInt(t.cache_write_tokens)}`);
+      items.push(
+        h("span", {
+          class: "tfw-tokens",
+          text: tokenText,
+          title: [`total ${fmtInt(t.total_tokens)} tokens`, ...cacheBits, `from ${t.source || "usage"}`].join("\n"),
+        }),
+      );
+      const cost = fmtCost(t.cost_usd);
+      if (cost) items.push(h("span", { class: "tfw-cost", text: cost, title: "cost (USD)" }));
+    }
+    const top = h("div", { class: "tfw-header-row" }, ...items);
+    const meta = h("div", { class: "tfw-header-meta" });
+    if (v.turn_id) meta.appendChild(h("span", { class: "tfw-turn-id", text: `turn ${v.turn_id}`, title: "turn id" }));
+    if (v.session_id) meta.appendChild(h("span", { class: "tfw-turn-id", text: `session ${v.session_id}` }));
+    replaceChildren(this.headerEl, top, meta.childNodes.length ? meta : null);
+    this.tick();
+  }
+
+  /** Update the elapsed time (called every second while the turn is live). */
+  tick() {
+    if (!this.elapsedEl) return;
+    const v = this.store.view;
+    const created = parseTime(v.created_at);
+    const completed = parseTime(v.completed_at);
+    let ms = null;
+    if (created != null && completed != null) ms = completed - created;
+    else if (v.started_ms != null && LIVE.has(v.status)) ms = Date.now() - v.started_ms;
+    else if (v.started_ms != null && v.ended_ms != null) ms = v.ended_ms - v.started_ms;
+    this.elapsedEl.textContent = ms == null ? "" : `⏱ ${fmtDuration(ms)}`;
+  }
+
+  renderInput() {
+    const v = this.store.view;
+    replaceChildren(
+      this.inputEl,
+      ...(v.input || []).map((item) => {
+        if (item.type === "user.message") {
+          return h("div", { class: "tfw-user" }, h("div", { class: "tfw-role", text: "user" }), h("div", { class: "tfw-user-text", text: item.text ?? "" }));
+        }
+        return h("div", { class: "tfw-user tfw-user-other" }, h("div", { class: "tfw-role", text: item.type || "input" }), h("div", { class: "tfw-user-text", text: item.summary ?? item.text ?? "" }));
+      }),
+    );
+  }
+
+  // ----- threads --------------------------------------------------------------------------------
+
+  threadInfo(id) {
+    return (this.store.view.threads || []).find((t) => t.id === id) || null;
+  }
+
+  /** The element messages of `threadId` go into (created and placed on first use). */
+  threadBody(threadId) {
+    if (!threadId || threadId === "main") return this.mainEl;
+    let t = this.threadEls.get(threadId);
+    if (!t) {
+      const summary = h("summary", { class: "tfw-thread-summary" });
+      const body = h("div", { class: "tfw-thread-body" });
+      const root = h("details", { class: "tfw-thread", attrs: { open: true }, dataset: { thread: threadId } }, summary, body);
+      t = { root, summary, body };
+      this.threadEls.set(threadId, t);
+      this.renderThreadHeader(this.threadInfo(threadId) || { id: threadId });
+    }
+    this.homeThread(threadId);
+    return t.body;
+  }
+
+  /** Put a thread under the tool card that spawned it, or at the end of the main thread. */
+  homeThread(threadId) {
+    const t = this.threadEls.get(threadId);
+    if (!t) return;
+    const info = this.threadInfo(threadId);
+    const parentTool = info && info.parent_tool_call_id && this.toolEls.get(info.parent_tool_call_id);
+    const target = parentTool ? parentTool.childEl : null;
+    if (target && t.root.parentNode !== target) target.appendChild(t.root);
+    else if (!target && !t.root.parentNode) {
+      const parentBody = info && info.parent_thread_id && info.parent_thread_id !== threadId
+        ? this.threadBody(info.parent_thread_id)
+        : this.mainEl;
+      parentBody.appendChild(t.root);
+    }
+  }
+
+  renderThreadHeader(info) {
+    if (!info || info.id === "main") return;
+    const t = this.threadEls.get(info.id);
+    if (!t) {
+      // Threads show up once something is placed in them, or when their spawning tool card exists.
+      if (info.parent_tool_call_id && this.toolEls.has(info.parent_tool_call_id)) this.threadBody(info.id);
+      return;
+    }
+    const status = info.status || "running";
+    replaceChildren(
+      t.summary,
+      h("span", { class: "tfw-thread-title", text: info.title || info.agent_name || info.id }),
+      info.agent_name && info.agent_name !== info.title ? h("span", { class: "tfw-chip", text: info.agent_name, title: "agent" }) : null,
+      info.model ? h("span", { class: "tfw-chip tfw-model", text: info.model, title: "model" }) : null,
+      h("span", { class: `tfw-badge tfw-badge-${status}`, text: status }),
+    );
+    t.root.dataset.status = status;
+    const old = t.root.querySelector(":scope > .tfw-thread-error");
+    if (old) old.remove();
+    if (info.error) t.root.insertBefore(h("div", { class: "tfw-thread-error", text: info.error }), t.body);
+    this.homeThread(info.id);
+  }
+
+  // ----- timeline placement ---------------------------------------------------------------------
+
+  place(entry) {
+    if (!entry) return;
+    if (entry.kind === "message") {
+      const m = this.ensureMessage(entry.id, entry.thread_id);
+      this.attach(m.root, entry.thread_id);
+    } else if (entry.kind === "pause") {
+      const el = this.ensurePauseSlot(entry.id);
+      this.attach(el, entry.thread_id);
+    } else if (entry.kind === "event") {
+      const el = this.ensureEvent(entry.id);
+      this.attach(el, entry.thread_id);
+      this.renderEvent(entry.id);
+    } else if (entry.kind === "thread") {
+      this.threadBody(entry.id);
+    }
+  }
+
+  attach(node, threadId) {
+    const body = this.threadBody(threadId);
+    if (node.parentNode !== body) body.appendChild(node);
+  }
+
+  // ----- messages -------------------------------------------------------------------------------
+
+  ensureMessage(id, threadId) {
+    let m = this.messageEls.get(id);
+    if (m) return m;
+    const reasoningText = document.createTextNode("");
+    const reasoning = h(
+      "details",
+      { class: "tfw-reasoning", attrs: { hidden: true } },
+      h("summary", { text: "reasoning" }),
+      h("div", { class: "tfw-reasoning-text" }, reasoningText),
+    );
+    const content = h("div", { class: "tfw-md" });
+    const refusal = h("div", { class: "tfw-refusal", attrs: { hidden: true } });
+    const tools = h("div", { class: "tfw-tools" });
+    const usage = h("div", { class: "tfw-usage-slot" });
+    const root = h(
+      "div",
+      { class: "tfw-msg", dataset: { id, thread: threadId || "main" } },
+      h("div", { class: "tfw-role", text: "assistant" }),
+      reasoning,
+      content,
+      refusal,
+      tools,
+      usage,
+    );
+    m = {
+      root, reasoning, reasoningText, content, refusal, tools, usage,
+      md: new StreamingMarkdown(content),
+      last: { reasoning: "", refusal: null, usage: null, tools: null },
+    };
+    this.messageEls.set(id, m);
+    this.renderMessage(id);
+    return m;
+  }
+
+  renderMessage(id) {
+    const msg = this.store.view.messages?.[id];
+    const m = this.messageEls.get(id);
+    if (!msg || !m) return;
+    m.md.update(msg.content || "");
+    m.content.hidden = !msg.content;
+    m.root.classList.toggle("tfw-streaming", !!msg.streaming);
+
+    const reasoning = msg.reasoning || "";
+    if (reasoning !== m.last.reasoning) {
+      if (reasoning.startsWith(m.last.reasoning)) m.reasoningText.appendData(reasoning.slice(m.last.reasoning.length));
+      else m.reasoningText.data = reasoning;
+      m.last.reasoning = reasoning;
+      m.reasoning.hidden = !reasoning;
+    }
+    const refusal = msg.refusal || "";
+    if (refusal !== m.last.refusal) {
+      replaceChildren(m.refusal, h("span", { class: "tfw-refusal-label", text: "refused" }), h("span", { text: refusal }));
+      m.refusal.hidden = !refusal;
+      m.last.refusal = refusal;
+    }
+    if (msg.finish_reason && msg.finish_reason !== "stop" && msg.finish_reason !== "tool_calls") {
+      m.root.dataset.finish = msg.finish_reason;
+    }
+
+    const toolKey = JSON.stringify(msg.tool_call_ids || []);
+    if (toolKey !== m.last.tools) {
+      m.last.tools = toolKey;
+      const ids = msg.tool_call_ids || [];
+      let parallel = 0;
+      for (const tid of ids) {
+        const card = this.ensureTool(tid);
+        if (card.root.parentNode !== m.tools) m.tools.appendChild(card.root);
+        const tool = this.store.view.tools?.[tid];
+        if (tool && (tool.child_thread_id || tool.name === "create_sub_agent")) parallel += 1;
+      }
+      m.tools.classList.toggle("tfw-tools-parallel", parallel > 1);
+    }
+
+    const usageKey = JSON.stringify(msg.usage || null);
+    if (usageKey !== m.last.usage) {
+      m.last.usage = usageKey;
+      replaceChildren(m.usage, msg.usage ? usageChip(msg.usage) : null);
+    }
+  }
+
+  // ----- tools ----------------------------------------------------------------------------------
+
+  ensureTool(id) {
+    let t = this.toolEls.get(id);
+    if (t) return t;
+    const head = h("div", { class: "tfw-tool-head" });
+    const args = h("pre", { class: "tfw-pre tfw-args" });
+    const response = h("div", { class: "tfw-response" });
+    const childEl = h("div", { class: "tfw-tool-children" });
+    const root = h("div", { class: "tfw-tool", dataset: { id } }, head, args, response, childEl);
+    t = { root, head, args, response, childEl, last: { head: null, args: null, response: undefined } };
+    this.toolEls.set(id, t);
+    this.renderTool(id);
+    // A thread this call spawned may already exist: move it under the card.
+    for (const th of this.store.view.threads || []) {
+      if (th.parent_tool_call_id === id) this.threadBody(th.id);
+    }
+    return t;
+  }
+
+  renderTool(id) {
+    const tool = this.store.view.tools?.[id];
+    if (!tool) return;
+    const t = this.toolEls.get(id) || this.ensureTool(id);
+    if (!t.root.parentNode) {
+      // A call whose message is unknown (e.g. a resumed stream): show it in its thread.
+      const msgEl = tool.message_id && this.messageEls.get(tool.message_id);
+      (msgEl ? msgEl.tools : this.threadBody(tool.thread_id)).appendChild(t.root);
+    }
+    const status = tool.status || "running";
+    const headKey = `${tool.name}|${tool.tool_type}|${tool.server_name}|${status}`;
+    if (headKey !== t.last.head) {
+      t.last.head = headKey;
+      let origin = null;
+      if (tool.tool_type === "mcp") origin = tool.server_name ? `MCP · ${tool.server_name}` : "MCP";
+      else if (tool.tool_type === "truefoundry-system") origin = "system tool";
+      replaceChildren(
+        t.head,
+        h("span", { class: "tfw-tool-icon", text: "⚙" }),
+        h("span", { class: "tfw-tool-name", text: tool.name || "(unnamed tool)" }),
+        origin ? h("span", { class: "tfw-chip", text: origin }) : null,
+        h("span", { class: "tfw-spacer" }),
+        h("span", { class: `tfw-badge tfw-badge-${status}`, text: TOOL_STATUS_LABELS[status] || status }),
+      );
+      t.root.dataset.status = status;
+    }
+    const args = tool.arguments || "";
+    if (args !== t.last.args) {
+      t.last.args = args;
+      t.args.textContent = prettyJson(args);
+      t.args.hidden = !args;
+    }
+    if (tool.response !== t.last.response) {
+      t.last.response = tool.response;
+      renderResponse(t.response, tool.response);
+    }
+  }
+
+  // ----- events, pauses, usage, notices ---------------------------------------------------------
+
+  ensureEvent(id) {
+    let el = this.eventEls.get(id);
+    if (!el) {
+      el = h("div", { class: "tfw-event", dataset: { id } });
+      this.eventEls.set(id, el);
+    }
+    return el;
+  }
+
+  renderEvent(id) {
+    const ev = this.store.view.events?.[id];
+    const el = this.eventEls.get(id);
+    if (!ev || !el) return;
+    replaceChildren(el, h("span", { class: "tfw-event-type", text: ev.type || "event" }), ev.summary ? h("span", { class: "tfw-event-summary", text: ev.summary }) : null);
+  }
+
+  ensurePauseSlot(id) {
+    let el = this.pauseEls.get(id);
+    if (!el) {
+      el = h("div", { class: "tfw-pause-slot", dataset: { id } });
+      this.pauseEls.set(id, el);
+    }
+    return el;
+  }
+
+  renderPauses() {
+    const pauses = this.store.view.pauses || [];
+    const seen = new Set();
+    const pending = [];
+    for (const p of pauses) {
+      seen.add(p.id);
+      const slot = this.pauseEls.get(p.id);
+      const card = pauseCard(p, (id) => this.store.view.tools?.[id]);
+      if (slot && slot.parentNode) replaceChildren(slot, card);
+      else pending.push(card);
+    }
+    for (const [id, slot] of this.pauseEls) if (!seen.has(id)) slot.textContent = "";
+    replaceChildren(this.pendingEl, ...pending);
+  }
+
+  renderUsage() {
+    const usage = this.store.view.usage || [];
+    if (!usage.length) {
+      this.usageEl.textContent = "";
+      return;
+    }
+    const wasOpen = this.usageEl.querySelector("details")?.open ?? true;
+    const label = (id) => this.threadInfo(id)?.title || id;
+    const details = h(
+      "details",
+      { class: "tfw-usage-details", attrs: { open: wasOpen } },
+      h("summary", { text: `usage per model call (${usage.length})` }),
+      usageChart(usage, label),
+    );
+    replaceChildren(this.usageEl, details);
+  }
+
+  renderNotices() {
+    const notices = this.store.view.notices || [];
+    replaceChildren(
+      this.footerEl,
+      ...notices.map((n) => h("div", { class: `tfw-notice tfw-notice-${n.level || "info"}`, text: n.text ?? "" })),
+    );
+  }
+}
+
+// ----- stateless pieces ---------------------------------------------------------------------------
+
+function renderResponse(el, response) {
+  if (response == null) {
+    el.textContent = "";
+    el.hidden = true;
+    return;
+  }
+  el.hidden = false;
+  const text = prettyJson(response);
+  const lines = text.split("\n").length;
+  const pre = h("pre", { class: "tfw-pre", text });
+  if (text.length > LONG_RESPONSE_CHARS || lines > LONG_RESPONSE_LINES) {
+    replaceChildren(
+      el,
+      h("details", { class: "tfw-response-details" }, h("summary", { text: `response · ${fmtInt(text.length)} chars, ${lines} lines` }), pre),
+    );
+  } else {
+    replaceChildren(el, h("div", { class: "tfw-response-label", text: "response" }), pre);
+  }
+}
+
+export function usageChip(usage) {
+  const p = usageParts(usage);
+  const bits = [`in ${fmtInt(p.input)}`, `out ${fmtInt(p.output)}`];
+  if (p.cacheRead || p.cacheWrite) bits.push(`cache ${fmtInt(p.cacheRead)}/${fmtInt(p.cacheWrite)}`);
+  const rows = [];
+  if (p.breakdown) {
+    for (const k of BREAKDOWN_KEYS) {
+      rows.push(h("tr", {}, h("td", { text: k.replace("_", " ") }), h("td", { class: "tfw-num", text: fmtInt(p.breakdown[k]) })));
+    }
+  }
+  rows.push(h("tr", { class: "tfw-sum" }, h("td", { text: "input" }), h("td", { class: "tfw-num", text: fmtInt(p.input) })));
+  rows.push(h("tr", {}, h("td", { text: "output" }), h("td", { class: "tfw-num", text: fmtInt(p.output) })));
+  if (p.cacheRead || p.cacheWrite) {
+    rows.push(h("tr", {}, h("td", { text: "cache read" }), h("td", { class: "tfw-num", text: fmtInt(p.cacheRead) })));
+    rows.push(h("tr", {}, h("td", { text: "cache write" }), h("td", { class: "tfw-num", text: fmtInt(p.cacheWrite) })));
+  }
+  return h(
+    "details",
+    { class: "tfw-usage-chip" },
+    h("summary", { text: bits.join(" · "), title: "tokens for this model call; click for the input breakdown" }),
+    h("table", { class: "tfw-breakdown" }, h("tbody", {}, ...rows)),
+  );
+}
+
+function pauseCard(p, toolOf) {
+  const tool = p.tool_call_id ? toolOf(p.tool_call_id) : null;
+  const name = p.tool_name || tool?.name || "tool";
+  if (p.kind === "approval") {
+    return h(
+      "div",
+      { class: "tfw-pause tfw-pause-approval", dataset: { id: p.id } },
+      h("div", { class: "tfw-pause-title", text: "Approval required" }),
+      h("div", { class: "tfw-pause-text" }, "The turn is paused until ", h("code", { text: name }), " is allowed or denied."),
+      h("pre", { class: "tfw-pre", text: prettyJson(p.arguments ?? tool?.arguments ?? "") }),
+    );
+  }
+  if (p.kind === "question") {
+    const options = Array.isArray(p.options) ? p.options : [];
+    return h(
+      "div",
+      { class: "tfw-pause tfw-pause-question", dataset: { id: p.id } },
+      h("div", { class: "tfw-pause-title", text: "Question for you" }),
+      h("div", { class: "tfw-pause-question-text", text: p.question || "" }),
+      options.length
+        ? h("ul", { class: "tfw-options" }, ...options.map((o) => h("li", { text: typeof o === "string" ? o : (o?.label ?? JSON.stringify(o)) })))
+        : null,
+    );
+  }
+  if (p.kind === "mcp_auth") {
+    const servers = Array.isArray(p.servers) ? p.servers : [];
+    return h(
+      "div",
+      { class: "tfw-pause tfw-pause-auth", dataset: { id: p.id } },
+      h("div", { class: "tfw-pause-title", text: "Sign-in required" }),
+      h("div", { class: "tfw-pause-text", text: "Sign in to these MCP servers, then start a new turn with empty input:" }),
+      h("ul", { class: "tfw-options" }, ...servers.map((s) => h("li", {}, h("strong", { text: s.name || s.id || "server" }), " ", link(s.auth_url, "sign in")))),
+    );
+  }
+  return h("div", { class: "tfw-pause", text: `paused: ${p.kind}` });
+}
