@@ -168,7 +168,7 @@ def _usage_cols(msg: ModelMessageEvent) -> dict[str, Any]:
 
 def messages_frame(state: TurnState) -> pd.DataFrame:
     """One row per merged model message, usage included. Columns: :data:`MESSAGES_COLUMNS`."""
-    msgs = state.messages
+    msgs = state.merged_messages()
     rows = [_usage_cols(m) for m in msgs]
     data: dict[str, Any] = {
         "id": _str([m.id for m in msgs]),
@@ -224,7 +224,7 @@ def usage_frame(state: TurnState) -> pd.DataFrame:
 
     The five breakdown columns are estimates whose sum is ``input_tokens`` (``messages`` is the remainder).
     """
-    msgs = [m for m in state.messages if m.usage is not None]
+    msgs = [m for m in state.merged_messages() if m.usage is not None]
     rows = [_usage_cols(m) for m in msgs]
     threads = state.threads
     data = {

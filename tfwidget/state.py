@@ -299,7 +299,7 @@ class TurnState:
         self.last_sequence_number: int | None = None
         self._seen_seq: set[int] = set()
         self._msgs: dict[str, _Message] = {}
-        self._slot_keys: dict[tuple[str, int], str] = {}  # (message id, index) -> tool_calls key
+        self._slot_info: dict[tuple[str, int], ToolCallInfo] = {}  # (message id, index) -> its call
         self._responses: dict[str, ToolResponseEvent] = {}  # tool call id -> response (also early ones)
         self._pauses: dict[str, PauseEvent] = {}  # live pause events by id
         self._changes = Changes()
@@ -406,28 +406,25 @@ class TurnState:
             self._sync_tool(ev.id, m, i)
         if ev.finish_reason:
             for i in range(len(m.slots)):
-                key = self._slot_keys.get((ev.id, i))
-                if key is not None:
-                    self._refresh_tool_status(self.tool_calls[key])
+                info = self._slot_info.get((ev.id, i))
+                if info is not None:
+                    self._refresh_tool_status(info)
 
     def _sync_tool(self, msg_id: str, m: _Message, i: int) -> None:
         slot = m.slots[i]
         if slot is None:
             return
         tc: ToolCall = slot[0]
-        key = self._slot_keys.get((msg_id, i))
-        new_key = tc.id or f"{msg_id}#{i}"
-        if key is None:
-            info = ToolCallInfo(new_key, msg_id, m.base.thread_id, i)
-            self.tool_calls[new_key] = info
-            self._slot_keys[(msg_id, i)] = new_key
-        else:
-            info = self.tool_calls[key]
-            if key != new_key:  # the id arrived in a later chunk
-                del self.tool_calls[key]
-                info.id = new_key
-                self.tool_calls[new_key] = info
-                self._slot_keys[(msg_id, i)] = new_key
+        info = self._slot_info.get((msg_id, i))
+        want = tc.id or f"{msg_id}#{i}"
+        if info is None:
+            info = ToolCallInfo(want, msg_id, m.base.thread_id, i)
+            self._slot_info[(msg_id, i)] = info
+            self._key_tool(info, want)
+        elif info.id != want and not info.id.startswith(f"{want}@"):
+            del self.tool_calls[info.id]  # the id arrived in a later chunk, or changed
+            self._changes.tools.add(info.id)
+            self._key_tool(info, want)
         info.name = tc.function.name
         info.arguments = m.arguments(i)
         ti = tc.tool_info
@@ -437,6 +434,16 @@ class TurnState:
             info.response, info.response_event_id = resp.content, resp.id
         self._refresh_tool_status(info)
         self._changes.tools.add(info.id)
+
+    def _key_tool(self, info: ToolCallInfo, want: str) -> None:
+        other = self.tool_calls.get(want)
+        if other is not None and other is not info:
+            self.anomalies.append(
+                Anomaly("duplicate_tool_call_id", f"tool call id {want!r} used twice", None, info.message_id)
+            )
+            want = f"{want}@{info.message_id}#{info.index}"
+        info.id = want
+        self.tool_calls[want] = info
 
     def _refresh_tool_status(self, info: ToolCallInfo) -> None:
         old = info.status
@@ -611,12 +618,16 @@ class TurnState:
 
     @property
     def messages(self) -> list[ModelMessageEvent]:
-        """Merged ``model.message`` events, in first-seen order."""
+        """Merged ``model.message`` events, in first-seen order (copies: changing them changes nothing here)."""
+        return [m.materialize().model_copy(deep=True) for m in self._msgs.values()]
+
+    def merged_messages(self) -> list[ModelMessageEvent]:
+        """Like :attr:`messages` but without copying: cheap, and the results must be treated as read-only."""
         return [m.materialize() for m in self._msgs.values()]
 
     def message(self, message_id: str) -> ModelMessageEvent:
-        """One merged message by id (``KeyError`` when unknown)."""
-        return self._msgs[message_id].materialize()
+        """One merged message by id, as a copy (``KeyError`` when unknown)."""
+        return self._msgs[message_id].materialize().model_copy(deep=True)
 
     def message_text(self, message_id: str) -> tuple[str, str, str]:
         """``(content, reasoning, refusal)`` of a message as plain text, without building the model."""

@@ -1,0 +1,72 @@
+"""Recordings: .sse captures and .jsonl recordings load and round-trip losslessly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tfwidget import StreamItem, TurnState, load, parse_event, save
+from tfwidget.recording import load_file
+
+from .conftest import FIXTURES
+
+
+def test_jsonl_round_trip_is_lossless(fixture_path: Path, tmp_path: Path) -> None:
+    items = load(fixture_path)
+    extra = StreamItem(
+        None,
+        parse_event({"type": "future.event", "id": "z", "nested": {"a": [1, None]}}),
+        1.25,
+        synthesized=True,
+    )
+    items = [*items, extra]
+    out = save(items, tmp_path / "turn.jsonl")
+    back = load(out)
+    assert back == items
+    assert [it.received_at for it in back] == [it.received_at for it in items]
+    assert [json.loads(b.raw) for b in back] == [json.loads(i.to_json()) for i in items]
+    assert back[-1].synthesized and back[-1].sequence_number is None
+
+
+def test_sse_round_trip(fixture_path: Path, tmp_path: Path) -> None:
+    items = load(fixture_path)
+    back = load(save(items, tmp_path / "copy.sse"))
+    assert [(b.sequence_number, b.event) for b in back] == [(i.sequence_number, i.event) for i in items]
+
+
+def test_sse_capture_gets_receive_times_from_created_at() -> None:
+    items = load(FIXTURES / "plain_answer.sse")
+    times = [it.received_at for it in items]
+    assert times == sorted(times) and times[-1] > times[0] > 1e9
+
+
+def test_folder_of_recordings(tmp_path: Path) -> None:
+    for name in ("plain_answer", "cancelled"):
+        save(load(FIXTURES / f"{name}.sse"), tmp_path / f"{name}.jsonl")
+    (tmp_path / "notes.txt").write_text("ignored")
+    got = load(tmp_path)
+    assert isinstance(got, dict) and list(got) == ["cancelled", "plain_answer"]
+    assert TurnState.from_items(got["cancelled"]).status == "cancelled"
+
+
+def test_bad_recordings_say_what_is_wrong(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no recording"):
+        load(tmp_path / "missing.jsonl")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"seq": 1, "t": 0, "event": {"type": "x", "id": "a"}}\nnot json\n')
+    with pytest.raises(ValueError, match="line 2"):
+        load(bad)
+    with pytest.raises(ValueError, match=r"\.sse \(raw capture\) or \.jsonl"):
+        load_file(_touch(tmp_path / "x.txt"))
+    with pytest.raises(FileNotFoundError):
+        load(tmp_path / "empty_dir_missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no .sse or .jsonl"):
+        load(tmp_path / "empty")
+
+
+def _touch(p: Path) -> Path:
+    p.write_text("")
+    return p
