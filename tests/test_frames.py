@@ -66,7 +66,7 @@ def test_messages_df(fixture_name: str) -> None:
     exp = merged_expected(fixture_name)
     assert list(m.columns) == MESSAGES_COLUMNS
     assert list(m["id"]) == [e["id"] for e in exp]
-    for col in INT_COLS + ["n_tool_calls"]:
+    for col in [*INT_COLS, "n_tool_calls"]:
         assert str(m[col].dtype) == "Int64", col
     for (_, row), e in zip(m.iterrows(), exp, strict=True):
         assert (row["content"] if not pd.isna(row["content"]) else None) == (e.get("content") or None)

@@ -63,7 +63,7 @@ def test_bad_recordings_say_what_is_wrong(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         load(tmp_path / "empty_dir_missing")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match="no .sse or .jsonl"):
+    with pytest.raises(FileNotFoundError, match=r"no \.sse or \.jsonl"):
         load(tmp_path / "empty")
 
 

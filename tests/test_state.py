@@ -166,7 +166,7 @@ def test_tool_call_id_arriving_in_a_later_chunk_rekeys_the_call() -> None:
 
 def test_threads_and_sub_agent_links() -> None:
     st = TurnState.from_items(load(FIXTURES / "sub_agents.sse"))
-    assert list(st.threads)[0] == "main"
+    assert next(iter(st.threads)) == "main"
     subs = [t for t in st.threads.values() if t.id != "main"]
     assert len(subs) == 2
     for th in subs:
