@@ -61,7 +61,15 @@ FIXTURE_NAMES: tuple[str, ...] = (
     "cancelled",
     "error_mcp_auth",
 )
-SCENARIO_NAMES: tuple[str, ...] = (*FIXTURE_NAMES, "long_markdown", "large", "xss", "mcp_auth", "echo")
+SCENARIO_NAMES: tuple[str, ...] = (
+    *FIXTURE_NAMES,
+    "long_markdown",
+    "large",
+    "xss",
+    "mcp_auth",
+    "multi_pause",
+    "echo",
+)
 
 SUBJECT: dict[str, str] = {
     "subject_id": "u-sim",
@@ -175,6 +183,7 @@ class Scenario:
             "long_markdown": cls.long_markdown,
             "xss": cls.xss,
             "mcp_auth": cls.mcp_auth,
+            "multi_pause": cls.multi_pause,
             "echo": cls.echo,
         }
         if name in generators:
@@ -340,6 +349,83 @@ class Scenario:
         )
         b.done()
         return b.scenario("xss", "HTML and script payloads in content, arguments and tool responses")
+
+    @classmethod
+    def multi_pause(cls) -> Scenario:
+        """Two pending actions in two threads: an approval in ``main`` and a sub-agent's question.
+
+        Resuming needs both answers in one turn (a ``user.tool_approval`` for ``call_multi_refund``
+        in ``main`` and a ``user.tool_response`` for ``call_multi_ask`` in ``th-finance-01``).
+        """
+        b = _Builder([_user_message("Refund ORD-7 and check with finance about several items")], seed=19)
+        orders = {"type": "mcp", "server_id": "mcp-7f", "server_name": "orders-api", "name": "process_refund"}
+        sub = {"type": "truefoundry-system", "name": "create_sub_agent"}
+        ask = {"type": "truefoundry-system", "name": "ask_user_question"}
+        main_msg = b.message(
+            "main",
+            content="I'll start the refund and ask a finance sub-agent to double-check.",
+            tool_calls=[
+                {
+                    "id": "call_multi_refund",
+                    "name": "process_refund",
+                    "tool_info": orders,
+                    "arguments": json.dumps({"order_id": "ORD-7", "amount": 99.5}),
+                },
+                {
+                    "id": "call_multi_sub",
+                    "name": "create_sub_agent",
+                    "tool_info": sub,
+                    "arguments": json.dumps({"name": "finance-check", "input": "Check the refund policy"}),
+                },
+            ],
+        )
+        thread = "th-finance-01"
+        b.event(
+            {
+                "type": "thread.created",
+                "thread_id": thread,
+                "title": "finance-check",
+                "parent": {"thread_id": "main", "tool_call_id": "call_multi_sub"},
+                "agent_info": {
+                    "type": "dynamic",
+                    "name": "finance-check",
+                    "input": "Check the refund policy",
+                    "model": "openai-main/gpt-5-mini",
+                },
+            }
+        )
+        sub_msg = b.message(
+            thread,
+            tool_calls=[
+                {
+                    "id": "call_multi_ask",
+                    "name": "ask_user_question",
+                    "tool_info": ask,
+                    "arguments": json.dumps(
+                        {
+                            "question": "Refund to the card or as store credit?",
+                            "options": ["card", "store credit"],
+                        }
+                    ),
+                }
+            ],
+        )
+        approval = b.event(
+            {
+                "type": "tool.approval_required",
+                "thread_id": "main",
+                "tool_calls": [{"id": "call_multi_refund", "source_event_id": main_msg["id"]}],
+            }
+        )
+        question = b.event(
+            {
+                "type": "tool.response_required",
+                "thread_id": thread,
+                "tool_calls": [{"id": "call_multi_ask", "source_event_id": sub_msg["id"]}],
+            }
+        )
+        b.done(required_actions=[approval, question])
+        return b.scenario("multi_pause", "an approval in main and a sub-agent question, both pending")
 
     @classmethod
     def mcp_auth(cls, server: str = "github") -> Scenario:
@@ -691,6 +777,7 @@ def _input_text(items: Sequence[dict[str, Any]]) -> str:
 
 
 _STORIES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("several", "multi"), "multi_pause"),
     (("refund",), "approval_pause"),
     (("github", "sign in", "sign-in", "login"), "mcp_auth"),
     (("research", "sub-agent", "sub agent", "subagent", "parallel"), "sub_agents"),
@@ -704,7 +791,8 @@ _STORIES: tuple[tuple[tuple[str, ...], str], ...] = (
 def story_for_input(items: Sequence[dict[str, Any]]) -> Scenario:
     """Pick the scripted story for a new turn's user message by keywords.
 
-    ``refund`` -> MCP tool call and an approval pause; ``github`` / ``sign in`` -> an MCP sign-in
+    ``several`` / ``multi`` -> two pending actions in two threads; ``refund`` -> MCP tool call
+    and an approval pause; ``github`` / ``sign in`` -> an MCP sign-in
     pause; ``research`` / ``sub-agent`` -> parallel sub-agents; ``ask`` / ``question`` -> an
     ``ask_user_question`` pause; ``long`` / ``markdown`` -> a long markdown answer; ``xss`` /
     ``html`` -> HTML payloads; ``error`` / ``fail`` -> a turn that ends in error; anything else ->
@@ -818,6 +906,28 @@ def continuation(
             answer = content if isinstance(content, str) else json.dumps(content)
             b.tool_response(thread, p["tool_call_id"], answer)
             lines.append(f"Thanks, going with **{answer}**. All set.")
+    finished_threads: set[str] = set()
+    for p in pending:
+        info = p.get("thread_info")
+        thread = p.get("thread_id")
+        if not isinstance(info, dict) or thread in finished_threads or thread == "main":
+            continue
+        finished_threads.add(str(thread))
+        out = b.message(str(thread), content=f"{info.get('title') or 'The sub-agent'} has what it needs.")
+        parent = info.get("parent") or {}
+        b.event(
+            {
+                "type": "thread.done",
+                "thread_id": thread,
+                "title": info.get("title"),
+                "parent": parent,
+                "state": {"status": "done", "output": copy.deepcopy(out)},
+            }
+        )
+        if parent.get("tool_call_id"):
+            b.tool_response(
+                str(parent.get("thread_id") or "main"), str(parent["tool_call_id"]), out["content"]
+            )
     b.message("main", content="\n\n".join(lines) or "Continuing.")
     b.done()
     return b.scenario("continuation", "the continuation of a paused turn")

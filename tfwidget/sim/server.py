@@ -225,6 +225,7 @@ class SimTurn:
         if not self.paused:
             return []
         calls: dict[str, dict[str, Any]] = {}
+        threads = {str(ev.get("thread_id")): ev for ev in self.merged() if ev.get("type") == "thread.created"}
         for ev in self.merged():
             if ev.get("type") == "model.message":
                 for tc in ev.get("tool_calls") or []:
@@ -254,6 +255,7 @@ class SimTurn:
                         "tool_call_id": ref.get("id"),
                         "name": fn.get("name"),
                         "arguments": fn.get("arguments"),
+                        "thread_info": threads.get(str(action.get("thread_id"))),
                     }
                 )
         return out
