@@ -67,6 +67,7 @@ export const TOOL_STATUS_LABELS = {
   completed: "done",
   awaiting_approval: "awaiting approval",
   awaiting_response: "awaiting answer",
+  incomplete: "no response",
 };
 
 export const BREAKDOWN_KEYS = ["harness", "skills", "instructions", "tool_definitions", "messages"];

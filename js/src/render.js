@@ -102,8 +102,10 @@ export class TurnRenderer {
     if (touched("notices")) this.renderNotices();
     this.root.dataset.status = view.status || "connecting";
 
+    const statusChanged = touched("status");
     dirty.clear();
-    if (this.stick && LIVE.has(view.status)) this.scrollEl.scrollTop = this.scrollEl.scrollHeight;
+    // Follow the stream; also reveal the end (e.g. a pause card) when the turn settles.
+    if (this.stick && (LIVE.has(view.status) || statusChanged)) this.scrollEl.scrollTop = this.scrollEl.scrollHeight;
   }
 
   // ----- header ---------------------------------------------------------------------------------
@@ -151,7 +153,7 @@ export class TurnRenderer {
     if (created != null && completed != null) ms = completed - created;
     else if (v.started_ms != null && LIVE.has(v.status)) ms = Date.now() - v.started_ms;
     else if (v.started_ms != null && v.ended_ms != null) ms = v.ended_ms - v.started_ms;
-    this.elapsedEl.textContent = ms == null ? "" : `⏱ ${fmtDuration(ms)}`;
+    this.elapsedEl.textContent = ms == null ? "" : fmtDuration(ms);
   }
 
   renderInput() {
@@ -275,8 +277,8 @@ export class TurnRenderer {
       reasoning,
       content,
       refusal,
-      tools,
       usage,
+      tools,
     );
     m = {
       root, reasoning, reasoningText, content, refusal, tools, usage,
@@ -421,16 +423,18 @@ export class TurnRenderer {
 
   renderPauses() {
     const pauses = this.store.view.pauses || [];
-    const seen = new Set();
-    const pending = [];
+    const byId = new Map();
     for (const p of pauses) {
-      seen.add(p.id);
-      const slot = this.pauseEls.get(p.id);
-      const card = pauseCard(p, (id) => this.store.view.tools?.[id]);
-      if (slot && slot.parentNode) replaceChildren(slot, card);
-      else pending.push(card);
+      if (!byId.has(p.id)) byId.set(p.id, []);
+      byId.get(p.id).push(pauseCard(p, (id) => this.store.view.tools?.[id]));
     }
-    for (const [id, slot] of this.pauseEls) if (!seen.has(id)) slot.textContent = "";
+    const pending = [];
+    for (const [id, cards] of byId) {
+      const slot = this.pauseEls.get(id);
+      if (slot && slot.parentNode) replaceChildren(slot, ...cards);
+      else pending.push(...cards);
+    }
+    for (const [id, slot] of this.pauseEls) if (!byId.has(id)) slot.textContent = "";
     replaceChildren(this.pendingEl, ...pending);
   }
 
@@ -507,6 +511,15 @@ export function usageChip(usage) {
 }
 
 function pauseCard(p, toolOf) {
+  const card = pauseCardBody(p, toolOf);
+  if (p.pending === false) {
+    card.classList.add("tfw-pause-resolved");
+    card.title = "the turn no longer waits on this";
+  }
+  return card;
+}
+
+function pauseCardBody(p, toolOf) {
   const tool = p.tool_call_id ? toolOf(p.tool_call_id) : null;
   const name = p.tool_name || tool?.name || "tool";
   if (p.kind === "approval") {

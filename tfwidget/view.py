@@ -1,0 +1,580 @@
+"""The widget's view model: :class:`~tfwidget.state.TurnState` -> a JSON-able snapshot and patches.
+
+:func:`build_view` computes the whole snapshot from a state. :class:`ViewTracker` keeps the view it last
+sent and, given ``state.take_changes()``, returns one patch covering everything touched since the previous
+flush. Both use the same per-item functions, so applying every patch in order to the first snapshot gives
+exactly :func:`build_view` of the final state. Nothing here merges events: it only reads the fold.
+
+Patch semantics (mirrored by ``js/src/store.js``):
+
+- a patch whose ``rev`` is not newer than the receiver's is ignored;
+- ``set`` replaces top-level keys whole;
+- ``timeline`` is a list of ``[start, entries]``: the timeline from ``start`` on becomes ``entries``;
+- ``messages`` / ``tools`` / ``events`` map ids to fields to overwrite on that item (created if new);
+  ``content``, ``reasoning``, ``refusal`` (messages) and ``arguments`` (tools) are ``[offset, text]``:
+  "the text from ``offset`` on is ``text``", so applying a patch twice is harmless.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .events import (
+    McpAuthRequiredEvent,
+    ToolApprovalRequiredEvent,
+    ToolResponseRequiredEvent,
+)
+
+if TYPE_CHECKING:
+    from .state import Changes, ToolCallInfo, TurnState
+
+__all__ = [
+    "LIVE_STATUSES",
+    "VIEW_STATUSES",
+    "ViewTracker",
+    "apply_patch",
+    "build_view",
+    "view_status",
+]
+
+VIEW_STATUSES = ("connecting", "streaming", "reconnecting", "paused", "done", "cancelled", "error")
+LIVE_STATUSES = frozenset({"connecting", "streaming", "reconnecting"})
+MESSAGE_TEXT_FIELDS = ("content", "reasoning", "refusal")
+TOOL_TEXT_FIELDS = ("arguments",)
+_TIMELINE_KINDS = frozenset({"message", "pause", "event"})
+_BREAKDOWN = ("harness", "skills", "instructions", "tool_definitions", "messages")
+_USAGE = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+# Top-level keys a patch may replace whole, in the order they are computed.
+SET_KEYS = (
+    "turn_id", "session_id", "status", "status_detail", "created_at", "completed_at", "started_ms",
+    "input", "totals", "threads", "pauses", "usage", "notices",
+)  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def _as_text(value: Any) -> str | None:
+    """Tool responses and error payloads may be any JSON value: show them as text."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _epoch_ms(iso: str | None) -> int | None:
+    if not iso:
+        return None
+    try:
+        return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+def _content_text(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        out = []
+        for part in content:
+            if isinstance(part, Mapping) and part.get("type") == "text":
+                out.append(str(part.get("text") or ""))
+            elif isinstance(part, Mapping) and part.get("type") == "file":
+                out.append(f"[file {part.get('name') or ''}]".replace(" ]", "]"))
+        return "\n".join(out)
+    return _as_text(content) or ""
+
+
+def view_status(state: TurnState, status: str | None = None) -> str:
+    """The header status: the fold's status once the turn finished, else ``status`` (the connection's
+    state, e.g. ``connecting``/``reconnecting``) or ``streaming``. An ``error`` override always wins."""
+    if status == "error":
+        return "error"
+    if state.done is not None:
+        st = state.status
+        return "error" if st == "running" else st
+    if status in VIEW_STATUSES:
+        return status
+    return "streaming" if state.items else "connecting"
+
+
+# ------------------------------------------------------------------------------------- item views
+
+
+def message_view(state: TurnState, message_id: str, tool_ids: list[str], live: bool) -> dict[str, Any]:
+    """One merged message as the front end shows it."""
+    msg = state.message(message_id)
+    content, reasoning, refusal = state.message_text(message_id)
+    if not refusal and isinstance(msg.content, list):
+        refusal = "".join(p.refusal or "" for p in msg.content if p.type == "refusal")
+    usage = msg.usage.model_dump(exclude_none=True) if msg.usage is not None else None
+    return {
+        "id": message_id,
+        "thread_id": msg.thread_id,
+        "created_at": msg.created_at,
+        "content": content,
+        "reasoning": reasoning,
+        "refusal": refusal,
+        "finish_reason": msg.finish_reason,
+        "tool_call_ids": tool_ids,
+        "usage": usage,
+        "streaming": bool(live and msg.finish_reason is None),
+    }
+
+
+def tool_view(info: ToolCallInfo) -> dict[str, Any]:
+    """One tool call as the front end shows it."""
+    return {
+        "id": info.id,
+        "message_id": info.message_id,
+        "thread_id": info.thread_id,
+        "name": info.name,
+        "arguments": info.arguments or "",
+        "tool_type": info.tool_type,
+        "server_name": info.server_name,
+        "response": _as_text(info.response),
+        "status": info.status,
+        "child_thread_id": info.child_thread_id,
+    }
+
+
+def event_view(state: TurnState, event_id: str) -> dict[str, Any]:
+    """A timeline event that is neither a message nor a pause (mcp.initialize, unknown types, ...)."""
+    ev = state.events_by_id.get(event_id)
+    if ev is None:
+        return {"id": event_id, "type": "event", "thread_id": None, "summary": None}
+    summary: str | None = None
+    servers = getattr(ev, "mcp_servers", None)
+    if ev.type == "mcp.initialize" and servers is not None:
+        names = ", ".join(s.name or s.id or "?" for s in servers)
+        summary = f"MCP servers: {names}" if names else "no MCP servers"
+    elif ev.type == "sandbox.created":
+        summary = getattr(ev, "sandbox_id", None)
+    elif ev.type == "thread.done":
+        summary = getattr(ev, "title", None)
+    return {"id": event_id, "type": ev.type, "thread_id": ev.thread_id, "summary": summary}
+
+
+def _tool_ids_by_message(state: TurnState) -> dict[str, list[str]]:
+    by_msg: dict[str, list[tuple[int, str]]] = {}
+    for info in state.tool_calls.values():
+        by_msg.setdefault(info.message_id, []).append((info.index, info.id))
+    return {mid: [tid for _, tid in sorted(pairs)] for mid, pairs in by_msg.items()}
+
+
+def threads_view(state: TurnState) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": th.id,
+            "title": th.title,
+            "parent_thread_id": th.parent_thread_id,
+            "parent_tool_call_id": th.parent_tool_call_id,
+            "agent_name": th.agent_name,
+            "model": th.model,
+            "status": th.status,
+            "error": _as_text(th.error),
+        }
+        for th in state.threads.values()
+    ]
+
+
+def _question(arguments: str) -> tuple[str | None, list[Any]]:
+    try:
+        args = json.loads(arguments) if arguments else {}
+    except ValueError:
+        return None, []
+    if not isinstance(args, dict):
+        return None, []
+    options = args.get("options") or []
+    return _as_text(args.get("question")), options if isinstance(options, list) else [options]
+
+
+def pauses_view(state: TurnState) -> list[dict[str, Any]]:
+    """One card per pause: approvals and questions per tool call, sign-ins per event.
+
+    Every pause event seen live is listed (a sign-in link stays useful after the turn failed), followed by
+    pending actions only ``turn.done`` named; ``pending`` tells whether the turn still waits on it."""
+    out: list[dict[str, Any]] = []
+    pending_ids = {ev.id for ev in state.required_actions}
+    seen = {ev.id for ev in state.pause_events}
+    events = [*state.pause_events, *(ev for ev in state.required_actions if ev.id not in seen)]
+    for ev in events:
+        base = {"id": ev.id, "thread_id": ev.thread_id, "pending": ev.id in pending_ids}
+        if isinstance(ev, McpAuthRequiredEvent):
+            servers = [{"id": s.id, "name": s.name, "auth_url": s.auth_url} for s in ev.mcp_servers]
+            out.append(
+                {
+                    **base,
+                    "kind": "mcp_auth",
+                    "tool_call_id": None,
+                    "tool_name": None,
+                    "arguments": None,
+                    "question": None,
+                    "options": [],
+                    "servers": servers,
+                }
+            )
+            continue
+        kind = "approval" if isinstance(ev, ToolApprovalRequiredEvent) else "question"
+        if not isinstance(ev, (ToolApprovalRequiredEvent, ToolResponseRequiredEvent)):
+            continue
+        for pending in ev.tool_calls:
+            info = state.tool_calls.get(pending.id)
+            arguments = info.arguments if info is not None else None
+            question, options = _question(arguments or "") if kind == "question" else (None, [])
+            out.append({
+                **base,
+                "thread_id": ev.thread_id or (info.thread_id if info is not None else None),
+                "kind": kind,
+                "tool_call_id": pending.id,
+                "tool_name": info.name if info is not None else None,
+                "arguments": arguments,
+                "question": question,
+                "options": options,
+                "servers": [],
+            })  # fmt: skip
+    return out
+
+
+def _usage_row(
+    message_id: str, thread_id: str | None, usage: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    if not usage:
+        return None
+    breakdown = usage.get("input_tokens_breakdown") or {}
+    row: dict[str, Any] = {"message_id": message_id, "thread_id": thread_id}
+    row.update({k: usage.get(k) or 0 for k in _USAGE})
+    row.update({k: breakdown.get(k) for k in _BREAKDOWN})
+    return row
+
+
+def input_view(state: TurnState) -> list[dict[str, Any]]:
+    out = []
+    for item in state.input:
+        if item.type == "user.message":
+            out.append({"type": item.type, "text": _content_text(item.content)})
+            continue
+        if item.type == "user.tool_approval":
+            approval = item.approval or {}
+            summary = f"{approval.get('status', '?')} {item.tool_call_id or ''}".strip()
+            if approval.get("reason"):
+                summary += f": {approval['reason']}"
+        elif item.type == "user.tool_response":
+            summary = f"{item.tool_call_id or ''}: {_content_text(item.content)}".strip(": ")
+        else:
+            summary = _content_text(item.content) or item.type
+        out.append({"type": item.type, "summary": summary})
+    return out
+
+
+def notices_view(state: TurnState, extra: Iterable[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+    """Anomalies of the fold, one line per kind, followed by the caller's notices (reconnects, ...)."""
+    by_kind: dict[str, list[str]] = {}
+    for a in state.anomalies:
+        by_kind.setdefault(a.kind, []).append(a.message)
+    out = []
+    for messages in by_kind.values():
+        more = f" (and {len(messages) - 1} more like it)" if len(messages) > 1 else ""
+        out.append({"level": "warning", "text": messages[0] + more})
+    out.extend({"level": str(n.get("level", "info")), "text": str(n.get("text", ""))} for n in extra)
+    return out
+
+
+def _top_level(
+    state: TurnState,
+    usage_rows: Sequence[dict[str, Any]],
+    *,
+    status: str | None,
+    detail: str | None,
+    session_id: str | None,
+    started_ms: int | None,
+    notices: Iterable[Mapping[str, Any]],
+) -> dict[str, Any]:
+    created_at = state.created.created_at if state.created is not None else None
+    completed_at = None
+    if state.done is not None:
+        completed_at = state.done.state.completed_at or state.done.created_at
+    vstatus = view_status(state, status)
+    if detail is None and state.done is not None:
+        detail = state.status_reason
+    return {
+        "turn_id": state.turn_id,
+        "session_id": session_id,
+        "status": vstatus,
+        "status_detail": detail,
+        "created_at": created_at,
+        "completed_at": completed_at,
+        "started_ms": started_ms if started_ms is not None else _epoch_ms(created_at),
+        "input": input_view(state),
+        "totals": state.totals() if state.items else None,
+        "threads": threads_view(state),
+        "pauses": pauses_view(state),
+        "usage": list(usage_rows),
+        "notices": notices_view(state, notices),
+    }
+
+
+def _timeline_entries(state: TurnState, start: int = 0) -> list[dict[str, Any]]:
+    return [
+        {"kind": e.kind, "id": e.id, "thread_id": e.thread_id}
+        for e in state.timeline[start:]
+        if e.kind in _TIMELINE_KINDS
+    ]
+
+
+# --------------------------------------------------------------------------------------------- public
+
+
+def build_view(
+    state: TurnState,
+    *,
+    status: str | None = None,
+    detail: str | None = None,
+    session_id: str | None = None,
+    started_ms: int | None = None,
+    notices: Iterable[Mapping[str, Any]] = (),
+    rev: int = 0,
+) -> dict[str, Any]:
+    """The whole view snapshot of ``state`` (see docs/design.md, "The widget's view model").
+
+    ``status`` overrides the connection status while the turn runs (``connecting``, ``reconnecting``) and
+    ``"error"`` always wins (e.g. the client gave up); ``detail`` is shown next to it.
+    """
+    vstatus = view_status(state, status)
+    live = vstatus in LIVE_STATUSES
+    tool_ids = _tool_ids_by_message(state)
+    messages = {mid: message_view(state, mid, tool_ids.get(mid, []), live) for mid in state.message_ids()}
+    timeline = _timeline_entries(state)
+    events = {e["id"]: event_view(state, e["id"]) for e in timeline if e["kind"] == "event"}
+    usage_rows = [
+        r for m in messages.values() if (r := _usage_row(m["id"], m["thread_id"], m["usage"])) is not None
+    ]
+    top = _top_level(state, usage_rows, status=status, detail=detail, session_id=session_id,
+                     started_ms=started_ms, notices=notices)  # fmt: skip
+    return {
+        "rev": rev,
+        **top,
+        "timeline": timeline,
+        "messages": messages,
+        "tools": {tid: tool_view(info) for tid, info in state.tool_calls.items()},
+        "events": events,
+    }
+
+
+def _text_patch(old: str | None, new: str) -> list[Any]:
+    old = old or ""
+    if new.startswith(old):
+        return [len(old), new[len(old) :]]
+    return [0, new]
+
+
+class ViewTracker:
+    """Turns a state's change sets into patches, keeping the view the front end has.
+
+    >>> tracker = ViewTracker()
+    >>> snapshot = tracker.snapshot(state)                   # doctest: +SKIP
+    >>> patch = tracker.update(state, state.take_changes())  # doctest: +SKIP
+    """
+
+    def __init__(self, *, session_id: str | None = None) -> None:
+        self.session_id = session_id
+        self.rev = 0
+        self.view: dict[str, Any] = {}
+        self._timeline_pos = 0  # how much of state.timeline was looked at
+        self._usage: dict[str, dict[str, Any]] = {}  # message id -> usage row
+        self._reset_needed = True
+
+    def snapshot(self, state: TurnState | None = None, **ctx: Any) -> dict[str, Any]:
+        """The current view (a deep copy, safe to hand to a trait). With ``state``: rebuild it from scratch
+        first (the tracker then continues from there)."""
+        if state is not None:
+            self.reset(state, **ctx)
+        return copy.deepcopy(self.view)
+
+    def reset(self, state: TurnState, **ctx: Any) -> None:
+        """Rebuild the whole view from ``state`` (bumps ``rev``)."""
+        self.rev += 1
+        ctx.setdefault("session_id", self.session_id)
+        self.view = build_view(state, rev=self.rev, **ctx)
+        self._timeline_pos = len(state.timeline)
+        self._usage = {r["message_id"]: r for r in self.view["usage"]}
+        self._reset_needed = False
+
+    def update(
+        self,
+        state: TurnState,
+        changes: Changes | None,
+        *,
+        status: str | None = None,
+        detail: str | None = None,
+        started_ms: int | None = None,
+        notices: Iterable[Mapping[str, Any]] = (),
+    ) -> dict[str, Any] | None:
+        """One patch covering ``changes`` (from ``state.take_changes()``), or ``None`` when nothing that
+        the front end shows changed. The tracker's view is updated to match."""
+        ctx = {"status": status, "detail": detail, "started_ms": started_ms, "notices": notices}
+        if self._reset_needed:
+            self.reset(state, **ctx)
+            return {"type": "patch", "rev": self.rev, "set": {k: v for k, v in self.view.items()
+                                                              if k != "rev"}}  # fmt: skip
+        view = self.view
+        patch: dict[str, Any] = {}
+        vstatus = view_status(state, status)
+        live = vstatus in LIVE_STATUSES
+        status_changed = vstatus != view.get("status")
+
+        # timeline
+        new_entries = _timeline_entries(state, self._timeline_pos)
+        self._timeline_pos = len(state.timeline)
+        if new_entries:
+            start = len(view["timeline"])
+            view["timeline"].extend(new_entries)
+            patch["timeline"] = [[start, new_entries]]
+
+        # messages: the changed ones, all of them when liveness flipped (streaming flags)
+        msg_ids: Iterable[str] = (
+            state.message_ids() if status_changed else (changes.messages if changes else ())
+        )
+        tool_changes = set(changes.tools) if changes else set()
+        tool_ids = _tool_ids_by_message(state) if (msg_ids or tool_changes) else {}
+        msg_patch: dict[str, dict[str, Any]] = {}
+        usage_changed = False
+        for mid in msg_ids:
+            new = message_view(state, mid, tool_ids.get(mid, []), live)
+            old = view["messages"].get(mid)
+            fields = self._diff(old, new, MESSAGE_TEXT_FIELDS)
+            if fields:
+                msg_patch[mid] = fields
+                view["messages"][mid] = new
+            row = _usage_row(mid, new["thread_id"], new["usage"])
+            if row != self._usage.get(mid):
+                usage_changed = True
+                if row is None:
+                    self._usage.pop(mid, None)
+                else:
+                    self._usage[mid] = row
+        # tool ids may move between messages (an id that arrived in a later chunk)
+        for tid in tool_changes:
+            info = state.tool_calls.get(tid)
+            if info is None or info.message_id in msg_patch:
+                continue
+            mid = info.message_id
+            cur = view["messages"].get(mid)
+            ids = tool_ids.get(mid, [])
+            if cur is not None and cur["tool_call_ids"] != ids:
+                cur["tool_call_ids"] = ids
+                msg_patch.setdefault(mid, {})["tool_call_ids"] = ids
+        if msg_patch:
+            patch["messages"] = msg_patch
+
+        # tools
+        tools_view = view["tools"]
+        stale = [tid for tid in tools_view if tid not in state.tool_calls]
+        if stale:  # a provisional id was replaced: send the whole dict
+            for tid in stale:
+                del tools_view[tid]
+            for tid, info in state.tool_calls.items():
+                tools_view[tid] = tool_view(info)
+            patch.setdefault("set", {})["tools"] = copy.deepcopy(tools_view)
+        else:
+            tool_patch = {}
+            for tid in tool_changes:
+                info = state.tool_calls.get(tid)
+                if info is None:
+                    continue
+                new = tool_view(info)
+                fields = self._diff(tools_view.get(tid), new, TOOL_TEXT_FIELDS)
+                if fields:
+                    tool_patch[tid] = fields
+                    tools_view[tid] = new
+            if tool_patch:
+                patch["tools"] = tool_patch
+
+        # events (new timeline events and changed ones)
+        event_ids = {e["id"] for e in new_entries if e["kind"] == "event"}
+        if changes:
+            event_ids |= {eid for eid in changes.events if eid in view["events"] or eid in event_ids}
+        ev_patch = {}
+        for eid in event_ids:
+            new = event_view(state, eid)
+            if view["events"].get(eid) != new:
+                ev_patch[eid] = new
+                view["events"][eid] = new
+        if ev_patch:
+            patch["events"] = ev_patch
+
+        # top-level keys
+        order = {mid: i for i, mid in enumerate(state.message_ids())}
+        usage_rows = (
+            sorted(self._usage.values(), key=lambda r: order.get(r["message_id"], len(order)))
+            if usage_changed
+            else view["usage"]
+        )
+        top = _top_level(state, usage_rows, session_id=self.session_id, **ctx)
+        sets = patch.get("set", {})
+        for key in SET_KEYS:
+            if top[key] != view.get(key):
+                view[key] = top[key]
+                sets[key] = copy.deepcopy(top[key])
+        if sets:
+            patch["set"] = sets
+
+        if not patch:
+            return None
+        self.rev += 1
+        view["rev"] = self.rev
+        return {"type": "patch", "rev": self.rev, **patch}
+
+    @staticmethod
+    def _diff(
+        old: Mapping[str, Any] | None, new: Mapping[str, Any], text_fields: Sequence[str]
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in new.items():
+            if old is not None and key in old and old[key] == value:
+                continue
+            if key in text_fields:
+                out[key] = _text_patch(old.get(key) if old is not None else None, value)
+            else:
+                out[key] = copy.deepcopy(value)
+        return out
+
+
+def apply_patch(view: dict[str, Any], patch: Mapping[str, Any]) -> bool:
+    """Apply a patch to a view dict in place, exactly as the front end does (``js/src/store.js``).
+
+    Returns ``False`` when the patch was ignored (not newer). Raises ``ValueError`` on a text gap (an offset
+    past the end of the text: a patch was missed).
+    """
+    if patch.get("type") != "patch" or patch["rev"] <= view.get("rev", -1):
+        return False
+    view["rev"] = patch["rev"]
+    for key, value in (patch.get("set") or {}).items():
+        view[key] = copy.deepcopy(value)
+    for start, entries in patch.get("timeline") or []:
+        if start > len(view.get("timeline", [])):
+            raise ValueError(f"timeline gap: start {start} > {len(view['timeline'])}")
+        view["timeline"] = view.get("timeline", [])[:start] + copy.deepcopy(entries)
+    text_fields = {"messages": MESSAGE_TEXT_FIELDS, "tools": TOOL_TEXT_FIELDS, "events": ()}
+    for kind, fields_of in text_fields.items():
+        items = view.setdefault(kind, {})
+        for item_id, fields in (patch.get(kind) or {}).items():
+            item = items.setdefault(item_id, {"id": item_id})
+            for field, value in fields.items():
+                if field in fields_of and isinstance(value, list):
+                    offset, text = value
+                    cur = item.get(field) or ""
+                    if offset > len(cur):
+                        raise ValueError(f"text gap in {kind}[{item_id}].{field}: {offset} > {len(cur)}")
+                    item[field] = cur[:offset] + text
+                else:
+                    item[field] = copy.deepcopy(value)
+    return True

@@ -1,0 +1,786 @@
+"""``TurnView``: a live, chat-style view of one turn in a notebook (anywidget).
+
+The settled view lives in the synced ``_view`` trait; increments travel as custom messages (patches, see
+:mod:`tfwidget.view`). Items may be fed from any thread: the fold runs under a lock, and widget/comm state is
+touched only on the kernel's event loop (when one is running) by coalesced flushes, at most one patch per
+``flush_interval``. Without a running loop (plain Python, tests) flushes run synchronously, coalesced the
+same way.
+
+>>> view = tfwidget.watch(session_id, turn_id, base_url=url, api_key=key)   # doctest: +SKIP
+>>> await view.wait()                                                     # doctest: +SKIP
+>>> view.usage_df                                                         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anywidget
+import traitlets
+
+from .events import (
+    McpAuthRequiredEvent,
+    ModelMessageDeltaEvent,
+    ThreadDoneEvent,
+    ToolApprovalRequiredEvent,
+    ToolResponseRequiredEvent,
+    TurnCreatedEvent,
+    TurnDoneEvent,
+)
+from .recording import load, save
+from .sse import MalformedFrameWarning, StreamItem
+from .state import TurnState
+from .view import LIVE_STATUSES, ViewTracker, build_view, view_status
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["TurnView", "replay", "watch"]
+
+_STATIC = Path(__file__).with_name("static")
+_ESM_PATH = _STATIC / "widget.js"
+_CSS_PATH = _STATIC / "widget.css"
+_BUNDLE_MISSING = (
+    "tfwidget's front-end bundle (tfwidget/static/widget.js, widget.css) is missing: "
+    "run `make build` / `npm run build` in js/ (after `npm ci`)"
+)
+_BUNDLE_OK = _ESM_PATH.is_file() and _CSS_PATH.is_file()
+
+# Events after which the front end's settled state should be refreshed right away.
+_PAUSE_EVENTS = (ToolApprovalRequiredEvent, ToolResponseRequiredEvent, McpAuthRequiredEvent)
+
+
+def _is_settle_item(item: StreamItem) -> bool:
+    ev = item.event
+    if isinstance(ev, ModelMessageDeltaEvent):
+        return bool(ev.finish_reason)
+    return isinstance(ev, (TurnDoneEvent, TurnCreatedEvent, ThreadDoneEvent, *_PAUSE_EVENTS))
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _script_json(value: Any) -> str:
+    """JSON that is safe inside a ``<script type="application/json">`` element."""
+    text = json.dumps(value, ensure_ascii=False)
+    return (
+        text.replace("&", "\\u0026")
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+class TurnView(anywidget.AnyWidget):
+    """A live view of one turn: chat transcript, tool cards, sub-agent threads, pauses and usage.
+
+    Build one with :func:`watch` (follow a running turn) or :func:`replay` (a recording), or feed
+    :class:`~tfwidget.sse.StreamItem` objects yourself with :meth:`feed`.
+
+    Args:
+        items: items to apply right away.
+        session_id: shown in the header.
+        flush_interval: seconds between patches while streaming (coalescing window).
+        snapshot_interval: the ``_view`` trait is refreshed at settle points and at least this often while
+            patches flow (it is never reassigned per token).
+    """
+
+    if _BUNDLE_OK:
+        _esm = _ESM_PATH
+        _css = _CSS_PATH
+    else:  # importable without the bundle; constructing a view raises the clear error below
+        _esm = "export default { render({ el }) { el.textContent = 'tfwidget: front-end bundle missing'; } };"
+
+    _view = traitlets.Dict().tag(sync=True)
+
+    def __init__(
+        self,
+        items: Iterable[StreamItem] | None = None,
+        *,
+        session_id: str | None = None,
+        flush_interval: float = 0.05,
+        snapshot_interval: float = 1.0,
+        status: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not (_ESM_PATH.is_file() and _CSS_PATH.is_file()):
+            raise FileNotFoundError(_BUNDLE_MISSING)
+        super().__init__(**kwargs)
+        self.flush_interval = float(flush_interval)
+        self.snapshot_interval = float(snapshot_interval)
+        self._lock = threading.RLock()
+        self._state = TurnState()
+        self._tracker = ViewTracker(session_id=session_id)
+        self._loop = _running_loop()
+        self._loop_thread = threading.get_ident() if self._loop is not None else None
+        self._reconnected_detail: str | None = None
+        self._conn_status: str | None = status
+        self._detail: str | None = None
+        self._notices: list[dict[str, str]] = []
+        self._started_ms: int | None = None
+        self._scheduled_at: float | None = None  # monotonic time of the next scheduled flush
+        self._timer: threading.Timer | None = None
+        self._last_flush = 0.0
+        self._last_snapshot = 0.0
+        self._snapshot_rev = -1
+        self._finished = threading.Event()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._closer: Callable[[], None] | None = None
+        self._display_handles: list[Any] = []
+        self.patches_sent = 0
+        self.snapshots_sent = 0
+        self.on_msg(self._on_custom_msg)
+        with self._lock:
+            self._state.take_changes()
+            self._view = self._tracker.snapshot(self._state, **self._ctx())
+            self._snapshot_rev = self._tracker.rev
+            self.snapshots_sent += 1
+        if items is not None:
+            self.feed_many(items)
+
+    # ------------------------------------------------------------------ feeding
+
+    def feed(self, item: StreamItem) -> bool:
+        """Apply one stream item (thread-safe). Returns ``False`` when it was a replay (already applied)."""
+        with self._lock:
+            if not self._apply(item):
+                return False
+        self._request_flush(urgent=_is_settle_item(item))
+        return True
+
+    def feed_many(self, items: Iterable[StreamItem]) -> int:
+        """Apply many items, then flush once. Returns how many were applied."""
+        n = 0
+        with self._lock:
+            for item in items:
+                n += self._apply(item)
+        self._request_flush(urgent=True)
+        return n
+
+    def _apply(self, item: StreamItem) -> bool:
+        if not self._state.apply(item):
+            return False
+        if self._conn_status in ("connecting", "reconnecting"):
+            self._conn_status = None  # streaming (again)
+        return True
+
+    # ------------------------------------------------------------------ flushing
+
+    def _ctx(self) -> dict[str, Any]:
+        detail = self._detail
+        if self._state.done is not None and self._conn_status != "error":
+            detail = None  # the fold's own reason (cancel reason, error message)
+        return {
+            "status": self._conn_status,
+            "detail": detail,
+            "started_ms": self._started_ms,
+            "notices": list(self._notices),
+        }
+
+    def _request_flush(self, *, urgent: bool = False) -> None:
+        now = time.monotonic()
+        delay = 0.0 if urgent else max(0.0, self._last_flush + self.flush_interval - now)
+        self._schedule(delay)
+
+    def _schedule(self, delay: float) -> None:
+        """Make sure a flush runs within ``delay`` seconds (on the loop when there is one)."""
+        target = time.monotonic() + delay
+        with self._lock:
+            if self._scheduled_at is not None and self._scheduled_at <= target:
+                return  # one is already due soon enough
+            self._scheduled_at = target
+            loop = self._loop
+        if loop is not None and loop.is_running():
+            if delay <= 0 and threading.get_ident() == self._loop_thread:
+                self._flush()  # already on the loop's thread
+                return
+            try:
+                loop.call_soon_threadsafe(self._arm_on_loop, target)
+                return
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+        if delay <= 0:
+            self._flush()
+            return
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = threading.Timer(delay, self._flush)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _arm_on_loop(self, target: float) -> None:
+        assert self._loop is not None
+        delay = target - time.monotonic()
+        if delay <= 0:
+            self._flush()
+        else:
+            self._loop.call_later(delay, self._flush)
+
+    def flush(self) -> None:
+        """Send everything pending now (call it from the kernel's thread when a loop runs)."""
+        self._flush(force_snapshot=True)
+
+    def _flush(self, *, force_snapshot: bool = False) -> None:
+        with self._lock:
+            self._scheduled_at = None
+            self._timer = None
+            changes = self._state.take_changes()
+            patch = self._tracker.update(self._state, changes, **self._ctx())
+            now = time.monotonic()
+            self._last_flush = now
+            if patch is not None:
+                self.send(patch)
+                self.patches_sent += 1
+            finished = self._is_finished()
+            first_finish = finished and not self._finished.is_set()
+            pending = self._tracker.rev > self._snapshot_rev
+            settle = patch is not None and self._is_settle_patch(patch)
+            due = now - self._last_snapshot >= (0.25 if settle == "message" else self.snapshot_interval)
+            if pending and (force_snapshot or first_finish or settle is True or due):
+                self._assign_snapshot(now)
+            elif pending:  # make sure the trait catches up once things go quiet
+                self._schedule_trailing(self._last_snapshot + self.snapshot_interval - now)
+        if first_finish:
+            self._finished.set()
+            self._update_displays()
+
+    def _schedule_trailing(self, delay: float) -> None:
+        # not under _schedule's "already due" shortcut logic: a later flush is fine here
+        self._schedule(max(delay, 0.0))
+
+    def _assign_snapshot(self, now: float) -> None:
+        self._view = self._tracker.snapshot()
+        self._snapshot_rev = self._tracker.rev
+        self._last_snapshot = now
+        self.snapshots_sent += 1
+
+    @staticmethod
+    def _is_settle_patch(patch: Mapping[str, Any]) -> bool | str:
+        """``True`` for status/pause changes (refresh the trait now), ``"message"`` when a message finished
+        or a thread changed (refresh soon), else ``False``."""
+        sets = patch.get("set") or {}
+        if "status" in sets or "pauses" in sets:
+            return True
+        if "threads" in sets:
+            return "message"
+        for fields in (patch.get("messages") or {}).values():
+            if fields.get("streaming") is False:
+                return "message"
+        return False
+
+    def _is_finished(self) -> bool:
+        return view_status(self._state, self._conn_status) not in LIVE_STATUSES
+
+    def _on_custom_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict) or content.get("type") != "hello":
+            return
+        with self._lock:
+            self._flush()
+            if self._tracker.rev > self._snapshot_rev:
+                self._assign_snapshot(time.monotonic())
+            if content.get("reason") == "gap":
+                self.send({"type": "snapshot", "view": self._tracker.snapshot()})
+
+    # ------------------------------------------------------------------ connection status
+
+    def _set_connection(
+        self, status: str | None, detail: str | None = None, notice: tuple[str, str] | None = None
+    ) -> None:
+        with self._lock:
+            self._conn_status = status
+            self._detail = detail
+            if notice is not None:
+                self._notices.append({"level": notice[0], "text": notice[1]})
+        self._request_flush(urgent=True)
+
+    def _add_notice(self, level: str, text: str) -> None:
+        with self._lock:
+            self._notices.append({"level": level, "text": text})
+        self._request_flush()
+
+    def _fail(self, message: str) -> None:
+        if self._stopped.is_set():
+            return
+        self._set_connection("error", message, ("error", message))
+
+    # ------------------------------------------------------------------ background following
+
+    def _start(self, target: Callable[[], None], name: str) -> None:
+        def run() -> None:
+            try:
+                target()
+            except Exception as exc:  # a bug or a client error: end the view visibly
+                self._fail(f"{type(exc).__name__}: {exc}")
+
+        self._thread = threading.Thread(target=run, name=name, daemon=True)
+        self._thread.start()
+
+    def _follow(self, items: Iterable[StreamItem]) -> None:
+        """Feed items from an iterator until ``turn.done``, an error, or :meth:`stop`."""
+        it: Iterator[StreamItem] = iter(items)
+        try:
+            for item in it:
+                if self._stopped.is_set():
+                    break
+                self.feed(item)
+                if isinstance(item.event, TurnDoneEvent):
+                    break
+        except Exception as exc:
+            self._fail(str(exc) or type(exc).__name__)
+            return
+        finally:
+            close = getattr(it, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:
+                    pass
+        self._end_of_source("the stream ended before turn.done")
+
+    def _end_of_source(self, message: str) -> None:
+        if self._stopped.is_set():
+            return
+        with self._lock:
+            done = self._state.done is not None
+        if not done:
+            self._fail(message)
+        else:
+            self._request_flush(urgent=True)
+
+    def stop(self) -> None:
+        """Stop following the stream (the turn itself keeps running on the gateway)."""
+        self._stopped.set()
+        closer = self._closer
+        if closer is not None:
+            try:
+                closer()
+            except Exception:
+                pass
+        with self._lock:
+            if self._state.done is None and self._conn_status != "error":
+                self._conn_status = "cancelled"
+                self._detail = "stopped following (the turn itself was not cancelled)"
+        self._request_flush(urgent=True)
+
+    async def wait(self, timeout: float | None = None) -> TurnView:
+        """Wait until the turn is done (or failed, or :meth:`stop` was called); returns the view."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._finished.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"turn {self.turn_id!r} still {self.status} after {timeout} s")
+            await asyncio.sleep(0.02)
+        return self
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def state(self) -> TurnState:
+        """The fold (:class:`~tfwidget.state.TurnState`)."""
+        return self._state
+
+    @property
+    def events(self) -> list[StreamItem]:
+        """Every stream item applied so far."""
+        with self._lock:
+            return list(self._state.items)
+
+    @property
+    def turn_id(self) -> str | None:
+        return self._state.turn_id
+
+    @property
+    def status(self) -> str:
+        """connecting, streaming, reconnecting, paused, done, cancelled or error."""
+        with self._lock:
+            return view_status(self._state, self._conn_status)
+
+    @property
+    def df(self) -> pd.DataFrame:
+        with self._lock:
+            return self._state.df
+
+    @property
+    def messages_df(self) -> pd.DataFrame:
+        with self._lock:
+            return self._state.messages_df
+
+    @property
+    def tool_calls_df(self) -> pd.DataFrame:
+        with self._lock:
+            return self._state.tool_calls_df
+
+    @property
+    def usage_df(self) -> pd.DataFrame:
+        with self._lock:
+            return self._state.usage_df
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the items received so far as a recording (``.jsonl``) or raw capture (``.sse``)."""
+        return save(self.events, path)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The current view model (what the front end shows), computed fresh from the state."""
+        with self._lock:
+            return build_view(self._state, rev=self._tracker.rev, session_id=self._tracker.session_id,
+                              **self._ctx())  # fmt: skip
+
+    def __repr__(self) -> str:
+        with self._lock:
+            st = self._state
+            totals = st.totals()
+            return (
+                f"<TurnView turn={st.turn_id!r} status={view_status(st, self._conn_status)} "
+                f"events={len(st.items)} messages={len(st.message_ids())} tool_calls={len(st.tool_calls)} "
+                f"threads={len(st.threads)} tokens in={totals['input_tokens']} out={totals['output_tokens']}>"
+            )
+
+    # ------------------------------------------------------------------ display and export
+
+    def _mimebundle(self) -> dict[str, Any]:
+        return {
+            "text/plain": repr(self),
+            "text/html": transcript_html(self.snapshot()),
+            "application/vnd.jupyter.widget-view+json": {
+                "version_major": 2,
+                "version_minor": 0,
+                "model_id": self.model_id,
+            },
+        }
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        return self._mimebundle()
+
+    def _ipython_display_(self, **kwargs: Any) -> None:
+        from IPython.display import display
+
+        handle = display(self._mimebundle(), raw=True, display_id=True)
+        if handle is not None:
+            self._display_handles.append(handle)
+
+    def _update_displays(self) -> None:
+        """At turn end: refresh every display's static fallback so a saved notebook has the transcript."""
+        if not self._display_handles:
+            return
+        bundle = self._mimebundle()
+        for handle in self._display_handles:
+            try:
+                handle.update(bundle, raw=True)
+            except Exception:
+                pass
+
+    def to_html(self, path: str | os.PathLike[str] | None = None) -> str:
+        """A standalone HTML page of the view that needs no kernel (inline CSS, bundle and snapshot).
+
+        With ``path``, the page is also written there. The page renders through the same front end as the
+        widget; without JavaScript it shows a static transcript.
+        """
+        page = standalone_html(self.snapshot())
+        if path is not None:
+            Path(path).write_text(page, encoding="utf-8")
+        return page
+
+
+# --------------------------------------------------------------------------------------- static HTML
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _pretty(text: str | None) -> str:
+    if not text:
+        return ""
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
+_MAX_STATIC = 4000  # characters of one tool response in the static transcript
+
+
+def transcript_html(view: Mapping[str, Any]) -> str:
+    """A static, escaped HTML transcript of a view (no script, no links): what nbconvert and GitHub show
+    when no widget manager is present."""
+    pre = "white-space:pre-wrap;overflow-wrap:anywhere;margin:4px 0;font-family:monospace;font-size:12px"
+    out = [
+        '<div class="tfw-static" style="font-family:sans-serif;font-size:13px;line-height:1.45;'
+        'border:1px solid #d0d7de;border-radius:8px;padding:8px 12px;max-width:100%">'
+    ]
+    totals = view.get("totals") or {}
+    head = f"<strong>{_e(view.get('status'))}</strong>"
+    if view.get("status_detail"):
+        head += f" · {_e(view['status_detail'])}"
+    if view.get("turn_id"):
+        head += f" · turn <code>{_e(view['turn_id'])}</code>"
+    if totals:
+        head += f" · {_e(totals.get('input_tokens'))} in / {_e(totals.get('output_tokens'))} out tokens"
+        if totals.get("cost_usd") is not None:
+            head += f" · ${float(totals['cost_usd']):.4f}"
+    out.append(f"<div>{head}</div>")
+    for item in view.get("input") or []:
+        text = item.get("text") if item.get("type") == "user.message" else item.get("summary")
+        out.append(f'<div style="margin:6px 0"><em>user</em><div style="{pre}">{_e(text)}</div></div>')
+
+    messages = view.get("messages") or {}
+    tools = view.get("tools") or {}
+    threads = {t["id"]: t for t in view.get("threads") or []}
+    pauses: dict[str, list[Mapping[str, Any]]] = {}
+    for p in view.get("pauses") or []:
+        pauses.setdefault(p["id"], []).append(p)
+
+    def depth(thread_id: str | None) -> int:
+        d, seen = 0, set()
+        while thread_id and thread_id != "main" and thread_id in threads and thread_id not in seen:
+            seen.add(thread_id)
+            d += 1
+            thread_id = threads[thread_id].get("parent_thread_id")
+        return d
+
+    shown_threads: set[str] = set()
+    for entry in view.get("timeline") or []:
+        tid = entry.get("thread_id")
+        indent = f"margin-left:{16 * depth(tid)}px"
+        if tid and tid != "main" and tid not in shown_threads and tid in threads:
+            shown_threads.add(tid)
+            th = threads[tid]
+            label = " · ".join(_e(x) for x in (th.get("title"), th.get("agent_name"), th.get("model")) if x)
+            out.append(f'<div style="{indent};margin-top:8px;border-left:3px solid #9b6ef3;padding-left:6px">'
+                       f"<strong>sub-agent</strong> {label} ({_e(th.get('status'))})</div>")  # fmt: skip
+        if entry["kind"] == "message" and entry["id"] in messages:
+            m = messages[entry["id"]]
+            parts = [f'<div style="{indent};margin:6px 0"><em>assistant</em>']
+            if m.get("reasoning"):
+                parts.append(f'<div style="{pre};color:#6e7781">{_e(m["reasoning"])}</div>')
+            if m.get("content"):
+                parts.append(
+                    f'<div style="{pre};font-family:inherit;font-size:inherit">{_e(m["content"])}</div>'
+                )
+            if m.get("refusal"):
+                parts.append(f'<div style="{pre};color:#c62828">refused: {_e(m["refusal"])}</div>')
+            for call_id in m.get("tool_call_ids") or []:
+                t = tools.get(call_id)
+                if t is None:
+                    continue
+                origin = t.get("server_name") or (
+                    "system tool" if t.get("tool_type") == "truefoundry-system" else ""
+                )
+                resp = t.get("response")
+                if resp and len(resp) > _MAX_STATIC:
+                    resp = resp[:_MAX_STATIC] + f"… ({len(resp) - _MAX_STATIC} more characters)"
+                parts.append(
+                    '<div style="border:1px solid #d0d7de;border-radius:6px;padding:4px 8px;margin:4px 0">'
+                    f"<code>{_e(t.get('name'))}</code> {_e(origin)} · {_e(t.get('status'))}"
+                    f'<div style="{pre}">{_e(_pretty(t.get("arguments")))}</div>'
+                    + (f'<div style="{pre};color:#6e7781">{_e(resp)}</div>' if resp else "")
+                    + "</div>"
+                )
+            parts.append("</div>")
+            out.append("".join(parts))
+        elif entry["kind"] == "pause":
+            for p in pauses.get(entry["id"], []):
+                out.append(f'<div style="{indent};border:1px dashed #b26a00;border-radius:6px;padding:4px 8px;'
+                           f'margin:6px 0">{_static_pause(p)}</div>')  # fmt: skip
+    for n in view.get("notices") or []:
+        out.append(
+            f'<div style="color:#6e7781;font-size:11px">{_e(n.get("level"))}: {_e(n.get("text"))}</div>'
+        )
+    out.append("</div>")
+    return "".join(out)
+
+
+def _static_pause(p: Mapping[str, Any]) -> str:
+    if p.get("kind") == "approval":
+        return f"<strong>Approval required</strong> for <code>{_e(p.get('tool_name'))}</code>: " + _e(
+            p.get("arguments")
+        )
+    if p.get("kind") == "question":
+        options = ", ".join(_e(o) for o in p.get("options") or [])
+        return f"<strong>Question</strong>: {_e(p.get('question'))}" + (f" ({options})" if options else "")
+    servers = ", ".join(f"{_e(s.get('name'))} ({_e(s.get('auth_url'))})" for s in p.get("servers") or [])
+    return f"<strong>Sign-in required</strong>: {servers}"
+
+
+_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="tfwidget">
+<title>{title}</title>
+<style>
+body {{ margin: 0; padding: 16px; background: #ffffff; }}
+#tfw-app .tfw-root .tfw-scroll {{ max-height: none; }}
+@media (prefers-color-scheme: dark) {{
+  body {{ background: #1e1e1e; }}
+  :root {{
+    --jp-layout-color0: #1e1e1e; --jp-layout-color1: #252526; --jp-layout-color2: #333333;
+    --jp-ui-font-color0: #e6e6e6; --jp-ui-font-color1: #d4d4d4; --jp-ui-font-color2: #9d9d9d;
+    --jp-border-color1: #454545; --jp-border-color2: #3a3a3a; --jp-brand-color1: #4fa3f7;
+  }}
+}}
+</style>
+<style>{css}</style>
+</head>
+<body>
+<div id="tfw-app">{fallback}</div>
+<script type="application/json" id="tfw-view">{view}</script>
+<script type="application/json" id="tfw-esm">{esm}</script>
+<script type="module">
+const read = (id) => JSON.parse(document.getElementById(id).textContent);
+const view = read("tfw-view");
+const url = URL.createObjectURL(new Blob([read("tfw-esm")], {{ type: "text/javascript" }}));
+const widget = (await import(url)).default;
+URL.revokeObjectURL(url);
+const model = {{
+  get: (key) => (key === "_view" ? view : undefined),
+  set() {{}}, on() {{}}, off() {{}}, send() {{}}, save_changes() {{}},
+}};
+widget.render({{ model, el: document.getElementById("tfw-app") }});
+</script>
+</body>
+</html>
+"""
+
+
+def standalone_html(view: Mapping[str, Any]) -> str:
+    """A self-contained page rendering ``view`` with the widget's own front end (no kernel, no network)."""
+    if not (_ESM_PATH.is_file() and _CSS_PATH.is_file()):
+        raise FileNotFoundError(_BUNDLE_MISSING)
+    css = _CSS_PATH.read_text(encoding="utf-8").replace("</", "<\\/")
+    title = f"turn {view.get('turn_id') or ''} · tfwidget".strip()
+    return _PAGE.format(
+        title=_e(title),
+        css=css,
+        fallback=transcript_html(view),
+        view=_script_json(dict(view)),
+        esm=_script_json(_ESM_PATH.read_text(encoding="utf-8")),
+    )
+
+
+# ------------------------------------------------------------------------------------------ factories
+
+
+def watch(
+    session_id: str,
+    turn_id: str,
+    *,
+    client: Any = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    after_sequence_number: int | None = None,
+    flush_interval: float = 0.05,
+) -> TurnView:
+    """Follow a turn live: returns a :class:`TurnView` that fills in the background.
+
+    Uses ``client`` (a :class:`~tfwidget.client.GatewayClient`) or builds one from ``base_url`` and
+    ``api_key``. Reconnects show as ``reconnecting``; a client error ends the view in status ``error``.
+    The API key stays inside the client: it is never part of the widget's state.
+    """
+    own_client = client is None
+    if own_client:
+        from .client import GatewayClient
+
+        client = GatewayClient(base_url, api_key)
+    view = TurnView(session_id=session_id, flush_interval=flush_interval, status="connecting")
+
+    def on_reconnect(info: Any) -> None:
+        after = getattr(info, "after_sequence_number", None)
+        attempt = getattr(info, "attempt", None)
+        reason = getattr(info, "reason", None) or "connection lost"
+        mode = getattr(info, "mode", None)
+        delay = getattr(info, "delay", None)
+        bits = [f"after event {after}" if after is not None else None, mode,
+                f"in {delay:.1f} s" if isinstance(delay, (int, float)) else None]  # fmt: skip
+        how = ", ".join(b for b in bits if b)
+        text = f"reconnect #{attempt}: {reason}" + (f" ({how})" if how else "")
+        view._set_connection("reconnecting", f"{reason}; reconnecting (attempt {attempt})", ("info", text))
+        view._reconnected_detail = f"reconnected after {after if after is not None else 0} events"
+
+    def follow() -> None:
+        stream = client.subscribe(
+            session_id, turn_id, after_sequence_number=after_sequence_number, on_reconnect=on_reconnect
+        )
+        view._follow(_announce_reconnects(view, stream))
+
+    if own_client and callable(getattr(client, "close", None)):
+        view._closer = client.close
+    view._start(follow, name=f"tfwidget-watch-{turn_id}")
+    return view
+
+
+def _announce_reconnects(view: TurnView, stream: Iterable[StreamItem]) -> Iterator[StreamItem]:
+    """Pass items through; the first item after a reconnect sets the 'reconnected after N events' detail."""
+    for item in stream:
+        detail = getattr(view, "_reconnected_detail", None)
+        if detail is not None:
+            view._reconnected_detail = None
+            with view._lock:
+                view._detail = detail
+        yield item
+
+
+def replay(source: str | os.PathLike[str] | Iterable[StreamItem], *, speed: float | None = None,
+           flush_interval: float = 0.05) -> TurnView:  # fmt: skip
+    """Show a recorded turn: a ``.sse``/``.jsonl`` path or a list of :class:`StreamItem`.
+
+    ``speed=None`` shows the final state at once; a number re-streams it in the background with the recorded
+    receive-time gaps divided by ``speed``.
+    """
+    notices: list[tuple[str, str]] = []
+    if isinstance(source, (str, os.PathLike)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MalformedFrameWarning)
+            loaded = load(source)
+        bad = [w for w in caught if issubclass(w.category, MalformedFrameWarning)]
+        if bad:
+            notices.append(("warning", f"{len(bad)} malformed frame(s) skipped: {bad[0].message}"))
+        if isinstance(loaded, dict):
+            raise ValueError(f"replay() takes one recording, not a folder ({len(loaded)} recordings found)")
+        items = loaded
+    else:
+        items = list(source)
+    if speed is not None and not speed > 0:
+        raise ValueError(f"speed must be a positive number or None, not {speed!r}")
+
+    view = TurnView(flush_interval=flush_interval, status=None if speed is None else "connecting")
+    for level, text in notices:
+        view._notices.append({"level": level, "text": text})
+    if speed is None:
+        view.feed_many(items)
+        view._end_of_source("the recording ends before turn.done")
+        return view
+
+    view._started_ms = int(time.time() * 1000)
+
+    def run() -> None:
+        prev: float | None = None
+        for item in items:
+            if view._stopped.is_set():
+                return
+            if prev is not None:
+                gap = max(0.0, item.received_at - prev) / speed
+                if gap > 0 and view._stopped.wait(min(gap, 60.0)):
+                    return
+            prev = item.received_at
+            view.feed(item)
+        view._end_of_source("the recording ends before turn.done")
+
+    view._start(run, name="tfwidget-replay")
+    return view
