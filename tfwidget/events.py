@@ -15,7 +15,7 @@ import json
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Tag, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, TypeAdapter, ValidationError
 
 __all__ = [
     "EVENT_TYPES",
@@ -377,22 +377,13 @@ Event = Union[  # noqa: UP007  (a runtime alias usable in isinstance-free annota
 ]
 
 
-def _tag(v: Any) -> str:
-    t = v.get("type") if isinstance(v, dict) else getattr(v, "type", None)
-    return t if t in _MODELS else "unknown"
-
-
+# A union tagged on the "type" field, resolved inside pydantic-core. An unknown type fails validation and
+# takes the (rare) fallback path below, which keeps it as an UnknownEvent.
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(
-    Annotated[
-        Union[
-            (
-                *tuple(Annotated[m, Tag(t)] for t, m in _MODELS.items()),
-                Annotated[UnknownEvent, Tag("unknown")],
-            )
-        ],
-        Discriminator(_tag),
-    ]
+    Annotated[Union[tuple(_MODELS.values())], Discriminator("type")]  # noqa: UP007
 )
+_VALIDATE_JSON = _ADAPTER.validator.validate_json
+_VALIDATE_PYTHON = _ADAPTER.validator.validate_python
 
 
 def _check_shape(obj: Any) -> dict[str, Any]:
@@ -413,7 +404,7 @@ def _check_shape(obj: Any) -> dict[str, Any]:
 
 def _fallback(obj: dict[str, Any], err: ValidationError | None) -> Event:
     problem = None
-    if err is not None:
+    if err is not None and obj["type"] in _MODELS:
         first = err.errors()[0]
         loc = ".".join(str(p) for p in first["loc"][1:]) or "event"
         problem = f"{obj['type']}: {loc}: {first['msg']}"
@@ -431,7 +422,7 @@ def parse_event(data: str | bytes | bytearray | Mapping[str, Any]) -> Event:
     """
     if isinstance(data, (str, bytes, bytearray)):
         try:
-            return _ADAPTER.validate_json(data)
+            return _VALIDATE_JSON(data)
         except ValidationError as err:
             try:
                 obj = json.loads(data)
@@ -442,6 +433,6 @@ def parse_event(data: str | bytes | bytearray | Mapping[str, Any]) -> Event:
         raise EventParseError(f"an event must be a JSON object, got {type(data).__name__}")
     obj = dict(data)
     try:
-        return _ADAPTER.validate_python(obj)
+        return _VALIDATE_PYTHON(obj)
     except ValidationError as err:
         return _fallback(_check_shape(obj), err)

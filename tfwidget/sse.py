@@ -14,7 +14,7 @@ import re
 import time
 import warnings
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .events import Event, EventParseError, parse_event
 
@@ -29,7 +29,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
 class StreamItem:
     """One event of a turn stream.
 
@@ -41,17 +40,57 @@ class StreamItem:
         raw: the event's JSON text exactly as received, when known (used for lossless recordings).
         synthesized: ``True`` for an item tfwidget made up, e.g. the ``turn.done`` that closes a stream rebuilt
             from listed events.
+
+    Items are immutable values: equal when sequence number, event, receive time and ``synthesized`` are equal.
+    An item that has its ``raw`` text may drop its parsed event to save memory (:meth:`release`, used by the
+    fold for the many delta events); ``event`` then parses it again on the next access.
     """
 
-    sequence_number: int | None
-    event: Event
-    received_at: float = field(default_factory=time.time)
-    raw: str | None = field(default=None, compare=False)
-    synthesized: bool = False
+    __slots__ = ("_event", "raw", "received_at", "sequence_number", "synthesized")
+
+    def __init__(
+        self,
+        sequence_number: int | None,
+        event: Event | None = None,
+        received_at: float | None = None,
+        raw: str | None = None,
+        synthesized: bool = False,
+    ) -> None:
+        if event is None and raw is None:
+            raise TypeError("StreamItem needs an event or its raw JSON text")
+        self.sequence_number = sequence_number
+        self._event = event
+        self.received_at = time.time() if received_at is None else received_at
+        self.raw = raw
+        self.synthesized = synthesized
+
+    @property
+    def event(self) -> Event:
+        ev = self._event
+        if ev is None:
+            ev = self._event = parse_event(self.raw)  # type: ignore[arg-type]
+        return ev
+
+    def release(self) -> None:
+        """Drop the parsed event if it can be parsed again from ``raw`` (saves memory on huge streams)."""
+        if self.raw is not None:
+            self._event = None
 
     def __iter__(self) -> Iterator[object]:  # allows ``seq, event = item``
         yield self.sequence_number
         yield self.event
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StreamItem):
+            return NotImplemented
+        return (
+            self.sequence_number == other.sequence_number
+            and self.received_at == other.received_at
+            and self.synthesized == other.synthesized
+            and self.event == other.event
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def type(self) -> str:
@@ -64,7 +103,8 @@ class StreamItem:
         return self.event.model_dump_json(exclude_none=True)
 
     def __repr__(self) -> str:
-        return f"StreamItem(seq={self.sequence_number}, type={self.event.type!r}, id={self.event.id!r})"
+        ev = self.event
+        return f"StreamItem(seq={self.sequence_number}, type={ev.type!r}, id={ev.id!r})"
 
 
 @dataclass(frozen=True, slots=True)

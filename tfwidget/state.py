@@ -331,7 +331,13 @@ class TurnState:
         if self.done is not None and not isinstance(ev, TurnDoneEvent):
             self._flag("after_done", f"{ev.type} after turn.done", item)
         self.items.append(item)
-        handler = _HANDLERS.get(type(ev))
+        cls = type(ev)
+        if cls is ModelMessageDeltaEvent:
+            self._on_delta(ev, item)  # type: ignore[arg-type]
+            # the merged message holds what the delta carried: keep only its raw text (memory, GC time)
+            item.release()
+            return True
+        handler = _HANDLERS.get(cls)
         if handler is None:
             self._other(ev, item)
         else:
