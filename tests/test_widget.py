@@ -1,0 +1,418 @@
+"""TurnView: feeding, coalesced flushes, snapshots, exports, watch() and replay().
+
+No kernel runs here: the messages the widget sends (``send``) are captured by wrapping it, standing in for
+the browser (the browser suite under tests/browser/ checks the real page).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import html
+import json
+import re
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tfwidget import widget as widget_mod
+from tfwidget.events import parse_event
+from tfwidget.recording import load
+from tfwidget.sse import StreamItem
+from tfwidget.state import TurnState
+from tfwidget.view import apply_patch, build_view
+from tfwidget.widget import TurnView, replay, watch
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+NAMES = sorted(p.stem for p in FIXTURES.glob("*.sse"))
+CONNECTION_KEYS = {"rev", "notices", "status_detail", "started_ms", "session_id"}
+
+
+@pytest.fixture
+def sent(monkeypatch):
+    """Every custom message any TurnView sends, with the thread it was sent from."""
+    log: list[tuple[int, dict]] = []
+    lock = threading.Lock()
+
+    def send(self, content, buffers=None):
+        with lock:
+            log.append((id(self), copy.deepcopy(content), threading.get_ident()))
+
+    orig_init = TurnView.__init__
+
+    def init(self, *args, **kwargs):
+        orig_init(self, *args, **kwargs)
+        self._first_snapshot = copy.deepcopy(self._view)  # what a browser opened at creation would get
+
+    monkeypatch.setattr(TurnView, "send", send)
+    monkeypatch.setattr(TurnView, "__init__", init)
+    return log
+
+
+def _item(seq, event, t=0.0) -> StreamItem:
+    return StreamItem(seq, parse_event(json.dumps(event)), t, json.dumps(event))
+
+
+def _long_turn(n: int, word: str = "tok ") -> list[StreamItem]:
+    events = [
+        {"type": "turn.created", "id": "t0", "turn_id": "turn-long", "input": [
+            {"type": "user.message", "content": "write a lot"}], "state": {"status": "running"},
+         "created_at": "2026-01-01T00:00:00Z"},
+        {"type": "model.message", "id": "m1", "thread_id": "main", "created_at": "2026-01-01T00:00:01Z"},
+        *({"type": "model.message.delta", "id": "m1", "thread_id": "main", "content": word} for _ in range(n)),
+        {"type": "model.message.delta", "id": "m1", "thread_id": "main", "finish_reason": "stop",
+         "usage": {"input_tokens": 10, "output_tokens": n}},
+        {"type": "turn.done", "id": "t1", "state": {"status": "done", "completed_at": "2026-01-01T00:01:00Z"},
+         "created_at": "2026-01-01T00:01:00Z"},
+    ]  # fmt: skip
+    return [_item(i, e) for i, e in enumerate(events, 1)]
+
+
+def _replayed(view: TurnView, log) -> dict:
+    """Apply the patches `view` sent, in order, to its first snapshot (as the browser does)."""
+    state = copy.deepcopy(view._first_snapshot)
+    for wid, msg, _ in log:
+        if wid == id(view) and msg.get("type") == "patch":
+            apply_patch(state, msg)
+    return state
+
+
+def _view_with_tap(**kwargs) -> TurnView:
+    v = TurnView(**kwargs)
+    v._trait_assignments = 0
+
+    def count(_change):
+        v._trait_assignments += 1
+
+    v.observe(count, names="_view")
+    return v
+
+
+# ------------------------------------------------------------------ fixtures through the widget
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fixture_through_widget(name, sent):
+    items = load(FIXTURES / f"{name}.sse")
+    v = _view_with_tap()
+    for it in items:
+        v.feed(it)
+    v.flush()
+    expected = build_view(TurnState.from_items(items))
+    final = v._view
+    for key in expected:
+        if key not in CONNECTION_KEYS:
+            assert final[key] == expected[key], key
+    assert _replayed(v, sent) == final
+    assert v.status == expected["status"]
+    assert len(v.events) == len(items)
+    r = repr(v)
+    assert expected["turn_id"] in r and f"status={expected['status']}" in r
+    assert "0x" not in r and " at " not in r
+
+
+def test_ten_thousand_deltas_give_few_patches_and_trait_updates(sent):
+    items = _long_turn(10_000)
+    v = _view_with_tap(flush_interval=0.05)
+    t0 = time.monotonic()
+    for it in items:
+        v.feed(it)
+    duration = time.monotonic() - t0
+    v.flush()
+    patches = [m for wid, m, _ in sent if wid == id(v) and m["type"] == "patch"]
+    # one patch per flush window, plus the settle points (created, message finished, turn done) and a few
+    assert len(patches) <= duration / 0.05 + 6, (len(patches), duration)
+    assert len(patches) < 200
+    assert v._trait_assignments <= duration / 1.0 + 6, (v._trait_assignments, duration)
+    assert _replayed(v, sent) == v._view
+    assert v._view["messages"]["m1"]["content"] == "tok " * 10_000
+    assert len(json.dumps(v._view)) < len("tok " * 10_000) + 4_000
+    print(f"10,000 deltas fed in {duration:.2f}s: {len(patches)} patches, {v._trait_assignments} snapshots")
+
+
+def test_slow_stream_is_coalesced_by_time(sent):
+    items = _long_turn(60)
+    v = _view_with_tap(flush_interval=0.05)
+    t0 = time.monotonic()
+    for it in items:
+        v.feed(it)
+        time.sleep(0.005)
+    duration = time.monotonic() - t0
+    time.sleep(0.1)  # let a trailing flush run
+    patches = [m for wid, m, _ in sent if wid == id(v) and m["type"] == "patch"]
+    assert len(patches) <= duration / 0.05 + 6
+    assert len(patches) >= 3  # it did stream in between, not only at the end
+    assert _replayed(v, sent) == v._view
+
+
+def test_feeding_from_a_thread_sends_only_on_the_loop(sent):
+    items = load(FIXTURES / "sub_agents.sse")
+
+    async def main():
+        v = _view_with_tap(flush_interval=0.02)
+        loop_thread = threading.get_ident()
+
+        def feeder():
+            for it in items:
+                v.feed(it)
+                time.sleep(0.002)
+
+        t = threading.Thread(target=feeder)
+        t.start()
+        await v.wait(timeout=10)
+        t.join()
+        return v, loop_thread
+
+    v, loop_thread = asyncio.run(main())
+    threads = {tid for wid, _, tid in sent if wid == id(v)}
+    assert threads == {loop_thread}
+    assert v._view["status"] == "done"
+    assert _replayed(v, sent) == v._view
+    assert v._view == {**build_view(v.state), **{k: v._view[k] for k in CONNECTION_KEYS}}
+
+
+def test_hello_resyncs_the_trait(sent):
+    v = _view_with_tap(flush_interval=10.0, snapshot_interval=100.0)
+    items = _long_turn(50)
+    for it in items[:20]:
+        v.feed(it)
+    rev_before = v._view["rev"]
+    v._on_custom_msg(v, {"type": "hello"}, [])
+    assert v._view["rev"] >= rev_before
+    assert v._view == v._tracker.snapshot()
+    assert v._view["messages"]["m1"]["content"] == "tok " * 18
+    v._on_custom_msg(v, {"type": "hello", "reason": "gap", "rev": 3}, [])
+    snaps = [m for wid, m, _ in sent if wid == id(v) and m["type"] == "snapshot"]
+    assert snaps and snaps[-1]["view"] == v._view
+
+
+def test_replay_speed_none_and_speed(sent):
+    path = FIXTURES / "sub_agents.sse"
+    v1 = replay(path)
+    assert v1.status == "done"
+    assert v1._view["status"] == "done"
+    items = load(path)
+    span = items[-1].received_at - items[0].received_at
+    t0 = time.monotonic()
+    v2 = replay(path, speed=span / 0.3)  # the whole turn in about 0.3 s
+    assert v2.status in ("connecting", "streaming")
+    asyncio.run(v2.wait(timeout=10))
+    elapsed = time.monotonic() - t0
+    assert 0.2 < elapsed < 5
+    assert v2._view["messages"] == v1._view["messages"]
+    assert v2._view["tools"] == v1._view["tools"]
+    with pytest.raises(ValueError):
+        replay(path, speed=0)
+    with pytest.raises(ValueError, match="one recording"):
+        replay(FIXTURES)
+
+
+def test_replay_list_and_truncated_recording(sent):
+    items = load(FIXTURES / "plain_answer.sse")
+    assert replay(items).status == "done"
+    v = replay(items[:-1])
+    assert v.status == "error"
+    assert "before turn.done" in v._view["status_detail"]
+
+
+def test_stop_ends_a_replay(sent):
+    items = load(FIXTURES / "sub_agents.sse")
+    v = replay(items, speed=0.001)  # would take hours
+    time.sleep(0.05)
+    v.stop()
+    asyncio.run(v.wait(timeout=5))
+    assert v.status == "cancelled"
+    v._thread.join(timeout=5)
+    assert not v._thread.is_alive()
+
+
+def test_several_views_at_once(sent):
+    paths = [FIXTURES / f"{n}.sse" for n in NAMES]
+    spans = [load(p) for p in paths]
+    views = [
+        replay(p, speed=max(1.0, (s[-1].received_at - s[0].received_at) / 0.2))
+        for p, s in zip(paths, spans, strict=True)
+    ]
+
+    async def all_done():
+        await asyncio.gather(*(v.wait(timeout=10) for v in views))
+
+    asyncio.run(all_done())
+    for v, items in zip(views, spans, strict=True):
+        expected = build_view(TurnState.from_items(items))
+        assert v._view["messages"] == expected["messages"]
+        assert v._view["status"] == expected["status"]
+        assert _replayed(v, sent) == v._view
+
+
+# ------------------------------------------------------------------ exports and safety
+
+
+XSS = [
+    '<script>alert("c")</script><img src=x onerror="alert(1)"> [x](javascript:alert(2))',
+    '</script><script>alert("args")</script>',
+    "<svg onload=alert(3)>\u2028</script>",
+]
+
+
+def _xss_items() -> list[StreamItem]:
+    events = [
+        {"type": "turn.created", "id": "t0", "turn_id": "turn-<b>x</b>", "input": [
+            {"type": "user.message", "content": XSS[2]}], "state": {"status": "running"}},
+        {"type": "model.message", "id": "m1", "thread_id": "main"},
+        {"type": "model.message.delta", "id": "m1", "thread_id": "main", "content": XSS[0],
+         "reasoning_content": XSS[1],
+         "tool_calls": [{"index": 0, "id": "c1", "type": "function",
+                         "function": {"name": "run<script>", "arguments": json.dumps({"a": XSS[1]})}}],
+         "finish_reason": "tool_calls"},
+        {"type": "tool.response", "id": "r1", "thread_id": "main", "tool_call_id": "c1", "content": XSS[1]},
+        {"type": "mcp.auth_required", "id": "a1", "thread_id": None,
+         "mcp_servers": [{"id": "s", "name": "<i>gh</i>", "auth_url": "javascript:alert(4)"}]},
+        {"type": "turn.done", "id": "t1", "state": {"status": "error", "message": XSS[1]}},
+    ]  # fmt: skip
+    return [_item(i, e) for i, e in enumerate(events, 1)]
+
+
+def test_to_html_has_no_payload_execution_path(tmp_path, sent):
+    v = replay(_xss_items())
+    page = v.to_html()
+    # exactly our three script elements: two JSON data blocks and the fixed loader
+    scripts = re.findall(r"<script\b[^>]*>", page, flags=re.I)
+    assert scripts == [
+        '<script type="application/json" id="tfw-view">',
+        '<script type="application/json" id="tfw-esm">',
+        '<script type="module">',
+    ]
+    assert page.count("</script>") == 3
+    assert "alert(" in page  # the payloads are there, as data...
+    assert "<img src=x" not in page and "<svg onload" not in page  # ...never as markup
+    assert "onerror=" not in page.replace("onerror=\\", "").replace("onerror=&quot;", "")
+    view_json = re.search(r'id="tfw-view">(.*?)</script>', page, flags=re.S).group(1)
+    assert json.loads(view_json)["messages"]["m1"]["content"] == XSS[0]
+    out = tmp_path / "turn.html"
+    assert v.to_html(out) == page
+    assert out.read_text(encoding="utf-8") == page
+
+
+def test_static_fallback_is_escaped_and_scriptless(sent):
+    v = replay(_xss_items())
+    bundle = v._repr_mimebundle_()
+    fallback = bundle["text/html"]
+    assert "<script" not in fallback.lower()
+    assert "<img" not in fallback and "<svg" not in fallback and "<i>gh" not in fallback
+    assert html.escape(XSS[1]) in fallback
+    assert "href=" not in fallback  # not even the sign-in link becomes a link
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == v.model_id
+    assert bundle["text/plain"] == repr(v)
+
+
+def test_display_fallback_is_updated_at_turn_end(sent):
+    class Handle:
+        def __init__(self):
+            self.updates = []
+
+        def update(self, obj, **kwargs):
+            self.updates.append((obj, kwargs))
+
+    v = TurnView()
+    handle = Handle()
+    v._display_handles.append(handle)
+    items = load(FIXTURES / "plain_answer.sse")
+    for it in items[:-1]:
+        v.feed(it)
+    v.flush()
+    assert handle.updates == []
+    v.feed(items[-1])
+    assert len(handle.updates) == 1
+    data, kwargs = handle.updates[0]
+    assert kwargs == {"raw": True}
+    assert "done" in data["text/html"]
+    final = TurnState.from_items(items).messages[-1].content
+    assert html.escape(final[:40]) in data["text/html"]
+
+
+def test_missing_bundle_gives_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(widget_mod, "_ESM_PATH", tmp_path / "widget.js")
+    with pytest.raises(FileNotFoundError, match="npm run build"):
+        TurnView()
+    with pytest.raises(FileNotFoundError, match="npm run build"):
+        widget_mod.standalone_html({})
+
+
+def test_save_and_dataframes(tmp_path, sent):
+    v = replay(FIXTURES / "approval_pause.sse")
+    out = v.save(tmp_path / "turn.jsonl")
+    assert [i.event for i in load(out)] == [i.event for i in v.events]
+    assert len(v.df) == len(v.events)
+    assert list(v.tool_calls_df["tool_call_id"]) == list(v.state.tool_calls)
+    assert len(v.messages_df) == len(v.state.message_ids())
+    assert len(v.usage_df) == len(v._view["usage"])
+
+
+# ------------------------------------------------------------------ watch() against the simulator
+
+
+def _fold_of_log(sim) -> dict:
+    events = sim.events()
+    state = TurnState.from_items(_item(i, e) for i, e in enumerate(events, 1))
+    return build_view(state)
+
+
+def _same_turn(a: dict, b: dict) -> None:
+    for key in a:
+        if key not in CONNECTION_KEYS | {"timeline", "events"}:
+            assert a[key] == b[key], key
+
+
+@pytest.mark.parametrize("scenario", ["sub_agents", "approval_pause"])
+def test_watch_matches_the_fold_of_the_full_log(scenario, sent):
+    sim_mod = pytest.importorskip("tfwidget.sim")
+    with sim_mod.serve(scenario, speed=0) as sim:
+        v = watch(sim.session_id, sim.turn_id, base_url=sim.base_url, api_key=sim.api_key)
+        asyncio.run(v.wait(timeout=30))
+        expected = _fold_of_log(sim)
+        _same_turn(expected, v._view)
+        assert v._view["timeline"] == expected["timeline"]
+        assert _replayed(v, sent) == v._view
+        key = sim.api_key
+        assert key not in json.dumps(v._view)
+        assert key not in repr(v)
+        assert key not in v.to_html()
+        assert key not in json.dumps([m for _, m, _ in sent])
+        assert key not in json.dumps({k: getattr(v, k) for k in v.keys if k != "_view"}, default=str)
+
+
+def test_watch_through_dropped_connections(sent):
+    sim_mod = pytest.importorskip("tfwidget.sim")
+    faults = sim_mod.Faults(drop_after_events=5, max_drops=3)
+    with sim_mod.serve("long_markdown", speed=0, faults=faults) as sim:
+        from tfwidget.client import GatewayClient
+
+        client = GatewayClient(sim.base_url, sim.api_key, backoff=0.01)
+        statuses = []
+        v = watch(sim.session_id, sim.turn_id, client=client)
+        v.observe(
+            lambda ch: statuses.append((ch["new"]["status"], ch["new"]["status_detail"])), names="_view"
+        )
+        asyncio.run(v.wait(timeout=30))
+        expected = _fold_of_log(sim)
+        _same_turn(expected, v._view)
+        assert sim.fault_stats["drops"] >= 1
+        notices = [n["text"] for n in v._view["notices"]]
+        assert any(t.startswith("reconnect #1") for t in notices), notices
+        assert any(s == "reconnecting" for s, _ in statuses), statuses
+        client.close()
+
+
+def test_watch_error_ends_the_view(sent):
+    sim_mod = pytest.importorskip("tfwidget.sim")
+    with sim_mod.serve("plain_answer", speed=0) as sim:
+        v = watch(sim.session_id, sim.turn_id, base_url=sim.base_url, api_key="wrong-key")
+        asyncio.run(v.wait(timeout=30))
+        assert v.status == "error"
+        assert v._view["status"] == "error"
+        assert v._view["status_detail"]
+        assert "wrong-key" not in json.dumps(v._view)
+        assert "wrong-key" not in repr(v) and "wrong-key" not in v.to_html()
