@@ -24,6 +24,7 @@ Column order is stable and documented here; integers stay integers (nullable ``I
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -98,27 +99,42 @@ def events_frame(items: Sequence[StreamItem]) -> pd.DataFrame:
     synth = np.zeros(n, dtype=bool)
     payload: list[Any] = [None] * n
     delta_t, msg_t, resp_t = ModelMessageDeltaEvent, ModelMessageEvent, ToolResponseEvent
+    loads = json.loads
     for i, it in enumerate(items):
-        ev = it.event
         seq[i] = it.sequence_number
+        rat[i] = it.received_at
+        synth[i] = it.synthesized
+        raw = it.raw
+        ev = it._event
+        if ev is None:
+            # a released item (see StreamItem.release): read its fields from the JSON, build no model
+            d = loads(raw)  # type: ignore[arg-type]
+            payload[i] = raw
+            t = typ[i] = d["type"]
+            ids[i] = d["id"]
+            thr[i] = d.get("thread_id")
+            cat[i] = d.get("created_at")
+            if t == "model.message.delta":
+                content[i] = d.get("content") or None
+                reasoning[i] = d.get("reasoning_content") or None
+                for c in d.get("tool_calls") or ():
+                    if c.get("id"):
+                        tcid[i] = c["id"]
+                        break
+            continue
         typ[i] = ev.type
         ids[i] = ev.id
         thr[i] = ev.thread_id
         cat[i] = ev.created_at
-        rat[i] = it.received_at
-        synth[i] = it.synthesized
-        raw = it.raw
         payload[i] = raw if raw is not None else ev.model_dump_json(exclude_none=True)
         cls = type(ev)
         if cls is delta_t:
-            content[i] = ev.content  # type: ignore[union-attr]
-            reasoning[i] = ev.reasoning_content  # type: ignore[union-attr]
-            tcs = ev.tool_calls  # type: ignore[union-attr]
-            if tcs:
-                for c in tcs:
-                    if c.id:
-                        tcid[i] = c.id
-                        break
+            content[i] = ev.content or None  # type: ignore[union-attr]
+            reasoning[i] = ev.reasoning_content or None  # type: ignore[union-attr]
+            for c in ev.tool_calls or ():  # type: ignore[union-attr]
+                if c.id:
+                    tcid[i] = c.id
+                    break
         elif cls is msg_t:
             content[i] = _text(ev.content)  # type: ignore[union-attr]
             reasoning[i] = ev.reasoning_content  # type: ignore[union-attr]
@@ -127,7 +143,7 @@ def events_frame(items: Sequence[StreamItem]) -> pd.DataFrame:
                 tcid[i] = tcs[0].id if tcs[0] is not None else None
         elif cls is resp_t:
             c = ev.content  # type: ignore[union-attr]
-            content[i] = c if c is None or isinstance(c, str) else str(c)
+            content[i] = c if c is None or isinstance(c, str) else json.dumps(c)
             tcid[i] = ev.tool_call_id  # type: ignore[union-attr]
     return pd.DataFrame(
         {
@@ -189,8 +205,6 @@ def messages_frame(state: TurnState) -> pd.DataFrame:
 def _response_text(v: Any) -> str | None:
     if v is None or isinstance(v, str):
         return v
-    import json
-
     try:
         return json.dumps(v, ensure_ascii=False)
     except (TypeError, ValueError):
