@@ -203,7 +203,7 @@ def test_fixture_timing_and_live_following() -> None:
                     arrivals.append(time.monotonic() - t0)
         assert len(arrivals) == len(scenario.events)
         assert arrivals[-1] - arrivals[0] >= 0.6 * scenario.duration / 4
-        assert arrivals[-1] < 5
+        assert arrivals[-1] < 15
 
 
 def test_speed_adjustable_and_producer_independent_of_subscribers() -> None:
@@ -271,7 +271,7 @@ def test_cursor_replays_exactly_what_follows() -> None:
 
 
 def test_subscribe_while_running_replays_then_follows() -> None:
-    with serve("long_markdown", speed=20) as sim, client(sim) as c:
+    with serve("long_markdown", speed=10) as sim, client(sim) as c:
         time.sleep(0.3)
         assert not sim.turn().finished
         partial = len(sim.events())
@@ -745,7 +745,7 @@ def test_stop_closes_everything_and_leaves_no_threads() -> None:
     assert threading.active_count() > before
     t0 = time.monotonic()
     sim.stop()
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < 15
     t.join(5)
     idle.close()
     assert results["ended"] != "clean"

@@ -788,6 +788,12 @@ _STORIES: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
+def _mentions(text: str, keyword: str) -> bool:
+    if not keyword[0].isalnum():
+        return keyword in text
+    return re.search(r"\b" + re.escape(keyword), text) is not None
+
+
 def story_for_input(items: Sequence[dict[str, Any]]) -> Scenario:
     """Pick the scripted story for a new turn's user message by keywords.
 
@@ -801,7 +807,7 @@ def story_for_input(items: Sequence[dict[str, Any]]) -> Scenario:
     text = _input_text(items)
     low = text.lower()
     for keywords, name in _STORIES:
-        if any(k in low for k in keywords):
+        if any(_mentions(low, k) for k in keywords):
             return Scenario.load(name)
     return Scenario.echo(text or "(empty message)")
 
