@@ -453,7 +453,8 @@ class _SubscriptionBase:
     def _next_delay(self) -> float:
         c = self._client
         base = self._retry_ms / 1000.0 if self._retry_ms is not None else c.backoff
-        d = min(c.max_backoff, base * (2 ** max(0, self._consecutive - 1)))
+        # the server's retry: hint raises the floor; max_backoff caps the exponential growth above it
+        d = min(max(c.max_backoff, base), base * (2 ** max(0, self._consecutive - 1)))
         d = d / 2 + random.uniform(0, d / 2)
         if self._retry_after is not None:
             d = max(d, self._retry_after)
