@@ -797,3 +797,22 @@ def test_cli_module_serves_until_interrupted() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_stop_does_not_hang_on_a_client_that_stopped_reading() -> None:
+    before = threading.active_count()
+    sim = Simulator("large", deltas=50_000, speed=0).start()
+    assert sim.wait(timeout=30)
+    path = f"/api/llm/{turn_path(sim)}/subscribe"
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {sim.api_key}\r\n"
+        "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+    )
+    with socket.create_connection(("127.0.0.1", sim.port), timeout=5) as s:
+        s.sendall(request.encode())
+        assert s.recv(15).startswith(b"HTTP/1.1 200")
+        time.sleep(0.3)  # the server is now blocked writing megabytes nobody reads
+        t0 = time.monotonic()
+        sim.stop()
+        assert time.monotonic() - t0 < 15
+    assert threading.active_count() == before
