@@ -44,6 +44,9 @@ _LAZY = {
     "TurnView": ("tfwidget.widget", "TurnView"),
     "watch": ("tfwidget.widget", "watch"),
     "replay": ("tfwidget.widget", "replay"),
+    "concat": ("tfwidget.analysis", "concat"),
+    "plot_usage": ("tfwidget.analysis", "plot_usage"),
+    "TurnCollection": ("tfwidget.analysis", "TurnCollection"),
 }
 
 
