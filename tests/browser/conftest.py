@@ -398,11 +398,14 @@ class Lab:
         return path
 
     def set_theme(self, theme: str) -> None:
-        """Switch JupyterLab's theme through the settings API and reload so it applies."""
+        """Switch JupyterLab's theme through the settings API and reload so it applies.
+
+        The reload shows the notebook as saved on disk: call :meth:`save` first to keep outputs.
+        """
         self.server.set_theme(theme)
         self.page.reload(wait_until="domcontentloaded")
         light = "true" if theme == LIGHT_THEME else "false"
-        self.page.wait_for_selector(f"body[data-jp-theme-light='{light}']", timeout=30_000)
+        self.page.wait_for_selector(f"body[data-jp-theme-light='{light}']", state="attached", timeout=30_000)
         self.wait_kernel_idle()
 
 
