@@ -416,3 +416,20 @@ def test_watch_error_ends_the_view(sent):
         assert v._view["status_detail"]
         assert "wrong-key" not in json.dumps(v._view)
         assert "wrong-key" not in repr(v) and "wrong-key" not in v.to_html()
+
+
+def test_stop_ends_a_watch_mid_stream(sent):
+    sim_mod = pytest.importorskip("tfwidget.sim")
+    with sim_mod.serve("long_markdown", speed=0.2) as sim:
+        v = watch(sim.session_id, sim.turn_id, base_url=sim.base_url, api_key=sim.api_key)
+        deadline = time.monotonic() + 10
+        while not v.events and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert v.events, "nothing arrived"
+        v.stop()
+        v._thread.join(timeout=5)
+        assert not v._thread.is_alive()
+        asyncio.run(v.wait(timeout=5))
+        assert v.status == "cancelled"
+        assert "not cancelled" in v._view["status_detail"]
+        assert v.state.done is None

@@ -714,13 +714,20 @@ def watch(
         view._reconnected_detail = f"reconnected after {after if after is not None else 0} events"
 
     def follow() -> None:
-        stream = client.subscribe(
-            session_id, turn_id, after_sequence_number=after_sequence_number, on_reconnect=on_reconnect
-        )
-        view._follow(_announce_reconnects(view, stream))
+        try:
+            stream = client.subscribe(
+                session_id, turn_id, after_sequence_number=after_sequence_number, on_reconnect=on_reconnect
+            )
+            close = getattr(stream, "close", None)
+            if callable(close):
+                view._closer = close  # stop() ends the subscription, also mid-read
+            if view._stopped.is_set():
+                return
+            view._follow(_announce_reconnects(view, stream))
+        finally:
+            if own_client:
+                client.close()
 
-    if own_client and callable(getattr(client, "close", None)):
-        view._closer = client.close
     view._start(follow, name=f"tfwidget-watch-{turn_id}")
     return view
 
