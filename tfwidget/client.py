@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import random
+import socket
 import threading
 import time
 import warnings
@@ -49,7 +50,7 @@ from .errors import (
     scrub,
     snippet_of,
 )
-from .events import Event, EventParseError, parse_event
+from .events import Event, EventParseError, ModelMessageDeltaEvent, parse_event
 from .sse import MalformedFrame, MalformedFrameWarning, StreamItem, item_from_frame
 
 __all__ = [
@@ -88,6 +89,9 @@ _ERROR_BODY_LIMIT = 4096
 # failures worth resuming from (anything else is raised to the caller at once)
 _TRANSIENT_HTTPX = (httpx.TransportError,)  # timeouts, connection errors, protocol errors
 _TRANSIENT_GATEWAY = (ServerError, RateLimitError)
+
+# requests are small and latency matters (a resume is a GET and a POST): don't let Nagle hold them back
+_SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 OnReconnect = Callable[["ReconnectInfo"], Any]
 _UNSET: Any = object()
@@ -205,52 +209,75 @@ class _Delivery:
     """What a subscription delivered: sequence numbers, event ids, per-message sizes. Shared by sync/async."""
 
     def __init__(self, after: int | None) -> None:
-        self.floor = after if after is not None else 0
+        # sequence numbers are dense and ordered within a turn: anything at or below the cursor was delivered
         self.last_seq: int | None = after
-        self.seqs: set[int] = set()
         self.ids: set[str] = set()
         self.tallies: dict[str, _MessageTally] = {}
         self.count = 0
+        self.gaps = 0
         self.created = after is not None and after > 0  # a cursor means turn.created came before
         self.done = False
         self.turn_id: str | None = None
 
     def wants(self, item: StreamItem) -> bool:
         seq = item.sequence_number
-        if seq is None:
-            return True
-        return seq > self.floor and seq not in self.seqs
+        last = self.last_seq
+        return seq is None or last is None or seq > last
 
     def record(self, item: StreamItem) -> None:
         seq = item.sequence_number
         if seq is not None:
-            self.seqs.add(seq)
-            if self.last_seq is None or seq > self.last_seq:
-                self.last_seq = seq
+            last = self.last_seq
+            if last is not None and seq != last + 1:
+                self.gaps += 1
+                logger.warning(
+                    "sequence numbers jumped from %s to %s: events in between were never sent", last, seq
+                )
+            self.last_seq = seq
+        self.count += 1
         ev = item.event
+        if type(ev) is ModelMessageDeltaEvent:  # the hot path: one per token
+            tally = self.tallies.get(ev.id)
+            if tally is None:
+                tally = self.tallies[ev.id] = _MessageTally()
+            if ev.content:
+                tally.content += len(ev.content)
+            if ev.reasoning_content:
+                tally.reasoning += len(ev.reasoning_content)
+            if ev.refusal:
+                tally.refusal += len(ev.refusal)
+            if ev.tool_calls:
+                args = tally.args
+                for chunk in ev.tool_calls:
+                    fn = chunk.function
+                    args[chunk.index] = args.get(chunk.index, 0) + len((fn.arguments if fn else None) or "")
+            if ev.finish_reason:
+                tally.finish_reason = ev.finish_reason
+            if ev.usage is not None:
+                tally.usage = True
+            return
         etype = ev.type
-        if etype == "model.message.delta":
+        if (
+            etype == "model.message.delta"
+        ):  # a delta whose fields did not fit the model (kept as UnknownEvent)
             tally = self.tallies.get(ev.id)
             if tally is None:
                 tally = self.tallies[ev.id] = _MessageTally()
             tally.add_delta(ev)
-        else:
-            self.ids.add(ev.id)
-            if etype == "model.message":
-                tally = self.tallies.get(ev.id)
-                if tally is None:
-                    tally = self.tallies[ev.id] = _MessageTally()
-                    tally.add_message(ev)
-                else:  # a merged (listed) version replaces what was there
-                    tally.add_message(ev)
-            elif etype == "turn.created":
-                self.created = True
-                tid = getattr(ev, "turn_id", None)
-                if tid:
-                    self.turn_id = tid
-            elif etype == "turn.done":
-                self.done = True
-        self.count += 1
+            return
+        self.ids.add(ev.id)
+        if etype == "model.message":
+            tally = self.tallies.get(ev.id)
+            if tally is None:
+                tally = self.tallies[ev.id] = _MessageTally()
+            tally.add_message(ev)  # a merged (listed) version replaces what was there
+        elif etype == "turn.created":
+            self.created = True
+            tid = getattr(ev, "turn_id", None)
+            if tid:
+                self.turn_id = tid
+        elif etype == "turn.done":
+            self.done = True
 
     def rebuild(self, turn: dict[str, Any], listed: list[dict[str, Any]]) -> list[StreamItem]:
         """Items completing the turn from its listed (merged) events and its final state."""
@@ -960,14 +987,22 @@ class GatewayClient:
             return self._user_http
         with self._lock:
             if self._http is None or self._http.is_closed:
-                self._http = httpx.Client(timeout=self.timeout, follow_redirects=False)
+                self._http = httpx.Client(
+                    timeout=self.timeout,
+                    follow_redirects=False,
+                    transport=httpx.HTTPTransport(socket_options=_SOCKET_OPTIONS),
+                )
             return self._http
 
     def _async_http(self) -> httpx.AsyncClient:
         if self._user_async_http is not None:
             return self._user_async_http
         if self._ahttp is None or self._ahttp.is_closed:
-            self._ahttp = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+            self._ahttp = httpx.AsyncClient(
+                timeout=self.timeout,
+                follow_redirects=False,
+                transport=httpx.AsyncHTTPTransport(socket_options=_SOCKET_OPTIONS),
+            )
         return self._ahttp
 
     def _check(self, response: httpx.Response, what: str) -> Any:
