@@ -387,9 +387,15 @@ class Lab:
         """How many elements match ``selector`` inside the outputs."""
         return self.page.locator(self.out(selector)).count()
 
-    def screenshot(self, suffix: str = "", selector: str | None = None) -> Path:
-        """Save a PNG named after the test into artifacts/screenshots/ and return its path."""
+    def screenshot(self, suffix: str = "", selector: str | None = None, scroll_to: str | None = None) -> Path:
+        """Save a PNG named after the test into artifacts/screenshots/ and return its path.
+
+        ``selector`` limits the shot to the first matching output element; ``scroll_to`` scrolls the
+        first matching output element into view before a whole-page shot.
+        """
         SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        if scroll_to is not None and self.count(scroll_to):
+            self.page.locator(self.out(scroll_to)).first.scroll_into_view_if_needed()
         path = SCREENSHOT_DIR / f"{self.test_name}{'-' + suffix if suffix else ''}.png"
         if selector is None:
             self.page.screenshot(path=str(path), full_page=True)
