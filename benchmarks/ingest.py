@@ -17,6 +17,7 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
+from benchmarks._common import check, result
 from benchmarks._streams import chunks, large_turn_events, to_sse
 
 
@@ -122,9 +123,46 @@ def report(res: dict[str, Any]) -> str:
     out = [f"ingest: {res['events']:,} events ({res['bytes'] / 2**20:.1f} MiB of SSE), median of runs", ""]
     out.append(f"{'':40} {'events/s':>12} {'ratio':>7} {'peak MiB':>9}")
     for name, r in res["rows"].items():
-        pk = f"{r['peak_mib']:.0f}" if r["peak_mib"] is not None else "-"
+        pk = f"{r['peak_mib']:.1f}" if r["peak_mib"] is not None else "-"
         out.append(f"{name:40} {r['events_per_s']:12,.0f} {r['ratio_vs_baseline']:7.2f} {pk:>9}")
     return "\n".join(out)
+
+
+BASE = "httpx-sse + json.loads (baseline a)"
+OFFICIAL = "official client parse + merge (b)"
+OURS = "tfwidget iter_sse + TurnState"
+
+
+def bench(quick: bool = False) -> dict[str, Any]:
+    """Benchmark 1 as a suite record (see :mod:`benchmarks.__main__`)."""
+    n_deltas, repeat = (5_000, 1) if quick else (100_000, 3)
+    res = run(n_deltas, repeat=repeat)
+    rows = [
+        {"implementation": name, "events_per_s": r["events_per_s"], "seconds": r["seconds"],
+         "peak_mib": r["peak_mib"]}
+        for name, r in res["rows"].items()
+    ]  # fmt: skip
+    ours = res["rows"][OURS]["events_per_s"]
+    checks = [
+        check("events/s vs httpx-sse + json.loads (a)", ours, res["rows"][BASE]["events_per_s"],
+              target=0.5, unit="events/s",
+              note="(a) only decodes JSON: no typed events, no merge"),
+        check("events/s vs official parse + merge_event_delta (b)", ours,
+              res["rows"][OFFICIAL]["events_per_s"], target=1.0, strict=True, unit="events/s"),
+        check("peak MiB vs official (b)", res["rows"][OURS]["peak_mib"], res["rows"][OFFICIAL]["peak_mib"],
+              target=None, higher_is_better=False, unit="MiB",
+              note="tfwidget keeps every item (raw JSON) for the DataFrames and recordings"),
+    ]  # fmt: skip
+    return result(
+        "ingest",
+        "Ingest: SSE bytes of a large turn -> folded state",
+        params={"deltas": n_deltas, "events": res["events"], "sse_bytes": res["bytes"], "runs": repeat,
+                "chunk_bytes": 16_384},
+        rows=rows,
+        checks=checks,
+        notes=["Same bytes, same process; time is the median of the runs, peak memory (tracemalloc) is "
+               "measured in a separate run."],
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

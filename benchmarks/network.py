@@ -1,0 +1,62 @@
+"""Network: items/s through ``GatewayClient.subscribe`` from the simulated gateway vs a bare httpx-sse loop,
+and the time to resume after a dropped connection.
+
+The measuring functions live in :mod:`benchmarks.bench_client`; this module runs them for the suite.
+"""
+
+from __future__ import annotations
+
+import importlib
+import statistics
+from typing import Any
+
+from benchmarks._common import check, not_run, result
+
+TITLE = "Network: GatewayClient.subscribe over loopback vs a bare httpx-sse loop"
+
+
+def bench(quick: bool = False) -> dict[str, Any]:
+    """Benchmark 2 as a suite record; a "not run" record when ``bench_client`` is unavailable."""
+    try:
+        bc = importlib.import_module("benchmarks.bench_client")
+    except ModuleNotFoundError as exc:
+        if exc.name != "benchmarks.bench_client":
+            raise
+        return not_run("network", TITLE, "not run: bench_client.py missing")
+    missing = [f for f in ("throughput", "resume_latency") if not hasattr(bc, f)]
+    if missing:
+        return not_run("network", TITLE, f"not run: bench_client.py has no {', '.join(missing)}()")
+
+    deltas, runs = (3_000, 2) if quick else (100_000, 3)
+    tp = bc.throughput(deltas, runs)
+    rows: list[dict[str, Any]] = [
+        {"implementation": "bare httpx + httpx-sse + json.loads", "items_per_s": tp["bare"], "items": tp["items"]},
+        {"implementation": "GatewayClient.subscribe (typed StreamItems)", "items_per_s": tp["client"],
+         "items": tp["items"]},
+    ]  # fmt: skip
+    checks = [
+        check("items/s, subscribe vs bare httpx-sse", tp["client"], tp["bare"], target=None, unit="items/s",
+              note="the client also validates every event into a typed model and tracks the cursor"),
+    ]  # fmt: skip
+
+    cases = [(True, 0.0), (False, 0.0)] if quick else [(True, 0.5), (True, 0.0), (False, 0.5), (False, 0.0)]
+    for running, backoff in cases:
+        if running:
+            gaps = bc.resume_latency(backoff=backoff, running=True, drops=3 if quick else 8)
+        else:  # a rebuild ends the stream: one drop per run
+            gaps = [g for _ in range(1 if quick else 5)
+                    for g in bc.resume_latency(backoff=backoff, running=False, drops=1)]  # fmt: skip
+        case = "running turn, re-subscribe" if running else "finished turn, rebuild from listed events"
+        rows.append({"implementation": f"resume: {case}, backoff={backoff:g}s", "resume_ms_median":
+                     statistics.median(gaps), "resume_ms_min": min(gaps), "resume_ms_max": max(gaps),
+                     "drops": len(gaps)})  # fmt: skip
+    return result(
+        "network",
+        TITLE,
+        params={"deltas": deltas, "items": tp["items"], "runs": runs},
+        rows=rows,
+        checks=checks,
+        notes=["Throughput: replaying a finished turn at full speed from the simulated gateway on 127.0.0.1, "
+               "median of interleaved runs. Resume: milliseconds from the last item before a drop to the "
+               "first item after the resume (includes the configured backoff)."],
+    )  # fmt: skip
