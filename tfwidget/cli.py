@@ -18,6 +18,7 @@ import argparse
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -184,6 +185,10 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def _raise_interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     notebook = _quickstart(args)
     if args.execute:
@@ -204,7 +209,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     ]  # fmt: skip
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
-    proc = subprocess.Popen(cmd, cwd=notebook.parent)
+    # JupyterLab runs in its own session: Ctrl-C reaches this process only, which then stops it cleanly
+    # (JupyterLab itself would ask for a confirmation). SIGTERM is handled the same way.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+    proc = subprocess.Popen(cmd, cwd=notebook.parent, start_new_session=True)
     try:
         _wait_for_server(proc, port, token, timeout=args.startup_timeout)
         url = f"http://127.0.0.1:{port}/lab/tree/{notebook.name}?token={token}"
