@@ -44,6 +44,8 @@ _LAZY = {
     "TurnView": ("tfwidget.widget", "TurnView"),
     "watch": ("tfwidget.widget", "watch"),
     "replay": ("tfwidget.widget", "replay"),
+    "chat": ("tfwidget.session", "chat"),
+    "SessionView": ("tfwidget.session", "SessionView"),
     "concat": ("tfwidget.analysis", "concat"),
     "plot_usage": ("tfwidget.analysis", "plot_usage"),
     "TurnCollection": ("tfwidget.analysis", "TurnCollection"),
