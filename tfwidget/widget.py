@@ -106,6 +106,10 @@ class TurnView(anywidget.AnyWidget):
         _esm = "export default { render({ el }) { el.textContent = 'tfwidget: front-end bundle missing'; } };"
 
     _view = traitlets.Dict().tag(sync=True)
+    # Interactive pause cards (used by tfwidget.session): empty for a plain view. Keys: enabled, busy,
+    # decisions {call_id: {...}}, sent. Intents from the cards arrive as {"type": "intent", ...} messages
+    # and go to ``_intent_handler(view, content)`` when one is set.
+    _actions = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -142,6 +146,7 @@ class TurnView(anywidget.AnyWidget):
         self._thread: threading.Thread | None = None
         self._closer: Callable[[], None] | None = None
         self._display_handles: list[Any] = []
+        self._intent_handler: Callable[[TurnView, dict[str, Any]], None] | None = None
         self.patches_sent = 0
         self.snapshots_sent = 0
         self.on_msg(self._on_custom_msg)
@@ -288,6 +293,11 @@ class TurnView(anywidget.AnyWidget):
         return view_status(self._state, self._conn_status) not in LIVE_STATUSES
 
     def _on_custom_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "intent":
+            handler = self._intent_handler
+            if handler is not None:
+                handler(self, content)
+            return
         if not isinstance(content, dict) or content.get("type") != "hello":
             return
         with self._lock:
