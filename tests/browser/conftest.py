@@ -243,8 +243,12 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Headless system chromium through Playwright's sync API (never a downloaded browser)."""
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless system chromium through Playwright's sync API (never a downloaded browser).
+
+    Chromium runs with a scratch ``HOME`` so its crash-report and config folders stay out of the
+    user's home directory.
+    """
     exe = chromium_path()
     if exe is None:
         if os.environ.get("TFW_REQUIRE_BROWSER"):
@@ -257,7 +261,8 @@ def browser() -> Iterator[Any]:
             raise
         pytest.skip("the playwright Python package is not installed")
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
+        env = {**os.environ, "HOME": str(tmp_path_factory.mktemp("chromium-home"))}
+        chromium = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True, env=env)
         try:
             yield chromium
         finally:
@@ -375,9 +380,26 @@ class Lab:
 
     def wait_output(self, selector: str, timeout: float = 30_000, state: str = "visible") -> Any:
         """Wait for ``selector`` inside a cell output of the active notebook; return its locator."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
         loc = self.page.locator(self.out(selector)).first
-        loc.wait_for(state=state, timeout=timeout)
+        try:
+            loc.wait_for(state=state, timeout=timeout)
+        except PlaywrightTimeoutError:
+            raise AssertionError(
+                f"{selector!r} did not appear in the notebook outputs within {timeout / 1000:.0f} s.\n"
+                f"cell errors: {self.cell_errors() or 'none'}\npage errors: {self.page_errors}\n"
+                f"console errors: {self.console_errors}"
+            ) from None
         return loc
+
+    def cell_errors(self) -> list[str]:
+        """Text of every traceback or stderr output in the active notebook."""
+        sel = (
+            f"{ACTIVE_PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'], "
+            f"{ACTIVE_PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']"
+        )
+        return [t.strip()[-2000:] for t in self.page.locator(sel).all_text_contents()]
 
     def text(self, selector: str) -> str:
         """The concatenated text content of every match of ``selector`` inside the outputs."""

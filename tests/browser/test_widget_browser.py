@@ -19,11 +19,20 @@ from typing import Any
 
 import pytest
 
-from .conftest import DARK_THEME, SCREENSHOT_DIR, Lab
+from .conftest import DARK_THEME, REPO_ROOT, SCREENSHOT_DIR, Lab
 
 pytestmark = pytest.mark.browser
 
 README_SCREENSHOT = SCREENSHOT_DIR / "turnview.png"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _bundle_built() -> None:
+    """The widget tests need the front-end bundle; say how to build it instead of timing out."""
+    static = REPO_ROOT / "tfwidget" / "static"
+    missing = [n for n in ("widget.js", "widget.css") if not (static / n).is_file()]
+    if missing:
+        pytest.fail(f"tfwidget/static/{', '.join(missing)} missing: run `cd js && npm ci && npm run build`")
 
 
 # ------------------------------------------------------------------------------------------ helpers
