@@ -103,6 +103,8 @@ def _iter_named(objs: Any) -> Iterator[tuple[str | None, Any]]:
             if not files:
                 raise FileNotFoundError(f"no .sse or .jsonl recordings in folder {os.fspath(obj)}")
             yield from ((f.stem, f) for f in files)  # loaded one at a time, when consumed
+        elif isinstance(obj, (str, os.PathLike)):
+            yield Path(obj).stem, obj
         else:
             yield None, obj
 
@@ -132,7 +134,8 @@ class TurnCollection:
     """Several turns analysed together (build one with :func:`concat`).
 
     The DataFrames are the per-turn ones (see :mod:`tfwidget.frames`) stacked, each with a leading
-    ``turn_id`` column: the key of the turn in :attr:`states` (the name given in a dict, else the turn's id).
+    ``turn_id`` column: the key of the turn in :attr:`states` (the name given in a dict, a recording's file
+    name, else the turn's id).
 
     Attributes:
         states: ``{turn_id: TurnState}`` in the order given.
@@ -243,7 +246,8 @@ def concat(objs: Iterable[TurnLike] | Mapping[str, TurnLike] | str | os.PathLike
 
     ``objs``: a list of turns (TurnView, TurnState, list of StreamItem, recording path, folder of
     recordings), a dict ``{name: turn}`` (e.g. what ``tfwidget.load(folder)`` returns), or a folder path.
-    A turn is keyed by its dict name, else its turn id (made unique with ``#2``, ``#3``... when repeated).
+    A turn is keyed by its dict name, the file name (without suffix) of a recording, else its turn id; keys
+    are made unique with ``#2``, ``#3``... when repeated.
     """
     return TurnCollection(dict(_named_states(objs)))
 
