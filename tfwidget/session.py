@@ -471,6 +471,9 @@ class SessionView(ipywidgets.VBox):
                 )
             raise SessionError(f"No turn is waiting for a decision (the newest turn is {state}).")
         calls = [p for p in pending if p.tool_call_id is not None]
+        if not calls:
+            waits = "; ".join(p.describe() for p in pending)
+            raise SessionError(f"No tool call waits for a decision: the turn waits for {waits}.")
         if call_id is None:
             of_kind = [p for p in calls if p.kind == kind]
             if len(of_kind) != 1:
@@ -646,9 +649,9 @@ class SessionView(ipywidgets.VBox):
             pending = self.pending
             if pending:
                 hint = (
-                    "The session's turn is paused: answer "
+                    "The session's turn is paused and waits for "
                     + "; ".join(p.describe() for p in pending)
-                    + " first (approve() / deny() / answer(), or resume() after signing in)."
+                    + ". Answer with approve() / deny() / answer() (or resume() after signing in) first."
                 )
         err = _gateway_error(exc, doing, hint)
         if err is not exc:
@@ -774,6 +777,10 @@ class SessionView(ipywidgets.VBox):
         if action == "send":
             if self._busy is not None:
                 return False, f"{self._busy} in flight"
+            if self.status in LIVE_STATUSES:
+                return False, "a turn is running (cancel it first)"
+            if self.pending:
+                return False, "the turn waits for actions; answer them first"
             text = content.get("text")
             if not isinstance(text, str) or not text.strip():
                 raise ValueError("The message is empty.")

@@ -4,6 +4,8 @@
 // ({"type": "patch", rev, ...}). All DOM work is batched into one animation frame.
 import { ViewStore } from "./store.js";
 import { TurnRenderer } from "./render.js";
+import { Actions } from "./actions.js";
+import { mountControls } from "./session.js";
 
 const LIVE = new Set(["connecting", "streaming", "reconnecting"]);
 
@@ -12,6 +14,7 @@ const LIVE = new Set(["connecting", "streaming", "reconnecting"]);
  * Returns a cleanup function.
  */
 export function mount(model, el) {
+  if (model.get("_controls") !== undefined) return mountControls(model, el);
   const store = new ViewStore();
   const renderer = new TurnRenderer(el, store);
   let frame = 0;
@@ -35,15 +38,25 @@ export function mount(model, el) {
     safeSend(model, { type: "hello", rev: store.rev, reason: "gap" });
   };
 
+  // Pause cards become interactive when Python sets the `_actions` trait (a session view).
+  const actions = new Actions(model, () => {
+    store.dirty.keys.add("pauses");
+    schedule();
+  });
+  renderer.actions = actions;
+  const onActions = () => actions.refresh();
+
   const onView = () => {
     if (store.replace(model.get("_view"))) schedule();
   };
   const onMsg = (msg) => {
     if (msg && msg.type === "patch" && store.applyPatch(msg)) schedule();
     else if (msg && msg.type === "snapshot" && store.replace(msg.view)) schedule();
+    else if (msg && msg.type === "ack") actions.ack(msg);
   };
 
   model.on("change:_view", onView);
+  model.on("change:_actions", onActions);
   model.on("msg:custom", onMsg);
   onView();
   renderer.render(); // first paint synchronously, so the widget never shows empty
@@ -58,6 +71,7 @@ export function mount(model, el) {
     clearInterval(timer);
     if (frame && typeof cancelAnimationFrame === "function") cancelAnimationFrame(frame);
     model.off("change:_view", onView);
+    model.off("change:_actions", onActions);
     model.off("msg:custom", onMsg);
   };
 }

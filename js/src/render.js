@@ -15,6 +15,7 @@ import {
   usageParts,
 } from "./format.js";
 import { StreamingMarkdown } from "./markdown.js";
+import { pauseControls } from "./actions.js";
 
 const LIVE = new Set(["connecting", "streaming", "reconnecting"]);
 const LONG_RESPONSE_CHARS = 600;
@@ -30,6 +31,8 @@ export class TurnRenderer {
     this.store = store;
     this.stick = true; // follow the bottom while streaming until the user scrolls up
     this.frames = 0;
+    /** Interactive pause cards (a session view): see actions.js. Null for a plain view. */
+    this.actions = null;
     this.build();
   }
 
@@ -426,7 +429,7 @@ export class TurnRenderer {
     const byId = new Map();
     for (const p of pauses) {
       if (!byId.has(p.id)) byId.set(p.id, []);
-      byId.get(p.id).push(pauseCard(p, (id) => this.store.view.tools?.[id]));
+      byId.get(p.id).push(pauseCard(p, (id) => this.store.view.tools?.[id], this.actions));
     }
     const pending = [];
     for (const [id, cards] of byId) {
@@ -510,12 +513,14 @@ export function usageChip(usage) {
   );
 }
 
-function pauseCard(p, toolOf) {
+function pauseCard(p, toolOf, actions) {
   const card = pauseCardBody(p, toolOf);
   if (p.pending === false) {
     card.classList.add("tfw-pause-resolved");
     card.title = "the turn no longer waits on this";
   }
+  const controls = actions ? pauseControls(p, actions) : null;
+  if (controls) card.appendChild(controls);
   return card;
 }
 
