@@ -280,6 +280,7 @@ class Lab:
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     console_log: list[tuple[str, str]] = field(default_factory=list)
+    ws_frames: list[bytes] = field(default_factory=list)
     notebook: str | None = None
 
     # -- errors -------------------------------------------------------------------------------
@@ -294,6 +295,18 @@ class Lab:
 
     def _on_page_error(self, err: Any) -> None:
         self.page_errors.append(str(err))
+
+    def _on_websocket(self, ws: Any) -> None:
+        def keep(payload: Any) -> None:
+            self.ws_frames.append(payload if isinstance(payload, bytes) else str(payload).encode())
+
+        ws.on("framereceived", keep)
+        ws.on("framesent", keep)
+
+    def seen_on_the_wire(self, needle: str) -> bool:
+        """Whether ``needle`` was in any WebSocket frame (kernel and comm traffic) this page sent or got."""
+        data = needle.encode()
+        return any(data in frame for frame in self.ws_frames)
 
     def assert_no_errors(self) -> None:
         """Fail if the page logged a console error or raised an uncaught exception."""
@@ -451,6 +464,7 @@ def lab(request: pytest.FixtureRequest, browser: Any, jupyter_server: JupyterSer
     helper = Lab(server=jupyter_server, context=context, page=page, test_name=_test_file_name(request))
     page.on("console", helper._on_console)
     page.on("pageerror", helper._on_page_error)
+    page.on("websocket", helper._on_websocket)
     try:
         yield helper
     finally:

@@ -271,8 +271,15 @@ def test_pause_cards(lab: Lab) -> None:
 
 
 def test_reload_restores_from_state(lab: Lab) -> None:
-    """After the turn finished and the notebook was saved, a reload re-renders the same transcript."""
-    lab.run_notebook(watch_cells('"sub_agents"', speed=0), "reload")
+    """After the turn finished and the notebook was saved, a reload re-renders the same transcript.
+
+    The gateway key never reaches the browser: not in the DOM, the kernel/comm traffic or the saved
+    notebook (which holds the widget state).
+    """
+    key_file = "reload-key.txt"
+    cells = watch_cells('"sub_agents"', speed=0)
+    cells.append(f"open({key_file!r}, 'w').write(sim_w.api_key)\nNone")
+    lab.run_notebook(cells, "reload")
     lab.wait_output(".tfw-root")
     wait_status(lab, "done")
     lab.wait_cells_done()
@@ -281,6 +288,14 @@ def test_reload_restores_from_state(lab: Lab) -> None:
     lab.save()
     saved = lab.saved_notebook()
     assert saved["metadata"].get("widgets"), "notebook was saved without widget state"
+    key = (lab.server.root_dir / key_file).read_text(encoding="utf-8")
+    assert len(key) >= 16
+    assert key not in json.dumps(saved), "the API key was saved in the notebook"
+    assert key not in lab.page.content(), "the API key is in the page"
+    # Positive control: the turn's own text is visible in the captured frames, the key is not.
+    turn_words = words(next(iter(expected_structure(scenario_events("sub_agents"))["content"].values())))
+    assert lab.seen_on_the_wire(turn_words[0]), "websocket capture saw no widget traffic"
+    assert not lab.seen_on_the_wire(key), "the API key went over the kernel websocket"
 
     # Reload with the kernel still running: the widget comes back from the kernel's model.
     lab.reload()
