@@ -29,12 +29,15 @@ def check(
     strict: bool = False,
     unit: str = "",
     note: str = "",
+    miss: str = "",
+    target_text: str | None = None,
 ) -> dict[str, Any]:
     """One comparison: ``ratio`` is how many times better tfwidget is (>1 means better).
 
     For "higher is better" metrics (throughput) the ratio is ``ours / baseline``; for "lower is better"
     metrics (messages, bytes, seconds) it is ``baseline / ours``. ``target`` is the ratio to reach
-    (``strict``: strictly more than it); ``None`` means informational only.
+    (``strict``: strictly more than it); ``None`` means informational only. ``miss`` says what limits the
+    result when the target is missed.
     """
     ratio: float | None = None
     if ours is not None and baseline is not None:
@@ -45,10 +48,8 @@ def check(
     met: bool | None = None
     if target is not None and ratio is not None:
         met = ratio > target if strict else ratio >= target
-    if target is None:
-        target_text = "-"
-    else:
-        target_text = f"{'>' if strict else '>='} {target:g}x" + ("" if higher_is_better else " less")
+    if target_text is None:
+        target_text = "-" if target is None else f"{'>' if strict else '>='} {target:g}x"
     return {
         "what": what,
         "ours": ours,
@@ -60,6 +61,7 @@ def check(
         "target_text": target_text,
         "met": met,
         "note": note,
+        "miss": miss if met is False else "",
     }
 
 

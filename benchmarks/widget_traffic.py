@@ -156,7 +156,8 @@ def bench(quick: bool = False) -> dict[str, Any]:
     naive = res["naive anywidget (List trait reassigned)"]
     checks = [
         check("comm messages vs naive", ours["messages"], naive["messages"], target=20,
-              higher_is_better=False, unit="messages"),
+              higher_is_better=False, unit="messages",
+              miss="a turn this short has few flush windows; settle points (message ends) flush at once"),
         check("bytes vs naive", ours["bytes"], naive["bytes"], target=None, higher_is_better=False,
               unit="bytes"),
         check("kernel CPU vs naive", ours["cpu_s"], naive["cpu_s"], target=None, higher_is_better=False,
@@ -166,7 +167,7 @@ def bench(quick: bool = False) -> dict[str, Any]:
     if pnl is not None:
         checks += [
             check("comm messages vs Panel", ours["messages"], pnl["messages"], target=1, strict=True,
-                  higher_is_better=False, unit="messages"),
+                  higher_is_better=False, unit="messages", target_text="fewer"),
             check("bytes vs Panel", ours["bytes"], pnl["bytes"], target=None, higher_is_better=False,
                   unit="bytes"),
             check("kernel CPU vs Panel", ours["cpu_s"], pnl["cpu_s"], target=None, higher_is_better=False,

@@ -1,0 +1,275 @@
+"""Browser: one streamed turn rendered in JupyterLab + headless chromium, TurnView vs the naive widget.
+
+Uses the browser test harness (``tests/browser/conftest.py``): a scratch JupyterLab on 127.0.0.1 and the
+system chromium through Playwright. For each widget a notebook displays it and starts a feeder thread in the
+kernel that waits for a go-file, then delivers the turn at ``rate`` events per second. Before the go-file
+is written the page gets a ``PerformanceObserver('longtask')`` and a ``requestAnimationFrame`` gap monitor
+(``page.evaluate``). Measured in the page: time from go until the widget shows the whole turn, the longest
+frame (largest gap between animation frames), long tasks, and the final DOM node count inside the widget.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from benchmarks._common import check, not_run, result
+from benchmarks._streams import large_turn_events
+
+TITLE = "Browser: rendering one streamed turn in JupyterLab + chromium"
+
+MONITOR_JS = """
+() => {
+  const m = (window.__tfwBench = { longtasks: [], gaps: [], start: performance.now(), stop: false });
+  try {
+    const obs = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) m.longtasks.push([e.startTime, e.duration]);
+    });
+    obs.observe({ type: "longtask", buffered: false });
+    m.observer = obs;
+  } catch (err) {
+    m.longtaskError = String(err);
+  }
+  let last = null;
+  const tick = (t) => {
+    if (last !== null) m.gaps.push([t, t - last]);
+    last = t;
+    if (!m.stop) requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+  return m.start;
+}
+"""
+
+COLLECT_JS = """
+([until]) => {
+  const m = window.__tfwBench;
+  m.stop = true;
+  if (m.observer) m.observer.disconnect();
+  const inWindow = (t) => t >= m.start && t <= until;
+  const gaps = m.gaps.filter(([t]) => inWindow(t)).map(([, g]) => g);
+  const tasks = m.longtasks.filter(([t]) => inWindow(t)).map(([, d]) => d);
+  return {
+    frames: gaps.length,
+    longest_frame_ms: gaps.length ? Math.max(...gaps) : null,
+    frames_over_50ms: gaps.filter((g) => g > 50).length,
+    long_tasks: tasks.length,
+    longest_task_ms: tasks.length ? Math.max(...tasks) : 0,
+    long_task_total_ms: tasks.reduce((a, b) => a + b, 0),
+    longtask_error: m.longtaskError || null,
+  };
+}
+"""
+
+FEED_CELL = """
+import os, threading, time
+from benchmarks._streams import large_turn_events, to_sse
+{imports}
+events = large_turn_events({n_deltas})
+{prepare}
+w = {make}
+
+def _feed():
+    while not os.path.exists({flag!r}):
+        time.sleep(0.01)
+    t0 = time.perf_counter()
+    for i, x in enumerate(stream):
+        delay = t0 + i / {rate!r} - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        {feed}
+    with open({flag!r} + ".fed", "w") as f:
+        f.write(str(time.perf_counter() - t0))
+
+threading.Thread(target=_feed, daemon=True).start()
+w
+"""
+
+VARIANTS: dict[str, dict[str, str]] = {
+    "tfwidget TurnView": {
+        "imports": "from tfwidget import TurnView, iter_sse",
+        "prepare": "stream = list(iter_sse(to_sse(events)))",
+        "make": "TurnView()",
+        "feed": "w.feed(x)",
+        "root": ".tfw-root",
+        "done_js": "(sel) => { const r = document.querySelector(sel); return r && r.dataset.status === 'done' "
+        "? performance.now() : false; }",
+    },
+    "naive anywidget (re-renders the list)": {
+        "imports": "from benchmarks._naive import NaiveEventsWidget",
+        "prepare": "stream = events",
+        "make": "NaiveEventsWidget()",
+        "feed": "w.append(x)",
+        "root": ".naive-root",
+        "done_js": "([sel, n]) => { const r = document.querySelector(sel); return r && "
+        "r.querySelectorAll('.naive-ev').length >= n ? performance.now() : false; }",
+    },
+}
+
+
+@contextlib.contextmanager
+def jupyter_lab() -> Iterator[Any]:
+    """Start the harness's scratch JupyterLab (same settings as the ``jupyter_server`` fixture)."""
+    import httpx
+
+    from tests.browser.conftest import REPO_ROOT, JupyterServer, _free_port, _stop, _user_settings
+
+    with tempfile.TemporaryDirectory(prefix="tfw-bench-lab-") as tmp:
+        home, root = Path(tmp, "home"), Path(tmp, "root")
+        home.mkdir()
+        root.mkdir()
+        _user_settings(home)
+        port, token = _free_port(), secrets.token_hex(16)
+        env = dict(os.environ)
+        env.update({
+            "HOME": str(home),
+            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p),
+            "JUPYTER_CONFIG_DIR": str(home / ".jupyter"),
+            "JUPYTER_DATA_DIR": str(home / ".local" / "share" / "jupyter"),
+            "JUPYTER_RUNTIME_DIR": str(home / ".local" / "share" / "jupyter" / "runtime"),
+            "IPYTHONDIR": str(home / ".ipython"),
+            "JUPYTER_PLATFORM_DIRS": "1",
+            "PYTHONUNBUFFERED": "1",
+        })  # fmt: skip
+        env.pop("JUPYTER_TOKEN", None)
+        log_path = home / "jupyter.log"
+        cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip", "127.0.0.1", "--port", str(port),
+               "--port-retries=0", f"--ServerApp.token={token}", "--allow-root", f"--ServerApp.root_dir={root}",
+               "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]  # fmt: skip
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
+        server = JupyterServer(url=f"http://127.0.0.1:{port}", token=token, root_dir=root, home=home,
+                               process=proc, log_path=log_path)  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"jupyter lab exited with {proc.returncode}:\n{server.log_tail()}")
+                with contextlib.suppress(httpx.HTTPError), server.api() as client:
+                    if client.get("/api/status").status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"jupyter lab did not start within 60 s:\n{server.log_tail()}")
+                time.sleep(0.2)
+            yield server
+        finally:
+            _stop(proc)
+
+
+def _run_variant(browser: Any, server: Any, name: str, spec: dict[str, str], *, n_deltas: int, rate: float,
+                 n_events: int, cap_s: float) -> dict[str, Any]:  # fmt: skip
+    from tests.browser.conftest import Lab
+
+    slug = "turnview" if "TurnView" in name else "naive"
+    flag = f"go-{slug}-{secrets.token_hex(4)}.flag"
+    source = FEED_CELL.format(n_deltas=n_deltas, rate=rate, flag=flag,
+                              **{k: spec[k] for k in ("imports", "prepare", "make", "feed")})  # fmt: skip
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    lab = Lab(server=server, context=context, page=page, test_name=f"bench-{slug}")
+    page.on("console", lab._on_console)
+    page.on("pageerror", lab._on_page_error)
+    try:
+        lab.run_notebook([source], f"bench_{slug}")
+        lab.wait_output(spec["root"], timeout=120_000, state="attached")
+        lab.wait_cells_done(timeout=120_000)
+        page.wait_for_timeout(500)  # let the first render settle
+        start = page.evaluate(MONITOR_JS)
+        (server.root_dir / flag).write_text("go")
+        sel = lab.out(spec["root"])
+        arg = sel if slug == "turnview" else [sel, n_events]
+        finished = True
+        try:
+            handle = page.wait_for_function(spec["done_js"], arg=arg, polling=100, timeout=cap_s * 1000)
+            end = float(handle.json_value())
+        except Exception:  # Playwright's TimeoutError: the page did not show the whole turn in time
+            finished = False
+            end = float(
+                page.evaluate(
+                    "() => performance.now()",
+                )
+                if not page.is_closed()
+                else start
+            )
+        stats = page.evaluate(COLLECT_JS, [end])
+        nodes = page.evaluate("(sel) => { const r = document.querySelector(sel); "
+                              "return r ? r.querySelectorAll('*').length + 1 : 0; }", sel)  # fmt: skip
+        rows = None
+        if slug == "naive":
+            rows = page.evaluate("(sel) => { const r = document.querySelector(sel); "
+                                 "return r ? r.querySelectorAll('.naive-ev').length : 0; }", sel)  # fmt: skip
+        fed = server.root_dir / (flag + ".fed")
+        return {
+            "finished": finished,
+            "render_s": (end - start) / 1000,
+            "kernel_feed_s": float(fed.read_text()) if fed.exists() else None,
+            "dom_nodes": nodes,
+            "rows_rendered": rows,
+            "page_errors": len(lab.page_errors),
+            **stats,
+        }
+    finally:
+        context.close()
+        server.shutdown_kernels()
+
+
+def bench(quick: bool = False) -> dict[str, Any]:
+    """Benchmark 4 as a suite record; "not run" with the reason when the browser cannot be driven."""
+    from tests.browser.conftest import CHROMIUM_ARGS, chromium_path
+
+    n_deltas, rate = (300, 1000.0) if quick else (10_000, 1000.0)
+    cap_s = 30.0 if quick else 150.0
+    n_events = len(large_turn_events(n_deltas))
+    params = {"deltas": n_deltas, "events": n_events, "rate_per_s": rate,
+              "simulated_duration_s": n_events / rate, "cap_s": cap_s}  # fmt: skip
+    exe = chromium_path()
+    if exe is None:
+        return not_run("browser", TITLE, "not run: chromium is not installed", params)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return not_run("browser", TITLE, "not run: the playwright package is not installed", params)
+
+    res: dict[str, dict[str, Any]] = {}
+    with jupyter_lab() as server, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
+        try:
+            for name, spec in VARIANTS.items():
+                res[name] = _run_variant(browser, server, name, spec, n_deltas=n_deltas, rate=rate,
+                                         n_events=n_events, cap_s=cap_s)  # fmt: skip
+        finally:
+            browser.close()
+    rows = [{"implementation": k, **v} for k, v in res.items()]
+    ours, naive = res["tfwidget TurnView"], res["naive anywidget (re-renders the list)"]
+    notes = [f"{n_events:,} events delivered from a kernel thread at {rate:,.0f} events/s "
+             f"({n_events / rate:.1f} s); render_s runs from the start of the feed until the page shows the "
+             "whole turn (TurnView: status done; naive: every row). Frames are gaps between "
+             "requestAnimationFrame callbacks in that window; long tasks come from PerformanceObserver."]  # fmt: skip
+    if not naive["finished"]:
+        notes.append(f"The naive widget had not rendered the whole turn after {cap_s:.0f} s "
+                     f"({naive['rows_rendered']:,} of {n_events:,} rows): its numbers cover the capped "
+                     "window, its render time is a lower bound.")  # fmt: skip
+    if ours["longtask_error"]:
+        notes.append(f"PerformanceObserver longtask unavailable: {ours['longtask_error']}")
+    checks = [
+        check("longest frame while streaming, TurnView (target: none over 50 ms)", ours["longest_frame_ms"],
+              50.0, target=1.0, higher_is_better=False, unit="ms", target_text="<= 50 ms",
+              note="ratio = 50 ms / longest frame; met when no frame exceeds 50 ms",
+              miss="main-thread work per coalesced patch (markdown re-render of the growing message)"),
+        check("render time vs naive", ours["render_s"], naive["render_s"], target=None,
+              higher_is_better=False, unit="s"),
+        check("longest frame vs naive", ours["longest_frame_ms"], naive["longest_frame_ms"], target=None,
+              higher_is_better=False, unit="ms"),
+        check("DOM nodes vs naive", ours["dom_nodes"], naive["dom_nodes"], target=None,
+              higher_is_better=False, unit="nodes"),
+    ]  # fmt: skip
+    return result("browser", TITLE, params=params, rows=rows, checks=checks, notes=notes)
