@@ -90,6 +90,19 @@ def last_turn(lab: Lab) -> Any:
     return lab.page.locator(lab.out(TURN)).last
 
 
+def shot(lab: Lab, suffix: str = "") -> None:
+    """Screenshot of the whole session view (a tall viewport, so the notebook does not clip it)."""
+    page = lab.page
+    size = page.viewport_size
+    height = page.locator(lab.out(".tfw-session")).first.evaluate("el => el.scrollHeight")
+    page.set_viewport_size({"width": size["width"], "height": min(max(size["height"], height + 300), 4000)})
+    try:
+        page.locator(lab.out(".tfw-session")).first.scroll_into_view_if_needed()
+        lab.screenshot(suffix, selector=".tfw-session")
+    finally:
+        page.set_viewport_size(size)
+
+
 def assert_key_not_on_page(lab: Lab, sim: Simulator) -> None:
     assert sim.api_key not in lab.page.content()
     seen = getattr(lab, "seen_on_the_wire", None)
@@ -111,7 +124,7 @@ def test_click_approve_finishes_the_turn(lab: Lab, sim_factory: Any) -> None:
     assert card.locator(".tfw-deny").is_enabled()
     # the message box is disabled while the turn waits on a decision
     assert lab.page.locator(lab.out(f"{CONTROLS} .tfw-composer-input")).first.is_disabled()
-    lab.screenshot("paused")
+    shot(lab, "paused")
     approve.click()
     wait_turn_status(lab, 2, "done")
     turns = chat_session(sim).turns
@@ -124,7 +137,7 @@ def test_click_approve_finishes_the_turn(lab: Lab, sim_factory: Any) -> None:
     assert first.locator(".tfw-approve").count() == 0
     assert "processed" in last_turn(lab).inner_text()
     assert lab.page.locator(lab.out(f"{CONTROLS} .tfw-composer-input")).first.is_enabled()
-    lab.screenshot("done")
+    shot(lab, "done")
     assert_key_not_on_page(lab, sim)
     lab.assert_no_errors()
 
@@ -138,14 +151,14 @@ def test_answer_a_question_with_an_option_button(lab: Lab, sim_factory: Any) -> 
     options.first.wait_for()
     labels = options.all_text_contents()
     assert len(labels) >= 2
-    lab.screenshot("question")
+    shot(lab, "question")
     options.nth(1).click()
     wait_turn_status(lab, 2, "done")
     turns = chat_session(sim).turns
     assert [i["type"] for i in turns[1].input] == ["user.tool_response"]
     assert turns[1].input[0]["content"] == labels[1]
     assert labels[1] in last_turn(lab).inner_text()
-    lab.screenshot("answered")
+    shot(lab, "answered")
     lab.assert_no_errors()
 
 
@@ -160,7 +173,7 @@ def test_cancel_while_a_long_turn_streams(lab: Lab, sim_factory: Any) -> None:
         "sel => [...document.querySelectorAll(sel)].some(e => e.textContent.length > 40)",
         arg=lab.out(f"{TURN} .tfw-md"),
     )
-    lab.screenshot("streaming")
+    shot(lab, "streaming")
     cancel.click()
     wait_turn_status(lab, 1, "cancelled")
     [turn] = chat_session(sim).turns
@@ -168,7 +181,7 @@ def test_cancel_while_a_long_turn_streams(lab: Lab, sim_factory: Any) -> None:
     pill = last_turn(lab).locator(".tfw-header .tfw-pill").text_content()
     assert (pill or "").strip() == "cancelled"
     assert cancel.is_hidden()
-    lab.screenshot("cancelled")
+    shot(lab, "cancelled")
     lab.assert_no_errors()
 
 
@@ -188,5 +201,5 @@ def test_double_click_approve_sends_one_resume(lab: Lab, sim_factory: Any) -> No
     assert turn_statuses(lab) == ["paused", "done"]
     notices = lab.text(f"{CONTROLS} .tfw-notice-error")
     assert notices == ""
-    lab.screenshot()
+    shot(lab)
     lab.assert_no_errors()
