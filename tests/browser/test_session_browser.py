@@ -203,3 +203,48 @@ def test_double_click_approve_sends_one_resume(lab: Lab, sim_factory: Any) -> No
     assert notices == ""
     shot(lab)
     lab.assert_no_errors()
+
+
+def test_decisions_in_two_threads_are_collected_then_sent_once(lab: Lab, sim_factory: Any) -> None:
+    sim = sim_factory()
+    open_chat(lab, sim, "session_multi")
+    type_and_send(lab, "Handle several things at once")
+    wait_turn_status(lab, 1, "paused")
+    turn = last_turn(lab)
+    turn.locator(".tfw-approve").wait_for()
+    turn.locator(".tfw-approve").click()
+    decided = turn.locator(".tfw-pause-approval .tfw-decided")
+    decided.wait_for()
+    assert decided.locator(".tfw-decision").text_content() == "Approve"
+    assert "collected" in (decided.locator(".tfw-decision-state").text_content() or "")
+    assert len(chat_session(sim).turns) == 1  # nothing sent while the question is open
+    status = lab.text(f"{CONTROLS} .tfw-composer-what")
+    assert "1 action" in status and "1 decided" in status
+    shot(lab, "collected")
+    option = turn.locator(".tfw-pause-question .tfw-option").first
+    label = option.text_content()
+    option.click()
+    wait_turn_status(lab, 2, "done")
+    turns = chat_session(sim).turns
+    assert len(turns) == 2
+    assert sorted(i["type"] for i in turns[1].input) == ["user.tool_approval", "user.tool_response"]
+    assert next(i for i in turns[1].input if i["type"] == "user.tool_response")["content"] == label
+    shot(lab, "sent")
+    lab.assert_no_errors()
+
+
+def test_sign_in_link_and_continue(lab: Lab, sim_factory: Any) -> None:
+    sim = sim_factory()
+    open_chat(lab, sim, "session_mcp")
+    type_and_send(lab, "Sign in to github and list my repositories")
+    wait_turn_status(lab, 1, "paused")
+    card = last_turn(lab).locator(".tfw-pause-auth")
+    link = card.locator(".tfw-signin a")
+    link.wait_for()
+    assert link.get_attribute("href", timeout=5000).startswith("http")
+    assert link.get_attribute("target") == "_blank"
+    card.locator(".tfw-continue").click()
+    wait_turn_status(lab, 2, "done")
+    turns = chat_session(sim).turns
+    assert len(turns) == 2 and turns[1].input == []
+    lab.assert_no_errors()
