@@ -285,3 +285,28 @@ def test_demo_starts_jupyterlab_and_stops_it_on_ctrl_c(tmp_path: Path) -> None:
     assert code == 0
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/api/status", timeout=2)
+
+
+def test_demo_outside_a_checkout_writes_its_own_quickstart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nbformat
+
+    monkeypatch.setattr(cli, "_CHECKOUT", tmp_path / "site-packages")
+    assert cli.checkout_notebooks() is None
+    args = cli.build_parser().parse_args(["demo", "--dir", str(tmp_path / "demo")])
+    path = cli._quickstart(args)
+    assert path == tmp_path / "demo" / "quickstart.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    source = "\n".join(c.source for c in nb.cells)
+    assert "tfwidget.sim.Simulator(" in source and "tfwidget.watch(" in source and "plot_usage" in source
+    # an existing notebook (perhaps edited) is never overwritten
+    path.write_text(path.read_text().replace("sub_agents", "plain_answer"))
+    assert cli._quickstart(args) == path and "plain_answer" in path.read_text()
+    # compiled, every code cell is valid Python (top-level await allowed, as in IPython)
+    import ast
+
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            compile(cell.source, "<cell>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
