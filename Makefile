@@ -19,7 +19,9 @@ demo: setup
 test: setup chromium
 	cd js && npm test
 	$(VENV)/bin/ruff check tfwidget tests benchmarks
-	TFW_REQUIRE_BROWSER=1 $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env $(PYTEST_ARGS)
+	$(PY) -m pytest tests notebooks --ignore=tests/browser --nbval-lax --nbval-current-env $(PYTEST_ARGS)
+	# the browser suite runs on its own: Playwright's sync API keeps an event loop running for its session
+	TFW_REQUIRE_BROWSER=1 $(PY) -m pytest tests/browser $(PYTEST_ARGS)
 
 setup: $(STAMP) $(BUNDLE)
 
