@@ -13,9 +13,14 @@ ROOT = Path(__file__).resolve().parent.parent
 _CANDIDATES = [
     Path(os.environ["TFW_FIXTURES"]) if os.environ.get("TFW_FIXTURES") else None,
     ROOT.parent / "shared" / "fixtures",
-    ROOT / "tfwidget" / "sim" / "scenarios",
 ]
-FIXTURES = next(p for p in _CANDIDATES if p is not None and p.is_dir() and any(p.glob("*.sse")))
+_found = [p for p in _CANDIDATES if p is not None and p.is_dir() and any(p.glob("*.merged.json"))]
+if not _found:
+    raise pytest.UsageError(
+        "protocol fixtures not found: expected shared/fixtures beside the project checkout "
+        "(or set TFW_FIXTURES to a folder of NAME.sse + NAME.merged.json files)"
+    )
+FIXTURES = _found[0]
 FIXTURE_NAMES = sorted(
     p.stem for p in FIXTURES.glob("*.sse") if (FIXTURES / f"{p.stem}.merged.json").exists()
 )

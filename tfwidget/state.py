@@ -735,6 +735,12 @@ class TurnState:
 
         return usage_frame(self)
 
+    def plot_usage(self, **kwargs: Any) -> Any:
+        """Token usage per model call as stacked bars: see :func:`tfwidget.analysis.plot_usage`."""
+        from .analysis import plot_usage
+
+        return plot_usage(self, **kwargs)
+
     def __repr__(self) -> str:
         t = self.totals()
         extra = f" ({self.status_reason})" if self.status_reason else ""

@@ -440,6 +440,13 @@ class TurnView(anywidget.AnyWidget):
         with self._lock:
             return self._state.usage_df
 
+    def plot_usage(self, **kwargs: Any) -> Any:
+        """Token usage per model call as stacked bars: see :func:`tfwidget.analysis.plot_usage`."""
+        from .analysis import plot_usage
+
+        with self._lock:
+            return plot_usage(self._state, **kwargs)
+
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the items received so far as a recording (``.jsonl``) or raw capture (``.sse``)."""
         return save(self.events, path)
