@@ -210,7 +210,8 @@ def test_malformed_frames_are_reported_and_skipped() -> None:
 
 
 def test_async_malformed_frames_and_drop_resume() -> None:
-    faults = Faults(malformed_every=5, drop_after_events=9, max_drops=3)
+    # drops at events 7, 14 and 21, well before the turn ends: every resume is a live re-subscribe
+    faults = Faults(malformed_every=5, drop_after_events=7, max_drops=3)
 
     async def run(sim: Simulator) -> tuple[list[StreamItem], Any]:
         async with make_client(sim) as client:
@@ -219,7 +220,7 @@ def test_async_malformed_frames_and_drop_resume() -> None:
                 warnings.simplefilter("ignore", MalformedFrameWarning)
                 return [it async for it in sub], sub
 
-    with serve("sub_agents", speed=20, faults=faults) as sim:
+    with serve("sub_agents", speed=3, faults=faults) as sim:
         items, sub = asyncio.run(run(sim))
         assert_complete(items, sim)
         assert sub.malformed > 0

@@ -58,7 +58,7 @@ class ChaosMonkey(threading.Thread):
             if len(self.failures) >= self.target or produced >= 0.8 * self.total:
                 break
             i += 1
-            kw: dict[str, Any] = {"seed": i, "drop_probability": self.rng.uniform(0.04, 0.15)}
+            kw: dict[str, Any] = {"seed": i, "drop_probability": self.rng.uniform(0.06, 0.2)}
             roll = self.rng.random()
             if roll < 0.3:
                 kw.update(fail_status=self.rng.choice([500, 502, 503, 504]), fail_count=1)
