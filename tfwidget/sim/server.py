@@ -347,6 +347,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # small SSE frames and JSON answers go out at once (no ~40 ms delay)
     server: _Server
     server_version = "tfwidget-sim"
     sys_version = ""
