@@ -103,6 +103,8 @@ def test_chat_send_done(sim, client, sent):
     assert view.children[-1] is view.controls and view.children[0] is turn
     ctl = view.controls._controls
     assert ctl["status"] == "done" and ctl["turns"] == 1 and ctl["can_send"] and not ctl["can_cancel"]
+    view.close()
+    assert turn.comm is None and view.controls.comm is None
 
 
 def test_dataframes_cover_all_turns_with_turn_id_first(sim, client, sent):

@@ -452,6 +452,8 @@ class SessionView(ipywidgets.VBox):
                 pass
         for view in self.turns:
             view.stop()
+            view.close()
+        self._controls_widget.close()
         if self._own_client:
             self._client.close()
         super().close()
