@@ -62,7 +62,7 @@ def console(results: list[dict[str, Any]]) -> str:
     """The summary printed at the end of a run: every comparison with its ratio and verdict."""
     lines = []
     w = max([len(c["what"]) for r in results for c in r["checks"]] + [30]) + 2
-    lines.append(f"{'benchmark / comparison':<{w + 2}}{'tfwidget':>12}{'baseline':>12}{'ratio':>10}"
+    lines.append(f"{'benchmark / comparison':<{w + 2}}{'tfwidget':>14}{'baseline':>15}{'ratio':>10}"
                  f"{'target':>14}  result")  # fmt: skip
     for r in results:
         lines.append(f"{r['name']}  ({r['status']})")
@@ -71,7 +71,7 @@ def console(results: list[dict[str, Any]]) -> str:
                 lines.append(f"  {n}")
             continue
         for c in r["checks"]:
-            lines.append(f"  {c['what']:<{w}}{fmt(c['ours']):>12}{fmt(c['baseline']):>12}"
+            lines.append(f"  {c['what']:<{w}}{fmt(c['ours']):>14}{fmt(c['baseline']):>15}"
                          f"{ratio_text(c['ratio']):>10}{c['target_text']:>14}  {verdict(c)}")  # fmt: skip
     return "\n".join(lines)
 

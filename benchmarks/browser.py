@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,12 +56,15 @@ COLLECT_JS = """
   m.stop = true;
   if (m.observer) m.observer.disconnect();
   const inWindow = (t) => t >= m.start && t <= until;
-  const gaps = m.gaps.filter(([t]) => inWindow(t)).map(([, g]) => g);
+  const inside = m.gaps.filter(([t]) => inWindow(t));
+  const gaps = inside.map(([, g]) => g);
+  const slow = inside.filter(([, g]) => g > 50).map(([t, g]) => [(t - m.start) / 1000, g]);
   const tasks = m.longtasks.filter(([t]) => inWindow(t)).map(([, d]) => d);
   return {
     frames: gaps.length,
     longest_frame_ms: gaps.length ? Math.max(...gaps) : null,
-    frames_over_50ms: gaps.filter((g) => g > 50).length,
+    frames_over_50ms: slow.length,
+    slow_frames_at: slow.slice(0, 10),
     long_tasks: tasks.length,
     longest_task_ms: tasks.length ? Math.max(...tasks) : 0,
     long_task_total_ms: tasks.reduce((a, b) => a + b, 0),
@@ -222,15 +226,49 @@ def _run_variant(browser: Any, server: Any, name: str, spec: dict[str, str], *, 
         server.shutdown_kernels()
 
 
+def _combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs of one widget: median render time, worst frame and task, totals of slow frames."""
+    if len(runs) == 1:
+        return {**runs[0], "runs": 1}
+    last = runs[-1]
+    return {
+        **last,
+        "runs": len(runs),
+        "finished": all(r["finished"] for r in runs),
+        "render_s": statistics.median(r["render_s"] for r in runs),
+        "frames": sum(r["frames"] for r in runs),
+        "longest_frame_ms": max(r["longest_frame_ms"] or 0 for r in runs),
+        "longest_frame_ms_per_run": [r["longest_frame_ms"] for r in runs],
+        "frames_over_50ms": sum(r["frames_over_50ms"] for r in runs),
+        "slow_frames_at": [f for r in runs for f in r["slow_frames_at"]][:10],
+        "long_tasks": sum(r["long_tasks"] for r in runs),
+        "longest_task_ms": max(r["longest_task_ms"] for r in runs),
+        "long_task_total_ms": sum(r["long_task_total_ms"] for r in runs),
+        "page_errors": sum(r["page_errors"] for r in runs),
+    }
+
+
+def _slow_frames_text(r: dict[str, Any]) -> str:
+    """Where the frames over 50 ms fell (seconds after the feed started), for the report."""
+    slow = r.get("slow_frames_at") or []
+    at = ", ".join(f"{g:.0f} ms at {t:.1f} s" for t, g in slow)
+    return (
+        f"{r['frames_over_50ms']} of {r['frames']:,} frames took over 50 ms ({at}); "
+        f"{r['long_tasks']} long task(s), longest {r['longest_task_ms']:.0f} ms. A frame this long is "
+        "one patch (or the periodic snapshot) whose render and layout work exceeded the budget."
+    )
+
+
 def bench(quick: bool = False) -> dict[str, Any]:
     """Benchmark 4 as a suite record; "not run" with the reason when the browser cannot be driven."""
     from tests.browser.conftest import CHROMIUM_ARGS, chromium_path
 
     n_deltas, rate = (300, 1000.0) if quick else (10_000, 1000.0)
-    cap_s = 30.0 if quick else 150.0
+    cap_s = 30.0 if quick else 60.0
+    turnview_runs = 1 if quick else 3
     n_events = len(large_turn_events(n_deltas))
     params = {"deltas": n_deltas, "events": n_events, "rate_per_s": rate,
-              "simulated_duration_s": n_events / rate, "cap_s": cap_s}  # fmt: skip
+              "simulated_duration_s": n_events / rate, "cap_s": cap_s, "turnview_runs": turnview_runs}  # fmt: skip
     exe = chromium_path()
     if exe is None:
         return not_run("browser", TITLE, "not run: chromium is not installed", params)
@@ -244,8 +282,10 @@ def bench(quick: bool = False) -> dict[str, Any]:
         browser = pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS, headless=True)
         try:
             for name, spec in VARIANTS.items():
-                res[name] = _run_variant(browser, server, name, spec, n_deltas=n_deltas, rate=rate,
-                                         n_events=n_events, cap_s=cap_s)  # fmt: skip
+                runs = turnview_runs if "TurnView" in name else 1  # the naive widget runs into the cap
+                each = [_run_variant(browser, server, name, spec, n_deltas=n_deltas, rate=rate,
+                                     n_events=n_events, cap_s=cap_s) for _ in range(runs)]  # fmt: skip
+                res[name] = _combine(each)
         finally:
             browser.close()
     rows = [{"implementation": k, **v} for k, v in res.items()]
@@ -253,18 +293,23 @@ def bench(quick: bool = False) -> dict[str, Any]:
     notes = [f"{n_events:,} events delivered from a kernel thread at {rate:,.0f} events/s "
              f"({n_events / rate:.1f} s); render_s runs from the start of the feed until the page shows the "
              "whole turn (TurnView: status done; naive: every row). Frames are gaps between "
-             "requestAnimationFrame callbacks in that window; long tasks come from PerformanceObserver."]  # fmt: skip
+             "requestAnimationFrame callbacks in that window; long tasks come from PerformanceObserver. "
+             f"TurnView runs {turnview_runs} time(s): median render time, the worst frame and task of all "
+             "runs, slow frames and long tasks summed over the runs."]  # fmt: skip
     if not naive["finished"]:
         notes.append(f"The naive widget had not rendered the whole turn after {cap_s:.0f} s "
                      f"({naive['rows_rendered']:,} of {n_events:,} rows): its numbers cover the capped "
                      "window, its render time is a lower bound.")  # fmt: skip
+    if ours.get("longest_frame_ms_per_run"):
+        per = ", ".join(f"{x:.1f}" for x in ours["longest_frame_ms_per_run"])
+        notes.append(f"TurnView's longest frame per run (ms): {per}.")
     if ours["longtask_error"]:
         notes.append(f"PerformanceObserver longtask unavailable: {ours['longtask_error']}")
     checks = [
         check("longest frame while streaming, TurnView (target: none over 50 ms)", ours["longest_frame_ms"],
               50.0, target=1.0, higher_is_better=False, unit="ms", target_text="<= 50 ms",
               note="ratio = 50 ms / longest frame; met when no frame exceeds 50 ms",
-              miss="main-thread work per coalesced patch (markdown re-render of the growing message)"),
+              miss=_slow_frames_text(ours)),
         check("render time vs naive", ours["render_s"], naive["render_s"], target=None,
               higher_is_better=False, unit="s"),
         check("longest frame vs naive", ours["longest_frame_ms"], naive["longest_frame_ms"], target=None,

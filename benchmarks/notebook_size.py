@@ -54,10 +54,10 @@ def measure(n_deltas: int) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     with recording_comms():
         view = TurnView(items)
-        text, state = _notebook(view, view._mimebundle(), "view = tfwidget.replay(...)\nview")
+        text, state = _notebook(view, view._repr_mimebundle_(), "view = tfwidget.replay(...)\nview")
         out["tfwidget TurnView"] = {
             **_sizes(text, state),
-            "output_bundle_bytes": len(json.dumps(view._mimebundle())),
+            "output_bundle_bytes": len(json.dumps(view._repr_mimebundle_())),
         }
         view.close()
 
