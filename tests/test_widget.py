@@ -298,7 +298,8 @@ def test_to_html_has_no_payload_execution_path(tmp_path, sent):
 
 def test_static_fallback_is_escaped_and_scriptless(sent):
     v = replay(_xss_items())
-    bundle = v._repr_mimebundle_()
+    bundle, metadata = v._repr_mimebundle_()
+    assert metadata == {}  # outside Colab anywidget adds no display metadata
     fallback = bundle["text/html"]
     assert "<script" not in fallback.lower()
     assert "<img" not in fallback and "<svg" not in fallback and "<i>gh" not in fallback

@@ -66,6 +66,18 @@ def _is_settle_item(item: StreamItem) -> bool:
     return isinstance(ev, (TurnDoneEvent, TurnCreatedEvent, ThreadDoneEvent, *_PAUSE_EVENTS))
 
 
+def _repr_metadata() -> dict[str, Any]:
+    """anywidget's display metadata (in Google Colab it names the custom widget manager to use)."""
+    try:
+        from anywidget._util import get_repr_metadata
+    except ImportError:  # pragma: no cover - older or newer anywidget layout
+        return {}
+    try:
+        return get_repr_metadata()
+    except Exception:  # pragma: no cover - never let display metadata break a display
+        return {}
+
+
 def _running_loop() -> asyncio.AbstractEventLoop | None:
     try:
         return asyncio.get_running_loop()
@@ -480,13 +492,13 @@ class TurnView(anywidget.AnyWidget):
             },
         }
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
-        return self._mimebundle()
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:  # type: ignore[override]
+        return self._mimebundle(), _repr_metadata()
 
     def _ipython_display_(self, **kwargs: Any) -> None:
         from IPython.display import display
 
-        handle = display(self._mimebundle(), raw=True, display_id=True)
+        handle = display(self._mimebundle(), metadata=_repr_metadata(), raw=True, display_id=True)
         if handle is not None:
             self._display_handles.append(handle)
 
