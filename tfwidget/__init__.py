@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .events import EVENT_TYPES, Event, EventParseError, UnknownEvent, parse_event
 from .frames import events_frame, messages_frame, tool_calls_frame, usage_frame
@@ -19,23 +19,46 @@ __version__ = "0.1.0"
 
 __all__ = [
     "EVENT_TYPES",
+    "AsyncGatewayClient",
+    "AuthenticationError",
+    "ConfigurationError",
+    "ConflictError",
     "Event",
     "EventParseError",
+    "GatewayClient",
+    "GatewayError",
     "MalformedFrame",
     "MalformedFrameWarning",
+    "NotAnEventStreamError",
+    "NotFoundError",
+    "ProtocolError",
+    "RateLimitError",
+    "ReconnectError",
+    "ReconnectInfo",
     "SSEDecoder",
+    "ServerError",
+    "SessionView",
     "StreamItem",
+    "TurnCollection",
     "TurnState",
+    "TurnView",
     "UnknownEvent",
     "__version__",
+    "chat",
+    "concat",
     "events_frame",
     "iter_sse",
     "load",
     "messages_frame",
     "parse_event",
+    "plot_usage",
+    "replay",
     "save",
+    "to_arrow",
+    "to_parquet",
     "tool_calls_frame",
     "usage_frame",
+    "watch",
 ]
 
 _LAZY = {
@@ -49,7 +72,42 @@ _LAZY = {
     "concat": ("tfwidget.analysis", "concat"),
     "plot_usage": ("tfwidget.analysis", "plot_usage"),
     "TurnCollection": ("tfwidget.analysis", "TurnCollection"),
+    "to_arrow": ("tfwidget.analysis", "to_arrow"),
+    "to_parquet": ("tfwidget.analysis", "to_parquet"),
+    "ReconnectInfo": ("tfwidget.client", "ReconnectInfo"),
+    "GatewayError": ("tfwidget.errors", "GatewayError"),
+    "AuthenticationError": ("tfwidget.errors", "AuthenticationError"),
+    "ConfigurationError": ("tfwidget.errors", "ConfigurationError"),
+    "ConflictError": ("tfwidget.errors", "ConflictError"),
+    "NotFoundError": ("tfwidget.errors", "NotFoundError"),
+    "NotAnEventStreamError": ("tfwidget.errors", "NotAnEventStreamError"),
+    "ProtocolError": ("tfwidget.errors", "ProtocolError"),
+    "RateLimitError": ("tfwidget.errors", "RateLimitError"),
+    "ReconnectError": ("tfwidget.errors", "ReconnectError"),
+    "ServerError": ("tfwidget.errors", "ServerError"),
 }
+
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
+    from .analysis import TurnCollection, concat, plot_usage, to_arrow, to_parquet
+    from .client import AsyncGatewayClient, GatewayClient, ReconnectInfo
+    from .errors import (
+        AuthenticationError,
+        ConfigurationError,
+        ConflictError,
+        GatewayError,
+        NotAnEventStreamError,
+        NotFoundError,
+        ProtocolError,
+        RateLimitError,
+        ReconnectError,
+        ServerError,
+    )
+    from .session import SessionView, chat
+    from .widget import TurnView, replay, watch
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def __getattr__(name: str) -> Any:
