@@ -59,9 +59,11 @@ def run_one(name: str, quick: bool) -> dict[str, Any]:
     try:
         rec = importlib.import_module(module).bench(quick=quick)
     except Exception as exc:
-        rec = not_run(name, title, f"error: {type(exc).__name__}: {exc}")
+        text = f"{type(exc).__name__}: {exc}"
+        text = text if len(text) <= 300 else text[:300] + " ..."
+        rec = not_run(name, title, f"error: {text}")
         rec["status"] = "error"
-        rec["error"] = traceback.format_exc(limit=-3).strip().splitlines()[-1]
+        traceback.print_exc()
     rec["seconds_total"] = time.perf_counter() - t0
     return rec
 

@@ -17,7 +17,16 @@ TITLE = "Notebook size: saved .ipynb after one turn"
 _CODE_KEYS = ("_esm", "_css", "_anywidget_id")
 
 
-def _notebook(widget: Any, bundle: dict[str, Any], source: str) -> tuple[str, dict[str, Any]]:
+def _output(widget: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The display bundle and metadata IPython would store for ``widget`` (``_repr_mimebundle_``)."""
+    got = widget._repr_mimebundle_()
+    if isinstance(got, tuple):
+        data, metadata = got
+        return data, metadata or {}
+    return got, {}
+
+
+def _notebook(widget: Any, source: str) -> tuple[str, dict[str, Any], int]:
     import nbformat
     from ipywidgets.embed import dependency_state
 
@@ -27,9 +36,11 @@ def _notebook(widget: Any, bundle: dict[str, Any], source: str) -> tuple[str, di
         "application/vnd.jupyter.widget-state+json": {"version_major": 2, "version_minor": 0, "state": state}
     }
     cell = nbformat.v4.new_code_cell(source, execution_count=1)
-    cell.outputs = [nbformat.v4.new_output("display_data", data=bundle)]
+    data, metadata = _output(widget)
+    output = nbformat.v4.new_output("display_data", data=data, metadata=metadata)
+    cell.outputs = [output]
     nb.cells.append(cell)
-    return nbformat.writes(nb), state
+    return nbformat.writes(nb), state, len(json.dumps(output).encode())
 
 
 def _sizes(text: str, state: dict[str, Any]) -> dict[str, int]:
@@ -54,24 +65,16 @@ def measure(n_deltas: int) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     with recording_comms():
         view = TurnView(items)
-        text, state = _notebook(view, view._repr_mimebundle_(), "view = tfwidget.replay(...)\nview")
-        out["tfwidget TurnView"] = {
-            **_sizes(text, state),
-            "output_bundle_bytes": len(json.dumps(view._repr_mimebundle_())),
-        }
+        text, state, output_bytes = _notebook(view, "view = tfwidget.replay(...)\nview")
+        out["tfwidget TurnView"] = {**_sizes(text, state), "output_bundle_bytes": output_bytes}
         view.close()
 
         naive = NaiveEventsWidget()
         for ev in events:  # the final state of per-event reassignment, without paying for the streaming
             naive.events.append(ev)
         naive.events = list(naive.events)
-        bundle = naive._repr_mimebundle_()
-        bundle = bundle[0] if isinstance(bundle, tuple) else bundle
-        text, state = _notebook(naive, bundle, "w = NaiveEventsWidget()\nw")
-        out["naive anywidget (List trait)"] = {
-            **_sizes(text, state),
-            "output_bundle_bytes": len(json.dumps(bundle)),
-        }
+        text, state, output_bytes = _notebook(naive, "w = NaiveEventsWidget()\nw")
+        out["naive anywidget (List trait)"] = {**_sizes(text, state), "output_bundle_bytes": output_bytes}
         naive.close()
     return out
 
