@@ -113,6 +113,9 @@ def test_python_blocks_run_against_the_simulator(
     assert (tmp_path / "turns.parquet").stat().st_size > 1_000
     turns = ns["turns"]
     assert list(turns.turns_df.status) == ["done", "paused"]  # type: ignore[attr-defined]
+    view = ns["view"]  # the chat example: paused for an approval, approved, resumed to the end
+    assert view.status == "done" and len(view.turns) == 2  # type: ignore[attr-defined]
+    assert "done 2" in out
 
 
 def test_gateway_example_watches_a_new_turn(monkeypatch: pytest.MonkeyPatch) -> None:
