@@ -50,6 +50,7 @@ from .errors import (
     scrub,
     snippet_of,
 )
+from .events import _VALIDATE_JSON as _validate_event_json
 from .events import Event, EventParseError, ModelMessageDeltaEvent, parse_event
 from .sse import MalformedFrame, MalformedFrameWarning, StreamItem, item_from_frame
 
@@ -538,6 +539,17 @@ class _SubscriptionBase:
         if not data:
             return None  # comment-only / retry-only / keep-alive frame
         sse_id = sse.id or None
+        if sse_id is not None and sse_id != prev_id:
+            # the hot path, one per token: a well-formed frame of a known event type
+            try:
+                item = StreamItem(int(sse_id), _validate_event_json(data), time.time(), data)
+            except ValueError:  # a bad id, bad JSON or an unknown type: the careful path below reports it
+                pass
+            else:
+                last = self._delivery.last_seq
+                if last is not None and item.sequence_number <= last:  # type: ignore[operator]
+                    return None
+                return item
         if sse_id is not None and sse_id == prev_id:
             # httpx-sse repeats the previous id for a frame that had no id line
             res: StreamItem | MalformedFrame = MalformedFrame("frame without an SSE id", data, None)
