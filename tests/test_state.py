@@ -230,3 +230,22 @@ def test_messages_are_independent_copies() -> None:
 def test_repr_is_informative() -> None:
     r = repr(TurnState.from_items(load(FIXTURES / "cancelled.sse")))
     assert "cancelled" in r and "client-cancelled" in r and "0x" not in r
+
+
+def test_open_threads_take_the_turns_ending() -> None:
+    def stream(done_state: dict) -> list[StreamItem]:
+        evs = [
+            {"type": "turn.created", "id": "tc", "turn_id": "t", "input": []},
+            {"type": "thread.created", "id": "th", "thread_id": "sub", "title": "s", "parent": {"thread_id": "main", "tool_call_id": "c"}},
+            {"type": "turn.done", "id": "td", "state": done_state},
+        ]
+        return [StreamItem(i + 1, parse_event(e)) for i, e in enumerate(evs)]
+
+    paused = TurnState.from_items(stream({"status": "done", "required_actions": [{"type": "tool.response_required", "id": "p", "thread_id": "sub", "tool_calls": [{"id": "q"}]}]}))
+    assert (paused.status, paused.threads["main"].status, paused.threads["sub"].status) == ("paused", "paused", "paused")
+    cancelled = TurnState.from_items(stream({"status": "cancelled", "reason": "client-cancelled"}))
+    assert {t.status for t in cancelled.threads.values()} == {"cancelled"}
+    done = TurnState.from_items(stream({"status": "done", "required_actions": []}))
+    assert {t.status for t in done.threads.values()} == {"done"}
+    running = TurnState.from_items(stream({"status": "done"})[:2])
+    assert running.threads["sub"].status == "running" and running.threads["main"].status == "running"

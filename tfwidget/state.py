@@ -51,14 +51,18 @@ _PAUSE_TYPES = (ToolApprovalRequiredEvent, ToolResponseRequiredEvent, McpAuthReq
 
 @dataclass(slots=True)
 class ThreadInfo:
-    """The main thread or a sub-agent thread."""
+    """The main thread or a sub-agent thread.
+
+    ``status``: ``running`` until its ``thread.done`` (``done`` or ``error``); threads still open when the turn
+    ends take the turn's ending: ``paused``, ``cancelled`` or ``error`` (``main`` always takes the turn's status).
+    """
 
     id: str
     title: str | None = None
     parent_thread_id: str | None = None
     parent_tool_call_id: str | None = None
     agent_info: dict[str, Any] | None = None
-    status: Literal["running", "done", "error"] = "running"
+    status: Literal["running", "done", "paused", "cancelled", "error"] = "running"
     error: Any = None
     output: Any = None
     created_at: str | None = None
@@ -562,10 +566,15 @@ class TurnState:
             self._flag("unknown_status", f"turn.done with unknown status {ev.state.status!r}", item)
         for info in self.tool_calls.values():
             self._refresh_tool_status(info)
-        main = self.threads["main"]
-        main.status = "error" if ev.state.status == "error" else "done"
-        main.done_at = ev.state.completed_at or ev.created_at
-        self._changes.threads.add("main")
+        # threads still open when the turn ends share its fate: a paused turn leaves them paused (a sub-agent
+        # waiting on a question), a cancelled or failed one ends them so
+        ended = self.status
+        for th in self.threads.values():
+            if th.id == "main" or th.status in ("running", "paused"):
+                th.status = ended if th.id == "main" or ended != "done" else "done"
+                if th.done_at is None or th.id == "main":
+                    th.done_at = ev.state.completed_at or ev.created_at
+                self._changes.threads.add(th.id)
 
     def _other(self, ev: Event, item: StreamItem) -> None:
         if ev.id not in self.events_by_id:
