@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from .events import Event, EventParseError, parse_event
+from .events import _VALIDATE_JSON, Event, EventParseError, parse_event
 
 __all__ = [
     "MalformedFrame",
@@ -193,8 +193,25 @@ class SSEDecoder:
         if buf.endswith("\r") and not self._buf:
             # a CR at the very end may be the first half of a CRLF split across chunks
             self._pending_cr = True
+        # the hot loop: "id:", "data:" and blank lines inline; anything else goes through _line
+        now = time.time()
+        data = self._data
         for line in lines:
-            self._line(line, out)
+            if not line:
+                if data:
+                    self._dispatch(out, now)
+                    data = self._data
+                else:
+                    self._has_id = False
+                    self._id = None
+            elif line[0] == "d" and line.startswith("data:"):
+                data.append(line[6:] if line[5:6] == " " else line[5:])
+            elif line[0] == "i" and line.startswith("id:") and "\0" not in line:
+                self._id = line[4:] if line[3:4] == " " else line[3:]
+                self._has_id = True
+            else:
+                self._line(line, out)
+                data = self._data
         return out
 
     def close(self) -> list[StreamItem]:
@@ -233,8 +250,9 @@ class SSEDecoder:
                 self.retry = int(value)
         # "event" and unknown field names are ignored: the JSON "type" tells events apart
 
-    def _dispatch(self, out: list[StreamItem]) -> None:
-        data = "\n".join(self._data) if len(self._data) > 1 else self._data[0]
+    def _dispatch(self, out: list[StreamItem], now: float | None = None) -> None:
+        parts = self._data
+        data = "\n".join(parts) if len(parts) > 1 else parts[0]
         sse_id = self._id if self._has_id else None
         self._data = []
         self._has_id = False
@@ -242,7 +260,12 @@ class SSEDecoder:
         self.frames += 1
         if sse_id is not None:
             self.last_event_id = sse_id
-        res = item_from_frame(data, sse_id)
+            try:  # the common case in one step: an integer id and a known, well-formed event
+                out.append(StreamItem(int(sse_id), _VALIDATE_JSON(data), now, data))
+                return
+            except ValueError:  # bad id, bad JSON, unknown type: the careful path below keeps or reports it
+                pass
+        res = item_from_frame(data, sse_id, now)
         if isinstance(res, MalformedFrame):
             self.errors.append(res)
             if self.warn:
