@@ -136,84 +136,21 @@ class SessionEvent(NamedTuple):
 # --------------------------------------------------------------------------- delivery bookkeeping
 
 
-class _MessageTally:
-    """Sizes of what was delivered for one ``model.message`` (base + deltas): cheap completeness check."""
-
-    __slots__ = ("args", "content", "finish_reason", "reasoning", "refusal", "usage")
-
-    def __init__(self) -> None:
-        self.content = 0
-        self.reasoning = 0
-        self.refusal = 0
-        self.args: dict[int, int] = {}
-        self.finish_reason: str | None = None
-        self.usage = False
-
-    @staticmethod
-    def _content_len(content: Any) -> int:
-        if content is None:
-            return 0
-        if isinstance(content, str):
-            return len(content)
-        n = 0
-        for part in content:
-            text = getattr(part, "text", None)
-            if text is None and isinstance(part, dict):
-                text = part.get("text")
-            if isinstance(text, str):
-                n += len(text)
-        return n
-
-    def add_message(self, ev: Any) -> None:
-        self.content = self._content_len(getattr(ev, "content", None))
-        self.reasoning = len(getattr(ev, "reasoning_content", None) or "")
-        self.refusal = len(getattr(ev, "refusal", None) or "")
-        self.args = {}
-        for i, tc in enumerate(getattr(ev, "tool_calls", None) or []):
-            fn = getattr(tc, "function", None)
-            self.args[i] = len(getattr(fn, "arguments", None) or "")
-        self.finish_reason = getattr(ev, "finish_reason", None)
-        self.usage = getattr(ev, "usage", None) is not None
-
-    def add_delta(self, ev: Any) -> None:
-        content = getattr(ev, "content", None)
-        if isinstance(content, str):
-            self.content += len(content)
-        self.reasoning += len(getattr(ev, "reasoning_content", None) or "")
-        self.refusal += len(getattr(ev, "refusal", None) or "")
-        for chunk in getattr(ev, "tool_calls", None) or []:
-            i = getattr(chunk, "index", None)
-            if not isinstance(i, int):
-                continue
-            fn = getattr(chunk, "function", None)
-            self.args[i] = self.args.get(i, 0) + len(getattr(fn, "arguments", None) or "")
-        if getattr(ev, "finish_reason", None):
-            self.finish_reason = ev.finish_reason
-        if getattr(ev, "usage", None) is not None:
-            self.usage = True
-
-    def covers(self, merged: Any) -> bool:
-        """Whether the delivered base + deltas already add up to the listed merged message."""
-        other = _MessageTally()
-        other.add_message(merged)
-        return (
-            self.content >= other.content
-            and self.reasoning >= other.reasoning
-            and self.refusal >= other.refusal
-            and all(self.args.get(i, -1) >= n for i, n in other.args.items())
-            and (other.finish_reason is None or self.finish_reason == other.finish_reason)
-            and (self.usage or not other.usage)
-        )
-
-
 class _Delivery:
-    """What a subscription delivered: sequence numbers, event ids, per-message sizes. Shared by sync/async."""
+    """What a subscription delivered: sequence numbers, event ids, finished messages. Shared by sync/async.
+
+    A model message is complete once its finishing delta (``finish_reason``; the protocol puts it, with the
+    usage, on a message's last delta) was delivered: sequence numbers are dense, so nothing before it was
+    skipped. When a turn is rebuilt from its listed events, the merged version of every message that is not
+    complete is delivered (the fold replaces the partial one by id); complete ones are not sent again.
+    """
 
     def __init__(self, after: int | None) -> None:
         # sequence numbers are dense and ordered within a turn: anything at or below the cursor was delivered
         self.last_seq: int | None = after
         self.ids: set[str] = set()
-        self.tallies: dict[str, _MessageTally] = {}
+        self.finished: set[str] = set()  # model messages whose finishing delta (or merged version) came
+        self.with_usage: set[str] = set()  # model messages whose usage came
         self.count = 0
         self.gaps = 0
         self.created = after is not None and after > 0  # a cursor means turn.created came before
@@ -238,40 +175,20 @@ class _Delivery:
         self.count += 1
         ev = item.event
         if type(ev) is ModelMessageDeltaEvent:  # the hot path: one per token
-            tally = self.tallies.get(ev.id)
-            if tally is None:
-                tally = self.tallies[ev.id] = _MessageTally()
-            if ev.content:
-                tally.content += len(ev.content)
-            if ev.reasoning_content:
-                tally.reasoning += len(ev.reasoning_content)
-            if ev.refusal:
-                tally.refusal += len(ev.refusal)
-            if ev.tool_calls:
-                args = tally.args
-                for chunk in ev.tool_calls:
-                    fn = chunk.function
-                    args[chunk.index] = args.get(chunk.index, 0) + len((fn.arguments if fn else None) or "")
             if ev.finish_reason:
-                tally.finish_reason = ev.finish_reason
+                self.finished.add(ev.id)
             if ev.usage is not None:
-                tally.usage = True
+                self.with_usage.add(ev.id)
             return
         etype = ev.type
-        if (
-            etype == "model.message.delta"
-        ):  # a delta whose fields did not fit the model (kept as UnknownEvent)
-            tally = self.tallies.get(ev.id)
-            if tally is None:
-                tally = self.tallies[ev.id] = _MessageTally()
-            tally.add_delta(ev)
-            return
+        if etype == "model.message.delta":  # a delta whose fields did not fit the model (kept as UnknownEvent)
+            return  # never counts as finishing its message: a rebuild sends the merged version
         self.ids.add(ev.id)
         if etype == "model.message":
-            tally = self.tallies.get(ev.id)
-            if tally is None:
-                tally = self.tallies[ev.id] = _MessageTally()
-            tally.add_message(ev)  # a merged (listed) version replaces what was there
+            if getattr(ev, "finish_reason", None):
+                self.finished.add(ev.id)
+            if getattr(ev, "usage", None) is not None:
+                self.with_usage.add(ev.id)
         elif etype == "turn.created":
             self.created = True
             tid = getattr(ev, "turn_id", None)
@@ -279,6 +196,11 @@ class _Delivery:
                 self.turn_id = tid
         elif etype == "turn.done":
             self.done = True
+
+    def complete(self, merged: Any) -> bool:
+        """Whether what was delivered of this message already equals its listed merged version."""
+        mid = merged.id
+        return mid in self.finished and (mid in self.with_usage or getattr(merged, "usage", None) is None)
 
     def rebuild(self, turn: dict[str, Any], listed: list[dict[str, Any]]) -> list[StreamItem]:
         """Items completing the turn from its listed (merged) events and its final state."""
@@ -311,8 +233,7 @@ class _Delivery:
             if etype in ("model.message.delta", "turn.created", "turn.done"):
                 continue
             if etype == "model.message":
-                tally = self.tallies.get(ev.id)
-                if tally is not None and tally.covers(ev):
+                if self.complete(ev):
                     continue
             elif ev.id in self.ids:
                 continue
