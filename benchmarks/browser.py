@@ -11,13 +11,9 @@ frame (largest gap between animation frames), long tasks, and the final DOM node
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -121,51 +117,15 @@ VARIANTS: dict[str, dict[str, str]] = {
 
 @contextlib.contextmanager
 def jupyter_lab() -> Iterator[Any]:
-    """Start the harness's scratch JupyterLab (same settings as the ``jupyter_server`` fixture)."""
-    import httpx
-
-    from tests.browser.conftest import REPO_ROOT, JupyterServer, _free_port, _stop, _user_settings
+    """Start the harness's scratch JupyterLab (the same server as the ``jupyter_server`` fixture)."""
+    from tests.browser.conftest import start_jupyter_lab
 
     with tempfile.TemporaryDirectory(prefix="tfw-bench-lab-") as tmp:
         home, root = Path(tmp, "home"), Path(tmp, "root")
         home.mkdir()
         root.mkdir()
-        _user_settings(home)
-        port, token = _free_port(), secrets.token_hex(16)
-        env = dict(os.environ)
-        env.update({
-            "HOME": str(home),
-            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p),
-            "JUPYTER_CONFIG_DIR": str(home / ".jupyter"),
-            "JUPYTER_DATA_DIR": str(home / ".local" / "share" / "jupyter"),
-            "JUPYTER_RUNTIME_DIR": str(home / ".local" / "share" / "jupyter" / "runtime"),
-            "IPYTHONDIR": str(home / ".ipython"),
-            "JUPYTER_PLATFORM_DIRS": "1",
-            "PYTHONUNBUFFERED": "1",
-        })  # fmt: skip
-        env.pop("JUPYTER_TOKEN", None)
-        log_path = home / "jupyter.log"
-        cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip", "127.0.0.1", "--port", str(port),
-               "--port-retries=0", f"--ServerApp.token={token}", "--allow-root", f"--ServerApp.root_dir={root}",
-               "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]  # fmt: skip
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
-        server = JupyterServer(url=f"http://127.0.0.1:{port}", token=token, root_dir=root, home=home,
-                               process=proc, log_path=log_path)  # fmt: skip
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"jupyter lab exited with {proc.returncode}:\n{server.log_tail()}")
-                with contextlib.suppress(httpx.HTTPError), server.api() as client:
-                    if client.get("/api/status").status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"jupyter lab did not start within 60 s:\n{server.log_tail()}")
-                time.sleep(0.2)
+        with start_jupyter_lab(home, root) as server:
             yield server
-        finally:
-            _stop(proc)
 
 
 def _run_variant(browser: Any, server: Any, name: str, spec: dict[str, str], *, n_deltas: int, rate: float,

@@ -22,6 +22,7 @@ Screenshots go to ``artifacts/screenshots/`` at the repository root, named after
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -162,11 +163,13 @@ def _user_settings(home: Path) -> None:
     )
 
 
-@pytest.fixture(scope="session")
-def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
-    """Start JupyterLab on loopback with a scratch HOME and root_dir; stop it by PID afterwards."""
-    home = tmp_path_factory.mktemp("lab-home")
-    root = tmp_path_factory.mktemp("lab-root")
+@contextlib.contextmanager
+def start_jupyter_lab(home: Path, root: Path) -> Iterator[JupyterServer]:
+    """JupyterLab on loopback with a scratch HOME and root_dir, stopped by its own PID on exit.
+
+    Shared by the ``jupyter_server`` fixture and the browser benchmark. Raises ``RuntimeError`` (with the
+    end of the server's log) when it exits or does not answer ``/api/status`` within 60 s.
+    """
     _user_settings(home)
     port = _free_port()
     token = secrets.token_hex(16)
@@ -216,7 +219,7 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"jupyter lab exited with {proc.returncode}:\n{server.log_tail()}")
+                raise RuntimeError(f"jupyter lab exited with {proc.returncode}:\n{server.log_tail()}")
             try:
                 with server.api() as client:
                     if client.get("/api/status").status_code == 200:
@@ -224,11 +227,26 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"jupyter lab did not answer /api/status within 60 s:\n{server.log_tail()}")
+                raise RuntimeError(
+                    f"jupyter lab did not answer /api/status within 60 s:\n{server.log_tail()}"
+                )
             time.sleep(0.2)
         yield server
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
+    """Start JupyterLab on loopback with a scratch HOME and root_dir; stop it by PID afterwards."""
+    home = tmp_path_factory.mktemp("lab-home")
+    root = tmp_path_factory.mktemp("lab-root")
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(start_jupyter_lab(home, root))
+        except RuntimeError as err:
+            pytest.fail(str(err))
+        yield server
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
