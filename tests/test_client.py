@@ -25,9 +25,11 @@ from tfwidget.errors import (
     AuthenticationError,
     ConfigurationError,
     ConflictError,
+    GatewayConnectionError,
     GatewayError,
     NotAnEventStreamError,
     NotFoundError,
+    ReconnectError,
     error_from_response,
 )
 from tfwidget.events import parse_event
@@ -473,3 +475,54 @@ def test_reconnect_info_is_frozen() -> None:
     info = ReconnectInfo(1, "read timeout", 4, 0.1, "subscribe", None)
     with pytest.raises(AttributeError):
         info.attempt = 2  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------- a gateway that cannot be reached
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # nothing listens there once the socket is closed
+
+
+def test_unreachable_gateway_fails_at_once_naming_the_setting() -> None:
+    url = f"http://127.0.0.1:{_closed_port()}/api/llm"
+    with GatewayClient(url, "tfy-not-a-real-key-0123456789abcdef") as client:
+        t0 = time.monotonic()
+        with pytest.raises(GatewayConnectionError) as err:
+            client.get_turn("s1", "t1")
+        assert "TFY_GATEWAY_URL" in str(err.value) and url in str(err.value)
+        assert "not-a-real-key" not in str(err.value) + repr(err.value)
+        with pytest.raises(GatewayConnectionError):
+            list(client.subscribe("s1", "t1"))  # no minute of reconnecting to a wrong URL
+        assert time.monotonic() - t0 < 5
+
+
+def test_async_unreachable_gateway_fails_at_once() -> None:
+    async def main() -> None:
+        async with GatewayClient(f"http://127.0.0.1:{_closed_port()}", "k") as client:
+            with pytest.raises(GatewayConnectionError):
+                await client.aget_turn("s1", "t1")
+            with pytest.raises(GatewayConnectionError):
+                async for _ in client.asubscribe("s1", "t1"):
+                    pass
+
+    asyncio.run(main())
+
+
+def test_a_gateway_lost_after_connecting_is_a_drop_resumed_then_given_up() -> None:
+    sim = Simulator("long_markdown", speed=5).start()
+    with GatewayClient(sim.base_url, sim.api_key, backoff=0.01, max_backoff=0.02, max_reconnects=3) as client:
+        sub = client.subscribe(sim.session_id, sim.turn_id)
+        got = []
+        with pytest.raises(ReconnectError) as err:
+            for item in sub:
+                got.append(item)
+                if len(got) == 5:
+                    sim.stop()  # the gateway goes away mid-stream: refused from now on
+        assert len(got) >= 5
+        assert len(sub.failures) == 4 and all(isinstance(f, (httpx.TransportError, GatewayConnectionError)) for f in sub.failures)
+        assert isinstance(err.value.cause, (httpx.TransportError, GatewayConnectionError))

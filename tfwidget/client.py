@@ -39,6 +39,7 @@ from .errors import (
     AuthenticationError,
     ConfigurationError,
     ConflictError,
+    GatewayConnectionError,
     GatewayError,
     NotAnEventStreamError,
     NotFoundError,
@@ -62,6 +63,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "GatewayClient",
+    "GatewayConnectionError",
     "GatewayError",
     "NotAnEventStreamError",
     "NotFoundError",
@@ -89,7 +91,7 @@ _ERROR_BODY_LIMIT = 4096
 
 # failures worth resuming from (anything else is raised to the caller at once)
 _TRANSIENT_HTTPX = (httpx.TransportError,)  # timeouts, connection errors, protocol errors
-_TRANSIENT_GATEWAY = (ServerError, RateLimitError)
+_TRANSIENT_GATEWAY = (ServerError, RateLimitError, GatewayConnectionError)
 
 # requests are small and latency matters (a resume is a GET and a POST): don't let Nagle hold them back
 _SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
@@ -302,6 +304,7 @@ class _SubscriptionBase:
         self._retry_after: float | None = None
         self._consecutive = 0
         self._attempts = 0
+        self._connected = False  # whether the gateway ever answered this subscription
         self._closed = False
         self._started = False
 
@@ -601,6 +604,8 @@ class Subscription(_SubscriptionBase):
                     mode = "rebuild"
                     self.failures.append(exc)
                 except (*_TRANSIENT_HTTPX, *_TRANSIENT_GATEWAY) as exc:
+                    if not self._connected and isinstance(exc, httpx.ConnectError):
+                        raise self._client._unreachable(exc) from exc  # never reached: a wrong URL, not a drop
                     if first and self._create_body is not None:
                         raise  # creating a turn is not idempotent: never retried blindly
                     if reason is not None:
@@ -610,6 +615,7 @@ class Subscription(_SubscriptionBase):
                     continue
                 else:
                     first = False
+                    self._connected = True
                     if reason is not None:
                         self._report(reason, delay, "subscribe", None)
                     self._response = response
@@ -757,6 +763,8 @@ class AsyncSubscription(_SubscriptionBase):
                     mode = "rebuild"
                     self.failures.append(exc)
                 except (*_TRANSIENT_HTTPX, *_TRANSIENT_GATEWAY) as exc:
+                    if not self._connected and isinstance(exc, httpx.ConnectError):
+                        raise self._client._unreachable(exc) from exc  # never reached: a wrong URL, not a drop
                     if first and self._create_body is not None:
                         raise
                     if reason is not None:
@@ -766,6 +774,7 @@ class AsyncSubscription(_SubscriptionBase):
                     continue
                 else:
                     first = False
+                    self._connected = True
                     if reason is not None:
                         self._report(reason, delay, "subscribe", None)
                     self._response = response
@@ -966,17 +975,31 @@ class GatewayClient:
 
     def _request(self, method: str, path: str, what: str, **kw: Any) -> Any:
         http = self._sync_http()
-        response = http.request(
-            method, self._url(path), headers=self._headers(), timeout=self._timeout_for(http), **kw
-        )
+        try:
+            response = http.request(
+                method, self._url(path), headers=self._headers(), timeout=self._timeout_for(http), **kw
+            )
+        except httpx.ConnectError as exc:
+            raise self._unreachable(exc) from exc
         return self._check(response, what)
 
     async def _arequest(self, method: str, path: str, what: str, **kw: Any) -> Any:
         http = self._async_http()
-        response = await http.request(
-            method, self._url(path), headers=self._headers(), timeout=self._timeout_for(http), **kw
-        )
+        try:
+            response = await http.request(
+                method, self._url(path), headers=self._headers(), timeout=self._timeout_for(http), **kw
+            )
+        except httpx.ConnectError as exc:
+            raise self._unreachable(exc) from exc
         return self._check(response, what)
+
+    def _unreachable(self, exc: BaseException) -> GatewayConnectionError:
+        """The error for a gateway that cannot be reached at all (refused, unknown host)."""
+        detail = scrub(str(exc) or type(exc).__name__, self._api_key)
+        return GatewayConnectionError(
+            f"Could not connect to the gateway at {self.base_url} ({detail}). Check TFY_GATEWAY_URL (or the "
+            "base_url argument of GatewayClient) and that the gateway is reachable from this machine."
+        )
 
     @staticmethod
     def _sid(session_id: str) -> str:

@@ -14,6 +14,7 @@ __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "ConflictError",
+    "GatewayConnectionError",
     "GatewayError",
     "NotAnEventStreamError",
     "NotFoundError",
@@ -95,6 +96,14 @@ class NotAnEventStreamError(GatewayError):
 
 class ProtocolError(GatewayError):
     """The gateway's answer does not follow the protocol (unexpected JSON shape, a bad stream)."""
+
+
+class GatewayConnectionError(GatewayError):
+    """The gateway could not be reached at all (connection refused, unknown host): check the URL.
+
+    A stream that has connected once treats a later connection failure as a drop and resumes; only a gateway
+    never reached fails at once with this error. ``__cause__`` holds the underlying ``httpx`` error.
+    """
 
 
 class ReconnectError(GatewayError):
