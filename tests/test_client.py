@@ -524,5 +524,7 @@ def test_a_gateway_lost_after_connecting_is_a_drop_resumed_then_given_up() -> No
                 if len(got) == 5:
                     sim.stop()  # the gateway goes away mid-stream: refused from now on
         assert len(got) >= 5
-        assert len(sub.failures) == 4 and all(isinstance(f, (httpx.TransportError, GatewayConnectionError)) for f in sub.failures)
+        assert len(sub.failures) == 4 and all(
+            isinstance(f, (httpx.TransportError, GatewayConnectionError)) for f in sub.failures
+        )
         assert isinstance(err.value.cause, (httpx.TransportError, GatewayConnectionError))

@@ -236,13 +236,37 @@ def test_open_threads_take_the_turns_ending() -> None:
     def stream(done_state: dict) -> list[StreamItem]:
         evs = [
             {"type": "turn.created", "id": "tc", "turn_id": "t", "input": []},
-            {"type": "thread.created", "id": "th", "thread_id": "sub", "title": "s", "parent": {"thread_id": "main", "tool_call_id": "c"}},
+            {
+                "type": "thread.created",
+                "id": "th",
+                "thread_id": "sub",
+                "title": "s",
+                "parent": {"thread_id": "main", "tool_call_id": "c"},
+            },
             {"type": "turn.done", "id": "td", "state": done_state},
         ]
         return [StreamItem(i + 1, parse_event(e)) for i, e in enumerate(evs)]
 
-    paused = TurnState.from_items(stream({"status": "done", "required_actions": [{"type": "tool.response_required", "id": "p", "thread_id": "sub", "tool_calls": [{"id": "q"}]}]}))
-    assert (paused.status, paused.threads["main"].status, paused.threads["sub"].status) == ("paused", "paused", "paused")
+    paused = TurnState.from_items(
+        stream(
+            {
+                "status": "done",
+                "required_actions": [
+                    {
+                        "type": "tool.response_required",
+                        "id": "p",
+                        "thread_id": "sub",
+                        "tool_calls": [{"id": "q"}],
+                    }
+                ],
+            }
+        )
+    )
+    assert (paused.status, paused.threads["main"].status, paused.threads["sub"].status) == (
+        "paused",
+        "paused",
+        "paused",
+    )
     cancelled = TurnState.from_items(stream({"status": "cancelled", "reason": "client-cancelled"}))
     assert {t.status for t in cancelled.threads.values()} == {"cancelled"}
     done = TurnState.from_items(stream({"status": "done", "required_actions": []}))

@@ -183,7 +183,9 @@ class _Delivery:
                 self.with_usage.add(ev.id)
             return
         etype = ev.type
-        if etype == "model.message.delta":  # a delta whose fields did not fit the model (kept as UnknownEvent)
+        if (
+            etype == "model.message.delta"
+        ):  # a delta whose fields did not fit the model (kept as UnknownEvent)
             return  # never counts as finishing its message: a rebuild sends the merged version
         self.ids.add(ev.id)
         if etype == "model.message":
@@ -605,7 +607,9 @@ class Subscription(_SubscriptionBase):
                     self.failures.append(exc)
                 except (*_TRANSIENT_HTTPX, *_TRANSIENT_GATEWAY) as exc:
                     if not self._connected and isinstance(exc, httpx.ConnectError):
-                        raise self._client._unreachable(exc) from exc  # never reached: a wrong URL, not a drop
+                        raise self._client._unreachable(
+                            exc
+                        ) from exc  # never reached: a wrong URL, not a drop
                     if first and self._create_body is not None:
                         raise  # creating a turn is not idempotent: never retried blindly
                     if reason is not None:
@@ -764,7 +768,9 @@ class AsyncSubscription(_SubscriptionBase):
                     self.failures.append(exc)
                 except (*_TRANSIENT_HTTPX, *_TRANSIENT_GATEWAY) as exc:
                     if not self._connected and isinstance(exc, httpx.ConnectError):
-                        raise self._client._unreachable(exc) from exc  # never reached: a wrong URL, not a drop
+                        raise self._client._unreachable(
+                            exc
+                        ) from exc  # never reached: a wrong URL, not a drop
                     if first and self._create_body is not None:
                         raise
                     if reason is not None:
