@@ -273,3 +273,14 @@ def test_open_threads_take_the_turns_ending() -> None:
     assert {t.status for t in done.threads.values()} == {"done"}
     running = TurnState.from_items(stream({"status": "done"})[:2])
     assert running.threads["sub"].status == "running" and running.threads["main"].status == "running"
+
+
+def test_a_resume_turns_results_for_the_calls_it_answers_are_expected() -> None:
+    evs = [
+        {"type": "turn.created", "id": "tc", "turn_id": "t2", "input": [
+            {"type": "user.tool_approval", "thread_id": "main", "tool_call_id": "call_refund_1", "approval": {"status": "allow"}}]},
+        {"type": "tool.response", "id": "r1", "thread_id": "main", "tool_call_id": "call_refund_1", "content": "ok"},
+        {"type": "tool.response", "id": "r2", "thread_id": "main", "tool_call_id": "call_other", "content": "?"},
+    ]  # fmt: skip
+    st = TurnState.from_items(StreamItem(i + 1, parse_event(e)) for i, e in enumerate(evs))
+    assert [(a.kind, a.event_id) for a in st.anomalies] == [("unknown_tool_call", "r2")]

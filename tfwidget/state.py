@@ -489,11 +489,24 @@ class TurnState:
         self._responses[ev.tool_call_id] = ev
         info = self.tool_calls.get(ev.tool_call_id)
         if info is None:
-            self._flag("unknown_tool_call", f"tool.response for unknown tool call {ev.tool_call_id!r}", item)
+            # a resume turn carries the results of the calls its input answered: those belong to the paused
+            # turn, they are expected here
+            if ev.tool_call_id not in self._answered_calls():
+                self._flag(
+                    "unknown_tool_call", f"tool.response for unknown tool call {ev.tool_call_id!r}", item
+                )
             return
         info.response, info.response_event_id = ev.content, ev.id
         self._refresh_tool_status(info)
         self._changes.tools.add(info.id)
+
+    def _answered_calls(self) -> set[str]:
+        """Tool calls of a paused turn that this (resume) turn's input approves, denies or answers."""
+        return {
+            i.tool_call_id
+            for i in self.input
+            if i.type in ("user.tool_approval", "user.tool_response") and i.tool_call_id
+        }
 
     def _on_pause(self, ev: PauseEvent, item: StreamItem) -> None:
         self._thread(ev.thread_id, item)

@@ -276,20 +276,9 @@ def input_view(state: TurnState) -> list[dict[str, Any]]:
 
 
 def notices_view(state: TurnState, extra: Iterable[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
-    """Anomalies of the fold, one line per kind, followed by the caller's notices (reconnects, ...).
-
-    A resume turn's ``tool.response`` for a call of the paused turn it answers is expected, not flagged."""
-    answered = {
-        getattr(i, "tool_call_id", None)
-        for i in state.input
-        if i.type in ("user.tool_approval", "user.tool_response")
-    }
+    """Anomalies of the fold, one line per kind, followed by the caller's notices (reconnects, ...)."""
     by_kind: dict[str, list[str]] = {}
     for a in state.anomalies:
-        if a.kind == "unknown_tool_call" and answered and a.event_id is not None:
-            ev = state.events_by_id.get(a.event_id)
-            if ev is not None and getattr(ev, "tool_call_id", None) in answered:
-                continue
         by_kind.setdefault(a.kind, []).append(a.message)
     out = []
     for messages in by_kind.values():
