@@ -528,3 +528,11 @@ def test_a_gateway_lost_after_connecting_is_a_drop_resumed_then_given_up() -> No
             isinstance(f, (httpx.TransportError, GatewayConnectionError)) for f in sub.failures
         )
         assert isinstance(err.value.cause, (httpx.TransportError, GatewayConnectionError))
+
+
+def test_create_turn_input_of_the_wrong_shape_is_a_clear_type_error() -> None:
+    with GatewayClient("http://127.0.0.1:1", "k") as client:  # rejected before any request is made
+        with pytest.raises(TypeError, match=r"input must be a message \(str\)"):
+            client.create_turn("s", 123, stream=False)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"input\[1\] must be a dict"):
+            client.create_turn("s", [{"type": "user.message", "content": "hi"}, "x"], stream=False)  # type: ignore[list-item]

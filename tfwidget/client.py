@@ -839,6 +839,11 @@ def _input_items(input: str | list[dict[str, Any]] | dict[str, Any]) -> list[dic
         return [{"type": "user.message", "content": input}]
     if isinstance(input, dict):
         return [input]
+    if not isinstance(input, (list, tuple)):
+        raise TypeError(
+            f"input must be a message (str), an input item (dict) or a list of input items, "
+            f"got {type(input).__name__}"
+        )
     items = list(input)
     for i, item in enumerate(items):
         if not isinstance(item, dict):
