@@ -1,26 +1,18 @@
-"""Shared test helpers: the protocol fixtures that sit beside the project in ``shared/fixtures``."""
+"""Shared test helpers: the protocol fixtures vendored in ``tests/fixtures`` (the ``.sse`` streams and the
+official client's ``.merged.json`` results)."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-_CANDIDATES = [
-    Path(os.environ["TFW_FIXTURES"]) if os.environ.get("TFW_FIXTURES") else None,
-    ROOT.parent / "shared" / "fixtures",
-]
-_found = [p for p in _CANDIDATES if p is not None and p.is_dir() and any(p.glob("*.merged.json"))]
-if not _found:
-    raise pytest.UsageError(
-        "protocol fixtures not found: expected shared/fixtures beside the project checkout "
-        "(or set TFW_FIXTURES to a folder of NAME.sse + NAME.merged.json files)"
-    )
-FIXTURES = _found[0]
+FIXTURES = ROOT / "tests" / "fixtures"
+if not any(FIXTURES.glob("*.merged.json")):
+    raise pytest.UsageError(f"protocol fixtures missing: expected NAME.sse + NAME.merged.json in {FIXTURES}")
 FIXTURE_NAMES = sorted(
     p.stem for p in FIXTURES.glob("*.sse") if (FIXTURES / f"{p.stem}.merged.json").exists()
 )

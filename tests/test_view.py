@@ -15,7 +15,7 @@ from tfwidget.sse import StreamItem
 from tfwidget.state import TurnState
 from tfwidget.view import ViewTracker, apply_patch, build_view
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NAMES = sorted(p.stem for p in FIXTURES.glob("*.sse"))
 
 

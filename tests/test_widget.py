@@ -25,7 +25,7 @@ from tfwidget.state import TurnState
 from tfwidget.view import apply_patch, build_view
 from tfwidget.widget import TurnView, replay, watch
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NAMES = sorted(p.stem for p in FIXTURES.glob("*.sse"))
 CONNECTION_KEYS = {"rev", "notices", "status_detail", "started_ms", "session_id"}
 
