@@ -162,8 +162,10 @@ def test_plot_usage_stacks_match_usage(turns: dict[str, list[StreamItem]]) -> No
         assert name in labels
     # the tick labels take their thread's colour: sub-agent calls differ from main
     colors = {t.get_text(): t.get_color() for t in ax.get_xticklabels()}
-    main_calls = usage.index[usage.thread_id == "main"].tolist()
-    sub_calls = usage.index[usage.thread_id != "main"].tolist()
+    # ticks are numbered like usage_df.call_index (from 1), the number the view's chart shows
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"#{i}" for i in usage.call_index]
+    main_calls = usage.call_index[usage.thread_id == "main"].tolist()
+    sub_calls = usage.call_index[usage.thread_id != "main"].tolist()
     assert colors[f"#{main_calls[0]}"] == colors[f"#{main_calls[-1]}"]
     assert colors[f"#{sub_calls[0]}"] != colors[f"#{main_calls[0]}"]
 

@@ -103,7 +103,7 @@ def test_usage_df_and_breakdown_sums() -> None:
     parts = u[["harness", "skills", "instructions", "tool_definitions", "messages"]].sum(axis=1)
     assert (parts == u["input_tokens"]).all()
     assert set(u["thread_id"]) == {"main", "th-qdrant-01", "th-milvus-02"}
-    assert list(u["call_index"]) == [0, 1, 2, 3]
+    assert list(u["call_index"]) == [1, 2, 3, 4]  # numbered from 1, as in the view and plot_usage
     assert u["input_tokens"].sum() == 30600
 
 

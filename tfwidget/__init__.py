@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .events import EVENT_TYPES, Event, EventParseError, UnknownEvent, parse_event
 from .frames import events_frame, messages_frame, tool_calls_frame, usage_frame
+from .pricing import ModelPrice, Pricing, set_pricing
 from .recording import load, save
 from .sse import MalformedFrame, MalformedFrameWarning, SSEDecoder, StreamItem, iter_sse
 from .state import TurnState
@@ -30,8 +31,10 @@ __all__ = [
     "GatewayError",
     "MalformedFrame",
     "MalformedFrameWarning",
+    "ModelPrice",
     "NotAnEventStreamError",
     "NotFoundError",
+    "Pricing",
     "ProtocolError",
     "RateLimitError",
     "ReconnectError",
@@ -55,6 +58,8 @@ __all__ = [
     "plot_usage",
     "replay",
     "save",
+    "set_pricing",
+    "spans_frame",
     "to_arrow",
     "to_parquet",
     "tool_calls_frame",
@@ -74,6 +79,7 @@ _LAZY = {
     "plot_usage": ("tfwidget.analysis", "plot_usage"),
     "TurnCollection": ("tfwidget.analysis", "TurnCollection"),
     "to_arrow": ("tfwidget.analysis", "to_arrow"),
+    "spans_frame": ("tfwidget.timing", "spans_frame"),
     "to_parquet": ("tfwidget.analysis", "to_parquet"),
     "ReconnectInfo": ("tfwidget.client", "ReconnectInfo"),
     "GatewayError": ("tfwidget.errors", "GatewayError"),
@@ -106,6 +112,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
         ServerError,
     )
     from .session import SessionView, chat
+    from .timing import spans_frame
     from .widget import TurnView, replay, watch
 
 

@@ -188,6 +188,15 @@ class TurnCollection:
         return self._stack("usage_df")
 
     @property
+    def spans_df(self) -> pd.DataFrame:
+        """One row per span of every turn: ``turn_id`` + the ``spans_df`` columns. A paused turn's waits
+        end when the turn that resumed it started (see :func:`tfwidget.timing.link_pauses`)."""
+        from .timing import link_pauses
+
+        link_pauses(self.states.values())
+        return self._stack("spans_df")
+
+    @property
     def turns_df(self) -> pd.DataFrame:
         """One row per turn: ``turn_id, status, status_reason, events, messages, tool_calls, threads,
         input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, total_tokens, cost_usd``
@@ -381,7 +390,11 @@ def plot_usage(
         "thread": "agent_name" if "agent_name" in frame.columns else "thread_id",
         "turn": "turn_id",
     }.get(by or "")
-    tick_labels = [f"#{i}" for i in x]
+    # calls numbered from 1, as usage_df.call_index and the view's chart
+    if "call_index" in frame.columns and n and frame["call_index"].notna().all():
+        tick_labels = [f"#{int(v)}" for v in frame["call_index"]]
+    else:
+        tick_labels = [f"#{i + 1}" for i in x]
     if group_col is not None and n:
         groups = frame[group_col].astype("string").fillna("?")
         if group_col == "agent_name" and "thread_id" in frame.columns:

@@ -11,15 +11,33 @@ Column order is stable and documented here; integers stay integers (nullable ``I
 ``messages_df`` (:func:`messages_frame`), one row per merged model message:
     id, thread_id, created_at, content, reasoning_content, refusal, finish_reason, n_tool_calls,
     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-    harness, skills, instructions, tool_definitions, messages
+    harness, skills, instructions, tool_definitions, messages,
+    started_at, first_token_at, ended_at (datetime UTC), ttft_s, duration_s, output_tokens_per_s (Float64),
+    time_source
 
 ``tool_calls_df`` (:func:`tool_calls_frame`), one row per tool call:
     message_id, thread_id, tool_call_id, name, arguments, tool_type, server_name, response, status,
-    index, child_thread_id
+    index, child_thread_id,
+    started_at, ended_at, awaiting_since (datetime UTC), duration_s (Float64), time_source
 
 ``usage_df`` (:func:`usage_frame`), one row per model message that reported usage:
     message_id, thread_id, created_at, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-    harness, skills, instructions, tool_definitions, messages, call_index, agent_name
+    harness, skills, instructions, tool_definitions, messages, call_index, agent_name,
+    breakdown_gap (Int64), ttft_s, duration_s, output_tokens_per_s (Float64), model, model_source,
+    cost_usd (Float64), cost_source, context_window (Int64), context_fill (Float64)
+
+Timing (see :mod:`tfwidget.timing`): a model call runs from its ``model.message`` to its finishing delta, its
+first token is its first non-empty delta (``ttft_s``); ``output_tokens_per_s`` is output tokens over the
+time from the first token to the end. A tool call runs from its arguments being complete (its model call's
+end) to its ``tool.response``; ``awaiting_since`` is when the turn paused on it for a human. ``time_source``
+says which clock the times came from: ``received`` (receive times) or ``created_at`` (the events' own
+timestamps: listed events, raw ``.sse`` captures).
+
+Cost and context (see :mod:`tfwidget.pricing`): ``call_index`` numbers the model calls from 1 (as the view's
+chart and :func:`~tfwidget.analysis.plot_usage` do); ``cost_source`` is ``priced``, ``allocated`` or
+``unknown``; ``context_fill`` is ``input_tokens / context_window``. ``breakdown_gap`` is ``input_tokens``
+minus the sum of the breakdown (``NA`` without a breakdown): a breakdown that does not add up has a non-zero
+gap and must not be drawn as if it did.
 """
 
 from __future__ import annotations
@@ -32,8 +50,10 @@ import numpy as np
 import pandas as pd
 
 from .events import ModelMessageDeltaEvent, ModelMessageEvent, ToolResponseEvent
+from .timing import call_timing_columns, tool_timing_columns, usage_extra_columns
 
 if TYPE_CHECKING:
+    from .pricing import Pricing
     from .sse import StreamItem
     from .state import TurnState
 
@@ -57,13 +77,17 @@ _BREAKDOWN = ["harness", "skills", "instructions", "tool_definitions", "messages
 MESSAGES_COLUMNS = [
     "id", "thread_id", "created_at", "content", "reasoning_content", "refusal", "finish_reason",
     "n_tool_calls", *_USAGE, *_BREAKDOWN,
+    "started_at", "first_token_at", "ended_at", "ttft_s", "duration_s", "output_tokens_per_s", "time_source",
 ]  # fmt: skip
 TOOL_CALLS_COLUMNS = [
     "message_id", "thread_id", "tool_call_id", "name", "arguments", "tool_type", "server_name",
     "response", "status", "index", "child_thread_id",
+    "started_at", "ended_at", "awaiting_since", "duration_s", "time_source",
 ]  # fmt: skip
 USAGE_COLUMNS = [
     "message_id", "thread_id", "created_at", *_USAGE, *_BREAKDOWN, "call_index", "agent_name",
+    "breakdown_gap", "ttft_s", "duration_s", "output_tokens_per_s", "model", "model_source", "cost_usd",
+    "cost_source", "context_window", "context_fill",
 ]  # fmt: skip
 
 
@@ -198,6 +222,7 @@ def messages_frame(state: TurnState) -> pd.DataFrame:
             [len([t for t in (m.tool_calls or []) if t is not None]) for m in msgs], dtype="Int64"
         ),
         **_ints(rows, _USAGE + _BREAKDOWN),
+        **call_timing_columns(state, [m.id for m in msgs], [m.usage for m in msgs]),
     }
     return pd.DataFrame(data, columns=MESSAGES_COLUMNS)
 
@@ -229,14 +254,24 @@ def tool_calls_frame(state: TurnState) -> pd.DataFrame:
         "status": _str([c.status for c in calls]),
         "index": pd.array([c.index for c in calls], dtype="Int64"),
         "child_thread_id": _str([c.child_thread_id for c in calls]),
+        **tool_timing_columns(state, [c.id for c in calls]),
     }
     return pd.DataFrame(data, columns=TOOL_CALLS_COLUMNS)
 
 
-def usage_frame(state: TurnState) -> pd.DataFrame:
+def usage_frame(
+    state: TurnState,
+    *,
+    pricing: Pricing | None = None,
+    model: str | None = None,
+    context_window: int | None = None,
+) -> pd.DataFrame:
     """One row per model message that reported usage. Columns: :data:`USAGE_COLUMNS`.
 
-    The five breakdown columns are estimates whose sum is ``input_tokens`` (``messages`` is the remainder).
+    The five breakdown columns are estimates whose sum should be ``input_tokens`` (``messages`` is the
+    remainder); ``breakdown_gap`` shows when it is not. ``pricing`` (default: the table set with
+    :func:`tfwidget.set_pricing`, else the default one), ``model`` (the main thread's model) and
+    ``context_window`` (tokens, overriding the table's) give the cost and context columns.
     """
     msgs = [m for m in state.merged_messages() if m.usage is not None]
     rows = [_usage_cols(m) for m in msgs]
@@ -246,12 +281,16 @@ def usage_frame(state: TurnState) -> pd.DataFrame:
         "thread_id": _str([m.thread_id for m in msgs]),
         "created_at": _times([m.created_at for m in msgs]),
         **_ints(rows, _USAGE + _BREAKDOWN),
-        "call_index": pd.array(range(len(msgs)), dtype="Int64"),
+        "call_index": pd.array(range(1, len(msgs) + 1), dtype="Int64"),
         "agent_name": _str(
             [
                 (threads[m.thread_id].agent_name if m.thread_id in threads else None) or m.thread_id
                 for m in msgs
             ]
         ),
-    }
+        **usage_extra_columns(
+            state, [m.id for m in msgs], [m.usage for m in msgs], pricing=pricing, model=model,
+            context_window=context_window,
+        ),
+    }  # fmt: skip
     return pd.DataFrame(data, columns=USAGE_COLUMNS)

@@ -757,6 +757,13 @@ class TurnState:
 
         return usage_frame(self)
 
+    @property
+    def spans_df(self) -> pd.DataFrame:
+        """One row per span: turn, threads, model calls, tool calls, pauses (see :mod:`tfwidget.timing`)."""
+        from .timing import spans_frame
+
+        return spans_frame(self)
+
     def plot_usage(self, **kwargs: Any) -> Any:
         """Token usage per model call as stacked bars: see :func:`tfwidget.analysis.plot_usage`."""
         from .analysis import plot_usage

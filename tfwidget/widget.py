@@ -452,6 +452,12 @@ class TurnView(anywidget.AnyWidget):
         with self._lock:
             return self._state.usage_df
 
+    @property
+    def spans_df(self) -> pd.DataFrame:
+        """One row per span of the turn (see :func:`tfwidget.timing.spans_frame`)."""
+        with self._lock:
+            return self._state.spans_df
+
     def plot_usage(self, **kwargs: Any) -> Any:
         """Token usage per model call as stacked bars: see :func:`tfwidget.analysis.plot_usage`."""
         from .analysis import plot_usage

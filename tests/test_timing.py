@@ -1,0 +1,291 @@
+"""Timing of model calls, tool calls, threads and pauses, and the spans tree (tfwidget.timing).
+
+Fixtures and recordings check the columns and the tree; the simulated gateway, served over loopback HTTP
+with a scripted timeline, gives known gaps that the derived durations must reflect (within a generous
+tolerance: the machine running the tests may be loaded).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import tfwidget
+from tfwidget import TurnState, load
+from tfwidget.client import GatewayClient
+from tfwidget.frames import MESSAGES_COLUMNS, TOOL_CALLS_COLUMNS
+from tfwidget.sim import Scenario, serve
+from tfwidget.timing import SPANS_COLUMNS, Span, link_pauses, spans, turn_timing
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+RECORDINGS = ROOT / "notebooks" / "recordings"
+FIXTURE_NAMES = ["plain_answer", "approval_pause", "sub_agents", "ask_user", "cancelled", "error_mcp_auth"]
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _fixture(name: str) -> TurnState:
+    return TurnState.from_items(load(FIXTURES / f"{name}.sse"))
+
+
+def _check_tree(st: TurnState, df: pd.DataFrame) -> None:
+    """The spans form one tree with the parent rules of the issue."""
+    assert list(df.columns) == SPANS_COLUMNS
+    assert df["id"].is_unique
+    roots = df[df.parent_id.isna()]
+    assert list(roots.kind) == ["turn"]
+    kind = dict(zip(df.id, df.kind, strict=True))
+    seen: set[str] = set()
+    for row in df.itertuples():
+        if row.kind == "turn":
+            seen.add(row.id)
+            continue
+        assert row.parent_id in seen, f"{row.kind} {row.id} listed before its parent {row.parent_id}"
+        seen.add(row.id)
+        parent_kind = kind[row.parent_id]
+        if row.kind == "model_call":
+            assert parent_kind == "thread" and row.parent_id == (st.message(row.id).thread_id or "main")
+        elif row.kind == "tool_call":
+            assert parent_kind == "model_call" and row.parent_id == st.tool_calls[row.id].message_id
+        elif row.kind == "thread":
+            th = st.threads[row.id]
+            if row.id == "main":
+                assert parent_kind == "turn"
+            elif th.parent_tool_call_id in st.tool_calls:
+                assert row.parent_id == th.parent_tool_call_id and parent_kind == "tool_call"
+        elif row.kind == "pause":
+            assert parent_kind in ("tool_call", "thread", "turn")
+    # every message, tool call and thread of the fold is a span
+    assert set(st.message_ids()) == set(df.id[df.kind == "model_call"])
+    assert set(st.tool_calls) == set(df.id[df.kind == "tool_call"])
+    assert set(st.threads) == set(df.id[df.kind == "thread"])
+
+
+def _check_types(df: pd.DataFrame) -> None:
+    for c in ("kind", "id", "parent_id", "thread_id", "name", "status", "time_source", "cost_source"):
+        assert str(df[c].dtype) == "string", c
+    for c in ("started_at", "first_token_at", "ended_at"):
+        assert str(df[c].dtype) == "datetime64[ns, UTC]", c
+    for c in ("duration_s", "ttft_s", "cost_usd", "total_cost_usd"):
+        assert str(df[c].dtype) == "Float64", c
+    for c in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "total_tokens"):
+        assert str(df[c].dtype) == "Int64", c
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_every_fixture_has_a_spans_tree_and_timing_columns(name: str) -> None:
+    st = _fixture(name)
+    df = st.spans_df
+    _check_tree(st, df)
+    _check_types(df)
+    # raw .sse captures carry no receive times: the events' created_at is the clock, and says so
+    assert turn_timing(st).clock == "created_at"
+    assert set(df.time_source.dropna()) == {"created_at"}
+    m = st.messages_df
+    assert list(m.columns) == MESSAGES_COLUMNS
+    assert (m.time_source == "created_at").all()
+    assert (m.started_at.notna()).all()
+    done = m[m.finish_reason.notna()]
+    assert done.ended_at.notna().all() and (done.duration_s >= 0).all()
+    assert (done.ended_at >= done.started_at).all()
+    t = st.tool_calls_df
+    assert list(t.columns) == TOOL_CALLS_COLUMNS
+    completed = t[t.status == "completed"]
+    assert completed.ended_at.notna().all() and (completed.duration_s >= 0).all()
+    # the turn spans everything
+    turn = df[df.kind == "turn"].iloc[0]
+    assert turn.started_at <= df.started_at.min()
+    if st.is_finished:
+        assert turn.ended_at >= df.ended_at.max()
+
+
+def test_sub_agent_threads_hang_under_their_tool_call_and_roll_up_its_cost() -> None:
+    st = _fixture("sub_agents")
+    df = st.spans_df.set_index("id")
+    for th_id in ("th-qdrant-01", "th-milvus-02"):
+        th = st.threads[th_id]
+        assert df.loc[th_id, "parent_id"] == th.parent_tool_call_id
+        # the spawning tool call carries its sub-agent's cost and tokens
+        tool = df.loc[th.parent_tool_call_id]
+        sub_calls = df[(df.kind == "model_call") & (df.parent_id == th_id)]
+        assert tool.total_cost_usd == pytest.approx(sub_calls.cost_usd.sum())
+        assert tool.total_tokens == (sub_calls.input_tokens + sub_calls.output_tokens).sum()
+    # the turn's roll-up is the sum over its model calls
+    calls = df[df.kind == "model_call"]
+    assert df.loc[st.turn_id, "total_cost_usd"] == pytest.approx(calls.cost_usd.sum())
+    # the sub-agent threads run 10:00:00.8 -> 10:00:02.3 and 10:00:00.9 -> 10:00:02.5 in the capture
+    assert df.loc["th-qdrant-01", "duration_s"] == pytest.approx(1.5, abs=0.01)
+
+
+@pytest.mark.parametrize("name", ["plain_answer", "approval_pause", "sub_agents"])
+def test_recordings_keep_receive_times(name: str) -> None:
+    st = TurnState.from_items(load(RECORDINGS / f"{name}.jsonl"))
+    t = turn_timing(st)
+    assert t.clock == "received"
+    df = st.spans_df
+    _check_tree(st, df)
+    calls = df[df.kind == "model_call"]
+    assert (calls.time_source == "received").all()
+    # every call streamed: its first token came after it started and before it ended
+    assert (calls.ttft_s >= 0).all() and (calls.first_token_at <= calls.ended_at).all()
+    m = st.messages_df
+    streamed = m[m.output_tokens.notna() & m.duration_s.notna() & (m.duration_s > m.ttft_s)]
+    assert (streamed.output_tokens_per_s > 0).all()
+
+
+def test_listed_events_use_created_at_and_say_so() -> None:
+    # bare events (as listed by the gateway: no sequence numbers, merged messages) are timed by created_at
+    items = load(FIXTURES / "approval_pause.sse")
+    from tfwidget.sim.scenarios import merge_turn_events
+
+    listed = merge_turn_events([it.event.model_dump(exclude_none=True) for it in items])
+    st = TurnState.from_items(tfwidget.parse_event(e) for e in listed)
+    t = turn_timing(st)
+    for call in t.calls.values():
+        assert call.time_source == "created_at"
+        assert call.first_token_at is None and call.ended_at is None  # unknowable from merged messages
+    first = st.message_ids()[0]
+    created = pd.Timestamp(st.message(first).created_at).timestamp()
+    assert t.calls[first].started_at == pytest.approx(created)
+    df = st.spans_df
+    assert set(df.time_source.dropna()) == {"created_at"}
+
+
+def test_incremental_timing_matches_a_fresh_fold() -> None:
+    items = load(RECORDINGS / "sub_agents.jsonl")
+    live = TurnState()
+    for i, it in enumerate(items):
+        live.apply(it)
+        if i % 7 == 0:
+            turn_timing(live)  # read while it grows, as a live view does
+    fresh = TurnState.from_items(load(RECORDINGS / "sub_agents.jsonl"))
+    pd.testing.assert_frame_equal(live.spans_df, fresh.spans_df)
+    pd.testing.assert_frame_equal(live.messages_df, fresh.messages_df)
+
+
+def test_spans_are_a_clean_api_for_tracers() -> None:
+    st = TurnState.from_items(load(RECORDINGS / "sub_agents.jsonl"))
+    out = spans(st)
+    assert all(isinstance(s, Span) for s in out)
+    by_id = {s.id: s for s in out}
+    for s in out:
+        if s.started_at is not None and s.ended_at is not None:
+            assert s.end_ns >= s.start_ns
+            assert s.duration_s == pytest.approx((s.end_ns - s.start_ns) / 1e9, abs=1e-6)
+        if s.parent_id is not None:
+            assert s.parent_id in by_id
+    call = next(s for s in out if s.kind == "model_call")
+    assert call.ttft_s is not None and "ttft_s" in call.attributes
+
+
+def test_concat_stacks_spans_and_links_a_pause_to_its_decision() -> None:
+    c = tfwidget.concat([RECORDINGS / "sub_agents.jsonl", RECORDINGS / "approval_pause.jsonl"])
+    df = c.spans_df
+    assert list(df.columns) == ["turn_id", *SPANS_COLUMNS]
+    assert set(df.turn_id) == set(c.states)
+    assert (df.groupby("turn_id").kind.apply(lambda k: (k == "turn").sum()) == 1).all()
+
+
+# ---------------------------------------------------------------------- the simulated gateway
+
+THINK = 0.8  # before the first token
+GEN = 0.5  # first token -> finishing delta
+TOOL = 1.0  # the tool's run
+
+
+def _scripted() -> Scenario:
+    usage = {"input_tokens": 1000, "output_tokens": 50}
+    events: list[dict[str, Any]] = [
+        {"type": "turn.created", "id": "e0", "input": [{"type": "user.message", "content": "hi"}]},
+        {"type": "model.message", "id": "m1", "thread_id": "main"},
+        {"type": "model.message.delta", "id": "m1", "thread_id": "main", "content": "Looking"},
+        {"type": "model.message.delta", "id": "m1", "thread_id": "main", "tool_calls": [
+            {"index": 0, "id": "call_x", "type": "function", "function": {"name": "get_x", "arguments": "{}"}}]},
+        {"type": "model.message.delta", "id": "m1", "thread_id": "main", "finish_reason": "tool_calls",
+         "usage": usage},
+        {"type": "tool.response", "id": "r1", "thread_id": "main", "tool_call_id": "call_x", "content": "42"},
+        {"type": "model.message", "id": "m2", "thread_id": "main"},
+        {"type": "model.message.delta", "id": "m2", "thread_id": "main", "content": "It is 42."},
+        {"type": "model.message.delta", "id": "m2", "thread_id": "main", "finish_reason": "stop", "usage": usage},
+        {"type": "turn.done", "id": "d", "state": {"status": "done", "metrics": {"total_cost_in_usd": 0.01}}},
+    ]  # fmt: skip
+    delays = [0.0, 0.05, THINK, 0.05, GEN - 0.05, TOOL, 0.05, THINK, GEN, 0.05]
+    return Scenario(name="scripted", events=events, delays=delays)
+
+
+def test_simulated_timeline_gives_the_scripted_gaps() -> None:
+    with serve(_scripted(), speed=1) as sim, GatewayClient(sim.base_url, sim.api_key) as client:
+        st = TurnState()
+        for item in client.subscribe(sim.session_id, sim.turn_id):
+            st.apply(item)
+        listed = TurnState.from_items(client.list_turn_events(sim.session_id, sim.turn_id))
+    assert st.status == "done"
+    m = st.messages_df
+    assert (m.time_source == "received").all()
+    # receive times: the gaps are at least most of what was scripted, and not wildly more
+    for ttft in m.ttft_s:
+        assert THINK * 0.5 <= ttft <= THINK + 3.0
+    for dur in m.duration_s:
+        assert (THINK + GEN) * 0.5 <= dur <= THINK + GEN + 3.0
+    t = st.tool_calls_df
+    assert t.tool_call_id.tolist() == ["call_x"]
+    assert TOOL * 0.5 <= t.duration_s[0] <= TOOL + 3.0
+    # the tool started when its call ended and ended when the next call started (both within a delay)
+    assert t.started_at[0] == m.ended_at[0]
+    assert (m.started_at[1] - t.ended_at[0]).total_seconds() <= 0.05 + 3.0
+    spans_df = st.spans_df
+    turn = spans_df[spans_df.kind == "turn"].iloc[0]
+    scripted_total = 0.05 + THINK + GEN + TOOL + 0.05 + THINK + GEN + 0.05
+    assert scripted_total * 0.5 <= turn.duration_s <= scripted_total + 5.0
+    assert m.output_tokens_per_s.notna().all() and (m.output_tokens_per_s > 0).all()
+    # the listed events carry the gateway's own timestamps: timed by created_at, and at least as far apart
+    # as scripted (the server sleeps before stamping)
+    lt = turn_timing(listed)
+    assert lt.clock == "received" or all(c.time_source == "created_at" for c in lt.calls.values())
+    calls = list(lt.calls.values())
+    assert all(c.time_source == "created_at" for c in calls)
+    assert calls[1].started_at - calls[0].started_at >= THINK + GEN + TOOL - 0.01
+
+
+def test_link_pauses_closes_a_wait_with_the_decision() -> None:
+    paused = TurnState.from_items(load(RECORDINGS / "approval_pause.jsonl"))
+    pause = turn_timing(paused).pauses
+    assert len(pause) == 1
+    (p,) = pause.values()
+    assert p.started_at is not None and p.ended_at is None
+    call_id = p.tool_call_id
+    assert call_id is not None
+    # a resume turn approving the call, created 30 s after the pause
+    resume = TurnState()
+    resume.apply(
+        tfwidget.StreamItem(
+            1,
+            tfwidget.parse_event(
+                {
+                    "type": "turn.created",
+                    "id": "r0",
+                    "turn_id": "t-resume",
+                    "previous_turn_id": paused.turn_id,
+                    "input": [
+                        {
+                            "type": "user.tool_approval",
+                            "tool_call_id": call_id,
+                            "approval": {"status": "allow"},
+                        }
+                    ],
+                }
+            ),
+            p.started_at + 30.0,
+        )
+    )
+    link_pauses([paused, resume])
+    assert p.ended_at == pytest.approx(p.started_at + 30.0)
+    assert p.decision == "approved"
+    df = tfwidget.concat({"a": paused, "b": resume}).spans_df
+    row = df[df.kind == "pause"].iloc[0]
+    assert row.duration_s == pytest.approx(30.0)
+    assert row.status == "approved"
