@@ -213,11 +213,24 @@ def test_take_changes_reports_what_changed() -> None:
 def test_totals_prefer_metrics_and_fall_back_to_summed_usage() -> None:
     st = TurnState.from_items(load(FIXTURES / "approval_pause.sse"))
     t = st.totals()
-    assert t["source"] == "metrics" and t["input_tokens"] == 22100 and t["cost_usd"] == 0.069
+    assert t["input_tokens"] == 22100 and t["cost_usd"] == 0.069
+    assert t["sources"]["input_tokens"] == "metrics" and t["sources"]["cost_usd"] == "metrics"
+    # metrics without cache fields: those fields are the calls' usage summed, and say so
+    assert t["sources"]["cache_read_tokens"] == "usage" and t["source"] == "mixed"
     partial = TurnState.from_items(load(FIXTURES / "approval_pause.sse")[:-1])
     t = partial.totals()
     assert t["source"] == "usage"
     assert t["input_tokens"] == 10611 + 11489 and t["output_tokens"] == 84 + 66
+    assert set(t["sources"].values()) == {"usage", None}  # no reported cost
+
+
+def test_totals_take_cache_reads_from_usage_when_metrics_lack_them() -> None:
+    # sub_agents: turn.done metrics carry no cache fields, the calls read 11,000 tokens from cache
+    st = TurnState.from_items(load(FIXTURES / "sub_agents.sse"))
+    t = st.totals()
+    assert t["cache_read_tokens"] == int(st.usage_df.cache_read_tokens.sum()) == 11_000
+    assert t["sources"]["cache_read_tokens"] == "usage"
+    assert t["sources"]["input_tokens"] == "metrics" and t["input_tokens"] == 30_600
 
 
 def test_messages_are_independent_copies() -> None:

@@ -162,7 +162,7 @@ def test_snapshot_matches_the_fixture(name):
             assert row[k] == v
     metrics = done.get("metrics")
     if metrics:
-        assert view["totals"]["source"] == "metrics"
+        assert view["totals"]["sources"]["input_tokens"] == "metrics"
         assert view["totals"]["input_tokens"] == metrics["total_input_tokens"]
         assert view["totals"]["cost_usd"] == metrics.get("total_cost_in_usd")
     else:

@@ -398,10 +398,19 @@ def summarize(state: Any, *, name: str | None = None, width: int = 100) -> str:
                 lines.append(f"  {what} {info.name if info and info.name else 'tool'} ({pc.id})")
     t = state.totals()
     cost = f" · cost ${t['cost_usd']:.4f}" if t["cost_usd"] is not None else ""
-    src = "turn.done metrics" if t["source"] == "metrics" else "sum of calls' usage"
+    names = {"metrics": "turn.done metrics", "usage": "sum of calls' usage"}
+    if t["source"] in names:
+        src = f"from {names[t['source']]}"
+    else:  # metrics lack some fields: say where each came from
+        by: dict[str, list[str]] = {}
+        labels = {"input_tokens": "in", "output_tokens": "out", "cache_read_tokens": "cache read",
+                  "cache_write_tokens": "cache write", "total_tokens": "total"}  # fmt: skip
+        for k, label in labels.items():
+            by.setdefault(names.get(t["sources"][k], "both"), []).append(label)
+        src = "; ".join(f"{', '.join(v)} from {k}" for k, v in by.items())
     lines.append(
         f"usage: {t['input_tokens']:,} in · {t['output_tokens']:,} out · {t['cache_read_tokens']:,} cache read · "
-        f"{t['cache_write_tokens']:,} cache write · {t['total_tokens']:,} total{cost} (from {src})"
+        f"{t['cache_write_tokens']:,} cache write · {t['total_tokens']:,} total{cost} ({src})"
     )
     lines.append(f"anomalies: {len(state.anomalies)}")
     for a in state.anomalies[:5]:

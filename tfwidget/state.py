@@ -697,35 +697,45 @@ class TurnState:
         return self.done.state.output if self.done is not None else None
 
     def totals(self) -> dict[str, Any]:
-        """Token totals and cost: from ``turn.done`` metrics when present, else summed over calls' usage."""
-        mt = self.metrics
-        if mt is not None and mt.total_input_tokens is not None:
-            return {
-                "input_tokens": mt.total_input_tokens or 0,
-                "output_tokens": mt.total_output_tokens or 0,
-                "cache_read_tokens": mt.total_cache_read_tokens or 0,
-                "cache_write_tokens": mt.total_cache_write_tokens or 0,
-                "total_tokens": mt.total_tokens
-                if mt.total_tokens is not None
-                else (mt.total_input_tokens or 0) + (mt.total_output_tokens or 0),
-                "cost_usd": mt.total_cost_in_usd,
-                "source": "metrics",
-            }
-        t = {"input_tokens": 0, "output_tokens": 0, "cache_read_tokens": 0, "cache_write_tokens": 0}
+        """Token totals and cost of the turn, each field with where it came from.
+
+        A field comes from ``turn.done`` metrics when they carry it, else from the sum of the calls' usage
+        (metrics often lack the cache fields): ``sources`` maps every field to ``"metrics"`` or ``"usage"``
+        (``cost_usd``: ``"metrics"``, or ``None`` when not reported). ``source`` is ``"metrics"`` or
+        ``"usage"`` when every token field agrees, else ``"mixed"``.
+        """
+        summed = {"input_tokens": 0, "output_tokens": 0, "cache_read_tokens": 0, "cache_write_tokens": 0}
         for m in self._msgs.values():
             u = m.base.usage
             if u is None:
                 continue
-            t["input_tokens"] += u.input_tokens or 0
-            t["output_tokens"] += u.output_tokens or 0
-            t["cache_read_tokens"] += u.cache_read_tokens or 0
-            t["cache_write_tokens"] += u.cache_write_tokens or 0
-        return {
-            **t,
-            "total_tokens": t["input_tokens"] + t["output_tokens"],
-            "cost_usd": None,
-            "source": "usage",
+            summed["input_tokens"] += u.input_tokens or 0
+            summed["output_tokens"] += u.output_tokens or 0
+            summed["cache_read_tokens"] += u.cache_read_tokens or 0
+            summed["cache_write_tokens"] += u.cache_write_tokens or 0
+        mt = self.metrics
+        reported = {
+            "input_tokens": mt.total_input_tokens if mt is not None else None,
+            "output_tokens": mt.total_output_tokens if mt is not None else None,
+            "cache_read_tokens": mt.total_cache_read_tokens if mt is not None else None,
+            "cache_write_tokens": mt.total_cache_write_tokens if mt is not None else None,
         }
+        out: dict[str, Any] = {}
+        sources: dict[str, str | None] = {}
+        for k, v in reported.items():
+            out[k], sources[k] = (v, "metrics") if v is not None else (summed[k], "usage")
+        if mt is not None and mt.total_tokens is not None:
+            out["total_tokens"], sources["total_tokens"] = mt.total_tokens, "metrics"
+        else:
+            out["total_tokens"] = out["input_tokens"] + out["output_tokens"]
+            both = {sources["input_tokens"], sources["output_tokens"]}
+            sources["total_tokens"] = both.pop() if len(both) == 1 else "mixed"
+        cost = mt.total_cost_in_usd if mt is not None else None
+        out["cost_usd"], sources["cost_usd"] = cost, ("metrics" if cost is not None else None)
+        token_sources = {v for k, v in sources.items() if k != "cost_usd"}
+        out["source"] = token_sources.pop() if len(token_sources) == 1 else "mixed"
+        out["sources"] = sources
+        return out
 
     # ------------------------------------------------------------------ DataFrames
 

@@ -881,3 +881,76 @@ def usage_extra_columns(
         "context_window": pd.array(windows, dtype="Int64"),
         "context_fill": pd.array(fills, dtype="Float64"),
     }
+
+
+# ------------------------------------------------------------------------------------------ the view model
+
+
+def _ms(t: float | None) -> int | None:
+    return None if t is None else int(round(t * 1000))
+
+
+def spans_view(
+    state: TurnState, *, pricing: Pricing | None = None, model: str | None = None
+) -> list[dict[str, Any]]:
+    """The spans as the front end's Timeline and usage chips read them (JSON-ready, times in epoch ms).
+
+    One dict per :class:`Span`, parents first: ``kind, id, parent_id, thread_id, name, status, start_ms,
+    first_ms, end_ms, time_source``, and where known ``cost_usd, cost_source, total_cost_usd, input_tokens,
+    output_tokens, cache_read_tokens, model, context_window`` (model calls), ``tool_call_id`` (pauses).
+    """
+    from .pricing import call_costs
+
+    costs = call_costs(state, pricing=pricing, model=model)
+    out: list[dict[str, Any]] = []
+    for s in spans(state, pricing=pricing, model=model):
+        row: dict[str, Any] = {
+            "kind": s.kind,
+            "id": s.id,
+            "parent_id": s.parent_id,
+            "thread_id": s.thread_id,
+            "name": s.name,
+            "status": s.status,
+            "start_ms": _ms(s.started_at),
+            "first_ms": _ms(s.first_token_at),
+            "end_ms": _ms(s.ended_at),
+            "time_source": s.time_source,
+        }
+        if s.total_cost_usd is not None:
+            row["total_cost_usd"] = s.total_cost_usd
+        if s.kind == "model_call":
+            row.update(
+                {
+                    "cost_usd": s.cost_usd,
+                    "cost_source": s.cost_source,
+                    "input_tokens": s.input_tokens,
+                    "output_tokens": s.output_tokens,
+                    "cache_read_tokens": s.cache_read_tokens,
+                }
+            )
+            c = costs.get(s.id)
+            if c is not None:
+                row["model"] = c.model
+                row["context_window"] = c.context_window
+        elif s.kind == "pause" and "tool_call_id" in s.attributes:
+            row["tool_call_id"] = s.attributes["tool_call_id"]
+        out.append(row)
+    return out
+
+
+def clock_view(state: TurnState) -> dict[str, Any]:
+    """``{"source", "now_ms"}``: the turn's clock and its latest known time (the last item's), which the
+    Timeline grows open bars to while the turn streams."""
+    t = turn_timing(state)
+    now = None
+    if state.items:
+        last = state.items[-1]
+        now = last.received_at
+        if t.clock == "created_at" or last.sequence_number is None:
+            latest = [x for x in (t.ended_at, t.started_at) if x is not None]
+            for c in t.calls.values():
+                latest.extend(x for x in (c.started_at, c.first_token_at, c.ended_at) if x is not None)
+            for tool in t.tools.values():
+                latest.extend(x for x in (tool.started_at, tool.ended_at) if x is not None)
+            now = max(latest) if latest else now
+    return {"source": t.clock, "now_ms": _ms(now)}

@@ -29,6 +29,8 @@ from .events import (
     ToolResponseRequiredEvent,
 )
 
+from .timing import clock_view, spans_view
+
 if TYPE_CHECKING:
     from .state import Changes, ToolCallInfo, TurnState
 
@@ -51,7 +53,7 @@ _USAGE = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tok
 # Top-level keys a patch may replace whole, in the order they are computed.
 SET_KEYS = (
     "turn_id", "session_id", "status", "status_detail", "created_at", "completed_at", "started_ms",
-    "input", "totals", "threads", "pauses", "usage", "notices",
+    "input", "totals", "threads", "pauses", "usage", "notices", "spans", "clock",
 )  # fmt: skip
 
 
@@ -319,6 +321,9 @@ def _top_level(
         "pauses": pauses_view(state),
         "usage": list(usage_rows),
         "notices": notices_view(state, notices),
+        # timing, cost and context per span (the Timeline tab, the chips): see tfwidget.timing
+        "spans": spans_view(state),
+        "clock": clock_view(state),
     }
 
 
