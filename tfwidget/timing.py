@@ -887,7 +887,7 @@ def usage_extra_columns(
 
 
 def _ms(t: float | None) -> int | None:
-    return None if t is None else int(round(t * 1000))
+    return None if t is None else round(t * 1000)
 
 
 def spans_view(

@@ -28,7 +28,6 @@ from .events import (
     ToolApprovalRequiredEvent,
     ToolResponseRequiredEvent,
 )
-
 from .timing import clock_view, spans_view
 
 if TYPE_CHECKING:
