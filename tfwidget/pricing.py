@@ -296,7 +296,9 @@ def reconcile(
     threads = state.threads
     priced: dict[str, CallCost] = {}
     unpriced: list[tuple[str, str | None, str | None, int | None, int]] = []
-    for m in state.merged_messages():
+    from .timing import message_bases
+
+    for m in message_bases(state).values():
         u = m.usage
         tid = m.thread_id or "main"
         th = threads.get(tid)

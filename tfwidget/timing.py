@@ -213,16 +213,37 @@ def _ts(created_at: Any) -> float | None:
         return None
 
 
+def message_bases(state: TurnState) -> dict[str, Any]:
+    """Each message's base event by id, as the fold keeps it (read-only): its ``thread_id``, ``usage`` and
+    ``finish_reason`` are current (the merge sets them on the base), its text fields are not. Cheap: no
+    merged copy is built (``state.merged_messages()`` would copy each streaming message)."""
+    return {mid: m.base for mid, m in state._msgs.items()}
+
+
 class _Tracker:
     """Incremental scan of a state's items: each call reads only the items added since the last one."""
 
-    __slots__ = ("_n", "clock_match", "clock_mismatch", "listed", "streamed", "t")
+    __slots__ = (
+        "_n",
+        "_quiet",
+        "_waiting",
+        "clock_match",
+        "clock_mismatch",
+        "listed",
+        "streamed",
+        "t",
+        "version",
+    )
 
     def __init__(self) -> None:
         self._n = 0
         self.t = TurnTiming()
         self.clock_match = 0
         self.clock_mismatch = 0
+        self.version = 0  # bumped whenever a time or a span's existence changes
+        # calls that had their first token and did not end: their further deltas matter only when finishing
+        self._quiet: dict[str, str] = {}  # message id -> '"<id>"'
+        self._waiting: set[str] = set()  # calls without a first token yet
         self.listed = 0  # items without a sequence number (listed events, bare events)
         self.streamed = 0
 
@@ -280,7 +301,16 @@ class _Tracker:
     def _one(self, item: Any) -> None:
         ev = item._event
         if ev is None:  # a released delta: read the few fields needed from its JSON
-            d = json.loads(item.raw)
+            raw = item.raw
+            if (
+                not self._waiting
+                and '"finish_reason"' not in raw
+                and any(q in raw for q in self._quiet.values())
+            ):
+                # a mid-stream delta of a call that already had its first token: nothing to time (the fast
+                # path that keeps a long stream cheap; a delta naming no open call is parsed)
+                return
+            d = json.loads(raw)
             typ, eid, tid, cat = d.get("type"), d.get("id"), d.get("thread_id"), d.get("created_at")
         else:
             d = None
@@ -291,10 +321,14 @@ class _Tracker:
             t.started_at = at
         if tid is not None and tid not in t.threads:
             t.threads[tid] = ThreadTiming(tid, at, None, src)
+        if typ != "model.message.delta":
+            self.version += 1
         if typ == "model.message.delta":
             call = t.calls.get(eid)
             if call is None:
                 call = t.calls[eid] = CallTiming(eid, tid, at, None, None, src)
+                self._waiting.add(eid)
+                self.version += 1
             if d is None:
                 d = {
                     "content": ev.content,  # type: ignore[union-attr]
@@ -307,8 +341,15 @@ class _Tracker:
                 d.get("content") or d.get("reasoning_content") or d.get("refusal") or d.get("tool_calls")
             ):
                 call.first_token_at = at
+                self._waiting.discard(eid)
+                if call.ended_at is None:
+                    self._quiet[eid] = f'"{eid}"'
+                self.version += 1
             if d.get("finish_reason"):
                 call.ended_at = at
+                self._waiting.discard(eid)
+                self._quiet.pop(eid, None)
+                self.version += 1
         elif typ == "model.message":
             if eid in t.calls:
                 return
@@ -316,6 +357,8 @@ class _Tracker:
             if ev is not None and ev.finish_reason and src == "received":  # type: ignore[union-attr]
                 # a complete message received in one piece: it started, produced and ended on arrival
                 call.first_token_at = call.ended_at = at
+            elif src == "received" or item.sequence_number is not None:
+                self._waiting.add(eid)
         elif typ == "tool.response":
             tcid = getattr(ev, "tool_call_id", None)
             if tcid:
@@ -521,6 +564,7 @@ def spans(
     *,
     pricing: Pricing | None = None,
     model: str | None = None,
+    _costs: Mapping[str, Any] | None = None,
 ) -> list[Span]:
     """The turn as a tree of :class:`Span` records, parents before children.
 
@@ -533,10 +577,10 @@ def spans(
     from .pricing import call_costs
 
     t = turn_timing(state)
-    costs = call_costs(state, pricing=pricing, model=model)
+    costs = _costs if _costs is not None else call_costs(state, pricing=pricing, model=model)
     turn_id = state.turn_id or "turn"
     out: list[Span] = []
-    merged = {m.id: m for m in state.merged_messages()}
+    merged = message_bases(state)
 
     own_cost: dict[str, float] = {}
     own_tokens: dict[str, int] = {}
@@ -899,11 +943,25 @@ def spans_view(
     first_ms, end_ms, time_source``, and where known ``cost_usd, cost_source, total_cost_usd, input_tokens,
     output_tokens, cache_read_tokens, model, context_window`` (model calls), ``tool_call_id`` (pauses).
     """
-    from .pricing import call_costs
+    from .pricing import call_costs, current_model, current_pricing
 
+    turn_timing(state)
+    tracker = _TRACKERS[state]
+    sig = (
+        tracker.version,
+        len(state.message_ids()),
+        tuple((i.id, i.name, i.status, i.child_thread_id) for i in state.tool_calls.values()),
+        tuple((th.id, th.status, th.title) for th in state.threads.values()),
+        state.status,
+        id(pricing if pricing is not None else current_pricing()),
+        model if model is not None else current_model(),
+    )
+    memo = _VIEW_MEMO.get(state)
+    if memo is not None and memo[0] == sig:
+        return memo[1]
     costs = call_costs(state, pricing=pricing, model=model)
     out: list[dict[str, Any]] = []
-    for s in spans(state, pricing=pricing, model=model):
+    for s in spans(state, pricing=pricing, model=model, _costs=costs):
         row: dict[str, Any] = {
             "kind": s.kind,
             "id": s.id,
@@ -935,7 +993,11 @@ def spans_view(
         elif s.kind == "pause" and "tool_call_id" in s.attributes:
             row["tool_call_id"] = s.attributes["tool_call_id"]
         out.append(row)
+    _VIEW_MEMO[state] = (sig, out)
     return out
+
+
+_VIEW_MEMO: weakref.WeakKeyDictionary[Any, tuple[Any, list[dict[str, Any]]]] = weakref.WeakKeyDictionary()
 
 
 def clock_view(state: TurnState) -> dict[str, Any]:
