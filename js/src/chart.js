@@ -1,6 +1,6 @@
 // A small stacked bar chart of token usage per model call, as inline SVG (no chart library).
 import { h, svg } from "./dom.js";
-import { BREAKDOWN_KEYS, fmtCompact, fmtInt, usageParts } from "./format.js";
+import { BREAKDOWN_KEYS, fmtCompact, fmtCost, fmtInt, usageParts } from "./format.js";
 
 const SERIES = [
   ...BREAKDOWN_KEYS.map((key) => ({ key, label: key.replace("_", " ") })),
@@ -9,9 +9,11 @@ const SERIES = [
 
 /**
  * Build the chart for `usage` (the view's usage list) and a legend. `threadLabel(id)` names a thread
- * for the tooltips.
+ * for the tooltips. With `spans` (the view's spans: cost and context window per call), a cumulative
+ * cost line on a right axis and the context window (a dashed line, or its peak fill when far above).
  */
-export function usageChart(usage, threadLabel = (id) => id) {
+export function usageChart(usage, threadLabel = (id) => id, spans = null) {
+  const spanOf = new Map((spans || []).filter((s) => s.kind === "model_call").map((s) => [s.id, s]));
   const rows = (usage || []).map((u, i) => {
     const p = usageParts(u);
     const segments = {};
@@ -21,13 +23,29 @@ export function usageChart(usage, threadLabel = (id) => id) {
     const total = Object.values(segments).reduce((a, b) => a + b, 0);
     return { i, u, p, segments, total };
   });
-  const max = Math.max(1, ...rows.map((r) => r.total));
+  let max = Math.max(1, ...rows.map((r) => r.total));
+  // context window: drawn as a line when it is within reach of the bars, else stated with the peak fill
+  const windows = rows.map((r) => spanOf.get(r.u.message_id)?.context_window || null);
+  const maxWindow = Math.max(0, ...windows.filter((w) => w));
+  const windowLine = maxWindow > 0 && maxWindow <= 4 * max;
+  if (windowLine) max = Math.max(max, maxWindow);
+  const peakFill = maxWindow > 0 ? Math.max(...rows.map((r, i) => (windows[i] ? r.p.input / windows[i] : 0))) : 0;
+  // cumulative cost (calls with a known cost)
+  let running = 0;
+  const costs = rows.map((r) => {
+    const c = spanOf.get(r.u.message_id)?.cost_usd;
+    if (c == null) return null;
+    running += c;
+    return running;
+  });
+  const maxCost = running;
   const barW = 16;
   const gap = 6;
   const plotH = 90;
   const left = 38;
   const top = 6;
-  const width = left + rows.length * (barW + gap) + gap;
+  const right = maxCost > 0 ? 44 : 0;
+  const width = left + rows.length * (barW + gap) + gap + right;
   const height = top + plotH + 16;
 
   const root = svg("svg", {
@@ -54,6 +72,9 @@ export function usageChart(usage, threadLabel = (id) => id) {
     if (row.p.cacheRead || row.p.cacheWrite) {
       lines.push(`cache read ${fmtInt(row.p.cacheRead)} · write ${fmtInt(row.p.cacheWrite)}`);
     }
+    const sp = spanOf.get(row.u.message_id);
+    if (windows[idx]) lines.push(`context ${((row.p.input / windows[idx]) * 100).toFixed(1)}% of ${fmtInt(windows[idx])}`);
+    if (sp && sp.cost_usd != null) lines.push(`cost ${fmtCost(sp.cost_usd)} (${sp.cost_source})`);
     for (const s of SERIES) {
       const v = row.segments[s.key] || 0;
       if (v <= 0) continue;
@@ -71,10 +92,36 @@ export function usageChart(usage, threadLabel = (id) => id) {
     root.appendChild(group);
   });
 
+  const plotRight = left + rows.length * (barW + gap) + gap;
+  if (windowLine) {
+    const y = top + plotH - (maxWindow / max) * plotH;
+    root.appendChild(svg("line", { class: "tfw-context-line", x1: left - 2, y1: y, x2: plotRight, y2: y }));
+    root.appendChild(svg("title", {}, `context window ${fmtInt(maxWindow)} tokens`));
+  }
+  if (maxCost > 0) {
+    const pts = [];
+    costs.forEach((c, idx) => {
+      if (c == null) return;
+      pts.push(`${left + gap + idx * (barW + gap) + barW / 2},${top + plotH - (c / maxCost) * plotH}`);
+    });
+    const line = svg("polyline", { class: "tfw-cost-line", points: pts.join(" ") });
+    line.appendChild(svg("title", {}, `cumulative cost ${fmtCost(maxCost)}`));
+    root.appendChild(line);
+    root.appendChild(svg("line", { class: "tfw-axis", x1: plotRight + 2, y1: top, x2: plotRight + 2, y2: top + plotH }));
+    root.appendChild(svg("text", { class: "tfw-axis-label tfw-cost-label", x: plotRight + 5, y: top + 8 }, fmtCost(maxCost)));
+    root.appendChild(svg("text", { class: "tfw-axis-label tfw-cost-label", x: plotRight + 5, y: top + plotH }, "$0"));
+  }
+  const extra = [];
+  if (maxCost > 0) extra.push(h("span", { class: "tfw-legend-item" }, h("span", { class: "tfw-swatch tfw-swatch-cost" }), "cumulative cost"));
+  if (windowLine) extra.push(h("span", { class: "tfw-legend-item" }, h("span", { class: "tfw-swatch tfw-swatch-context" }), "context window"));
+  else if (maxWindow > 0) {
+    extra.push(h("span", { class: "tfw-legend-item tfw-context-note", text: `context window ${fmtCompact(maxWindow)} · peak fill ${(peakFill * 100).toFixed(1)}%` }));
+  }
   const legend = h(
     "div",
     { class: "tfw-legend" },
     ...SERIES.map((s) => h("span", { class: "tfw-legend-item" }, h("span", { class: `tfw-swatch tfw-seg-${s.key}` }), s.label)),
+    ...extra,
   );
   return h("div", { class: "tfw-chart" }, root, legend);
 }

@@ -16,6 +16,7 @@ import {
 } from "./format.js";
 import { StreamingMarkdown } from "./markdown.js";
 import { pauseControls } from "./actions.js";
+import { attachTimeline, costByThread, spansCost, usageChipExtras } from "./timeline.js";
 
 const LIVE = new Set(["connecting", "streaming", "reconnecting"]);
 const LONG_RESPONSE_CHARS = 600;
@@ -48,11 +49,14 @@ export class TurnRenderer {
     });
     this.usageEl = h("div", { class: "tfw-usage" });
     this.footerEl = h("div", { class: "tfw-footer" });
+    this.timeline = attachTimeline(this); // the Transcript / Timeline tabs (timeline.js)
     this.root = h(
       "div",
       { class: "tfw-root" },
       this.headerEl,
+      this.timeline.bar,
       this.scrollEl,
+      this.timeline.panel.el,
       this.usageEl,
       this.footerEl,
     );
@@ -82,7 +86,7 @@ export class TurnRenderer {
     const touched = (k) => all || keys.has(k);
 
     if (touched("status") || touched("status_detail") || touched("totals") || touched("turn_id") ||
-        touched("completed_at") || touched("session_id")) {
+        touched("completed_at") || touched("session_id") || touched("spans")) {
       this.renderHeader();
     }
     if (touched("input")) this.renderInput();
@@ -101,8 +105,10 @@ export class TurnRenderer {
     const eventIds = all ? Object.keys(view.events || {}) : dirty.events;
     for (const id of eventIds) if (this.eventEls.has(id)) this.renderEvent(id);
     if (touched("pauses") || all || from < timeline.length) this.renderPauses();
-    if (touched("usage")) this.renderUsage();
+    if (touched("usage") || touched("spans")) this.renderUsage();
+    if (touched("spans")) for (const id of this.messageEls.keys()) this.renderMessage(id);
     if (touched("notices")) this.renderNotices();
+    this.timeline.update(touched);
     this.root.dataset.status = view.status || "connecting";
 
     const statusChanged = touched("status");
@@ -132,11 +138,15 @@ export class TurnRenderer {
         h("span", {
           class: "tfw-tokens",
           text: tokenText,
-          title: [`total ${fmtInt(t.total_tokens)} tokens`, ...cacheBits, `from ${t.source || "usage"}`].join("\n"),
+          title: [`total ${fmtInt(t.total_tokens)} tokens`, ...cacheBits, ...sourceLines(t)].join("\n"),
         }),
       );
       const cost = fmtCost(t.cost_usd);
-      if (cost) items.push(h("span", { class: "tfw-cost", text: cost, title: "cost (USD)" }));
+      const priced = cost ? null : fmtCost(spansCost(v.spans));
+      if (cost || priced) {
+        const what = cost ? "cost (USD)" : "cost (USD) from the price table: the turn reported none";
+        items.push(h("span", { class: "tfw-cost", text: cost || `≈${priced}`, title: [what, ...costByThread(v.spans)].join("\n") }));
+      }
     }
     const top = h("div", { class: "tfw-header-row" }, ...items);
     const meta = h("div", { class: "tfw-header-meta" });
@@ -332,10 +342,11 @@ export class TurnRenderer {
       m.tools.classList.toggle("tfw-tools-parallel", parallel > 1);
     }
 
-    const usageKey = JSON.stringify(msg.usage || null);
+    const span = (this.store.view.spans || []).find((s) => s.id === id) || null;
+    const usageKey = JSON.stringify([msg.usage || null, span && [span.cost_usd, span.cost_source, span.first_ms, span.start_ms]]);
     if (usageKey !== m.last.usage) {
       m.last.usage = usageKey;
-      replaceChildren(m.usage, msg.usage ? usageChip(msg.usage) : null);
+      replaceChildren(m.usage, msg.usage ? usageChip(msg.usage, span) : null);
     }
   }
 
@@ -453,7 +464,7 @@ export class TurnRenderer {
       "details",
       { class: "tfw-usage-details", attrs: { open: wasOpen } },
       h("summary", { text: `usage per model call (${usage.length})` }),
-      usageChart(usage, label),
+      usageChart(usage, label, this.store.view.spans),
     );
     replaceChildren(this.usageEl, details);
   }
@@ -468,6 +479,14 @@ export class TurnRenderer {
 }
 
 // ----- stateless pieces ---------------------------------------------------------------------------
+
+/** Where each total came from: one line when all agree, else one per field. */
+function sourceLines(t) {
+  const names = { metrics: "turn.done metrics", usage: "sum of the calls' usage" };
+  if (!t.sources || t.source !== "mixed") return [`from ${names[t.source] || t.source || "usage"}`];
+  const labels = { input_tokens: "in", output_tokens: "out", cache_read_tokens: "cache read", cache_write_tokens: "cache write" };
+  return Object.entries(labels).map(([k, label]) => `${label} from ${names[t.sources[k]] || t.sources[k]}`);
+}
 
 function renderResponse(el, response) {
   if (response == null) {
@@ -489,10 +508,12 @@ function renderResponse(el, response) {
   }
 }
 
-export function usageChip(usage) {
+export function usageChip(usage, span = null) {
   const p = usageParts(usage);
   const bits = [`in ${fmtInt(p.input)}`, `out ${fmtInt(p.output)}`];
-  if (p.cacheRead || p.cacheWrite) bits.push(`cache ${fmtInt(p.cacheRead)}/${fmtInt(p.cacheWrite)}`);
+  if (p.cacheRead) bits.push(`cache read ${fmtInt(p.cacheRead)}`);
+  if (p.cacheWrite) bits.push(`cache write ${fmtInt(p.cacheWrite)}`);
+  bits.push(...usageChipExtras(span));
   const rows = [];
   if (p.breakdown) {
     for (const k of BREAKDOWN_KEYS) {
