@@ -1,0 +1,391 @@
+"""tfwidget.otel: turns from the fixtures and from the simulated gateway (loopback HTTP) as OpenTelemetry
+spans, written as OTLP/JSON and read back with the OpenTelemetry protobuf schema."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import socket
+import threading
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from google.protobuf.json_format import ParseDict
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.trace import StatusCode
+
+import tfwidget
+from tfwidget import otel
+from tfwidget.client import GatewayClient
+from tfwidget.sim import serve
+from tfwidget.state import TurnState
+
+from .conftest import FIXTURE_NAMES, FIXTURES
+
+
+def fixture_state(name: str) -> TurnState:
+    return TurnState.from_items(tfwidget.load(FIXTURES / f"{name}.sse"))
+
+
+def by_name(spans: list[Any]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for s in spans:
+        out.setdefault(s.name, []).append(s)
+    return out
+
+
+def iso_ns(value: str) -> int:
+    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1e9)
+
+
+def expected_tree(state: TurnState) -> dict[str, Any]:
+    """What the trace of a turn must hold, worked out from the fold alone (no tfwidget.otel code)."""
+    return {
+        "chats": {m.id: m for m in state.messages},
+        "tools": dict(state.tool_calls),
+        "threads": {tid: th for tid, th in state.threads.items() if tid != "main"},
+    }
+
+
+def check_tree(state: TurnState, spans: list[Any]) -> None:
+    """The span tree of ``spans`` is the turn's: one root, a chat span per model call under its thread, a
+    tool span per tool call under its thread, each sub-agent under the create_sub_agent call that spawned it."""
+    exp = expected_tree(state)
+    ids = {s.context.span_id: s for s in spans}
+    assert len(ids) == len(spans) == 1 + len(exp["chats"]) + len(exp["tools"]) + len(exp["threads"])
+    assert len({s.context.trace_id for s in spans}) == 1
+    roots = [s for s in spans if s.parent is None]
+    assert len(roots) == 1
+    root = roots[0]
+    assert root.attributes["gen_ai.operation.name"] == "invoke_agent"
+    thread_span = {"main": root}
+    for s in spans:
+        if s.attributes["gen_ai.operation.name"] == "invoke_agent" and s is not root:
+            thread_span[s.attributes["truefoundry.thread.id"]] = s
+    assert set(thread_span) == {"main", *exp["threads"]}
+    tool_span = {s.attributes["gen_ai.tool.call.id"]: s for s in spans if s.name.startswith("execute_tool")}
+    assert set(tool_span) == set(exp["tools"])
+    for cid, info in exp["tools"].items():
+        s = tool_span[cid]
+        assert s.name == f"execute_tool {info.name}"
+        assert s.attributes["gen_ai.tool.name"] == info.name
+        assert s.parent.span_id == thread_span[info.thread_id or "main"].context.span_id
+        assert s.status.status_code == (
+            StatusCode.OK if info.status == "completed" else StatusCode.UNSET
+        ) or (
+            state.threads.get(info.child_thread_id or "") is not None
+            and state.threads[info.child_thread_id].status == "error"
+        )
+    for tid, th in exp["threads"].items():
+        s = thread_span[tid]
+        assert s.parent.span_id == tool_span[th.parent_tool_call_id].context.span_id
+        assert s.attributes["gen_ai.agent.name"] == th.agent_name
+    chat_span = {s.attributes["truefoundry.message.id"]: s for s in spans if s.name.startswith("chat")}
+    assert set(chat_span) == set(exp["chats"])
+    for mid, m in exp["chats"].items():
+        s = chat_span[mid]
+        assert s.parent.span_id == thread_span[m.thread_id or "main"].context.span_id
+        if m.usage is not None:
+            assert s.attributes["gen_ai.usage.input_tokens"] == m.usage.input_tokens
+            assert s.attributes["gen_ai.usage.output_tokens"] == m.usage.output_tokens
+            assert s.attributes["llm.token_count.prompt"] == m.usage.input_tokens
+            assert s.attributes["llm.token_count.completion"] == m.usage.output_tokens
+        else:
+            assert "gen_ai.usage.input_tokens" not in s.attributes
+        if m.finish_reason:
+            assert list(s.attributes["gen_ai.response.finish_reasons"]) == [m.finish_reason]
+    # every child inside its parent's time window
+    for s in spans:
+        assert s.start_time <= s.end_time
+        if s.parent is not None:
+            p = ids[s.parent.span_id]
+            assert p.start_time <= s.start_time and s.end_time <= p.end_time, (s.name, p.name)
+    expected_status = {"done": StatusCode.OK, "paused": StatusCode.OK, "error": StatusCode.ERROR,
+                       "cancelled": StatusCode.UNSET, "running": StatusCode.UNSET}[state.status]  # fmt: skip
+    assert root.status.status_code == expected_status
+    assert root.attributes["truefoundry.turn.status"] == state.status
+    t = state.totals()
+    assert root.attributes["gen_ai.usage.input_tokens"] == t["input_tokens"]
+    assert root.attributes["gen_ai.usage.output_tokens"] == t["output_tokens"]
+
+
+# ------------------------------------------------------------------------------------------ span tree
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_fixture_span_tree(name: str) -> None:
+    state = fixture_state(name)
+    spans = otel.to_spans(state, session_id="sess-1", agent_name="support")
+    check_tree(state, spans)
+    root = next(s for s in spans if s.parent is None)
+    assert root.name == "invoke_agent support"
+    assert root.attributes["gen_ai.conversation.id"] == "sess-1"
+    assert root.attributes["session.id"] == "sess-1"
+    assert root.attributes["openinference.span.kind"] == "AGENT"
+    assert root.attributes["truefoundry.turn.id"] == state.turn_id
+
+
+def test_sub_agents_tree_names_and_times() -> None:
+    state = fixture_state("sub_agents")
+    spans = by_name(otel.to_spans(state))
+    assert sorted(spans) == [
+        "chat", "chat openai-main/gpt-5-mini", "execute_tool create_sub_agent", "invoke_agent",
+        "invoke_agent milvus-research", "invoke_agent qdrant-research",
+    ]  # fmt: skip
+    sub = spans["invoke_agent qdrant-research"][0]
+    parent = next(
+        s for s in spans["execute_tool create_sub_agent"] if s.context.span_id == sub.parent.span_id
+    )
+    assert parent.attributes["gen_ai.tool.call.id"] == "call_sub_q"
+    assert sub.attributes["openinference.span.kind"] == "AGENT"
+    assert sub.attributes["gen_ai.request.model"] == "openai-main/gpt-5-mini"
+    # times come from the recording (a .sse capture: created_at): the turn's own clock
+    root = spans["invoke_agent"][0]
+    events = [json.loads(line[6:]) for line in (FIXTURES / "sub_agents.sse").read_text().splitlines()
+              if line.startswith("data: ")]  # fmt: skip
+    assert root.start_time == iso_ns(events[0]["created_at"])
+    assert root.end_time == iso_ns(events[-1]["created_at"])
+    created = next(e for e in events if e["type"] == "thread.created" and e["thread_id"] == "th-qdrant-01")
+    done = next(e for e in events if e["type"] == "thread.done" and e["thread_id"] == "th-qdrant-01")
+    assert (sub.start_time, sub.end_time) == (iso_ns(created["created_at"]), iso_ns(done["created_at"]))
+    chat = spans["chat"][0]
+    assert chat.attributes["gen_ai.response.time_to_first_chunk"] == pytest.approx(0.1)
+    assert chat.attributes["truefoundry.usage.input_tokens_breakdown.harness"] == 7824
+    # the sandbox is an event on the root span
+    assert [e.name for e in root.events] == ["sandbox.created"]
+    assert root.events[0].attributes["truefoundry.sandbox.id"] == "sbx-42f1"
+    # a turn that continues another links to that turn's root span
+    prev = state.created.previous_turn_id
+    assert [(lk.context.trace_id, lk.context.span_id) for lk in root.links] == [
+        (otel.trace_id(prev), otel.span_id(prev, "turn"))
+    ]
+
+
+def test_pauses_errors_and_cancel() -> None:
+    paused = otel.to_spans(fixture_state("approval_pause"))
+    root = next(s for s in paused if s.parent is None)
+    assert [e.name for e in root.events] == ["mcp.initialize", "tool.approval_required", "turn.paused"]
+    assert list(root.events[1].attributes["truefoundry.tool_call.ids"]) == ["call_refund_1"]
+    waiting = next(s for s in paused if s.name == "execute_tool process_refund")
+    assert waiting.attributes["truefoundry.tool.status"] == "awaiting_approval"
+    assert waiting.attributes["truefoundry.mcp.server.name"] == "orders-api"
+    assert waiting.attributes["gen_ai.tool.type"] == "extension"
+
+    err_state = fixture_state("error_mcp_auth")
+    (err,) = otel.to_spans(err_state)
+    assert err.status.status_code is StatusCode.ERROR
+    assert err.status.description == err_state.status_reason
+    assert "mcp.auth_required" in [e.name for e in err.events]
+    assert "auth_url" not in json.dumps([dict(e.attributes) for e in err.events])
+
+    cancelled = otel.to_spans(fixture_state("cancelled"))
+    root = next(s for s in cancelled if s.parent is None)
+    assert root.attributes["truefoundry.turn.status"] == "cancelled"
+    assert root.attributes["truefoundry.turn.cancel_reason"] == fixture_state("cancelled").status_reason
+
+
+def test_ids_are_deterministic() -> None:
+    a = otel.to_spans(fixture_state("sub_agents"))
+    b = otel.to_spans(TurnState.from_items(tfwidget.load(FIXTURES / "sub_agents.sse")))
+    assert [(s.context.trace_id, s.context.span_id) for s in a] == [
+        (s.context.trace_id, s.context.span_id) for s in b
+    ]
+    other = otel.to_spans(fixture_state("plain_answer"))
+    assert {s.context.span_id for s in a}.isdisjoint({s.context.span_id for s in other})
+    assert a[0].context.trace_id == otel.trace_id(fixture_state("sub_agents").turn_id)
+
+
+# ------------------------------------------------------------------------------------------ content
+
+
+def all_strings(spans: list[Any]) -> str:
+    return json.dumps([otel.to_otlp_json(spans)], ensure_ascii=False)
+
+
+def test_content_is_opt_in_and_redacted() -> None:
+    state = fixture_state("approval_pause")
+    answer = state.message_text(state.message_ids()[-1])[0]
+    args = next(iter(state.tool_calls.values())).arguments
+    assert answer or args
+    plain = all_strings(otel.to_spans(state))
+    for text in (answer, args):
+        if text:
+            assert text not in plain
+    full = otel.to_spans(state, include_content=True)
+    chat = [s for s in full if s.name.startswith("chat")]
+    assert any(s.attributes.get("gen_ai.output.messages") for s in chat)
+    tool = next(s for s in full if s.name == "execute_tool get_order")
+    assert (
+        tool.attributes["gen_ai.tool.call.arguments"]
+        == state.tool_calls[tool.attributes["gen_ai.tool.call.id"]].arguments
+    )
+    assert (
+        tool.attributes["gen_ai.tool.call.result"]
+        == state.tool_calls[tool.attributes["gen_ai.tool.call.id"]].response
+    )
+
+    seen: list[str] = []
+
+    def redact(text: str) -> str:
+        seen.append(text)
+        return "[redacted]"
+
+    red = otel.to_spans(state, include_content=True, redact=redact)
+    assert seen
+    dumped = all_strings(red)
+    for text in seen:
+        if len(text) > 3:
+            assert json.dumps(text, ensure_ascii=False)[1:-1] not in dumped
+    assert "[redacted]" in dumped
+
+    err = otel.to_spans(fixture_state("error_mcp_auth"), redact=lambda t: "hidden")
+    assert err[0].status.description == "hidden"
+    with pytest.raises(TypeError, match="redact"):
+        otel.to_spans(state, include_content=True, redact=lambda t: None)  # type: ignore[arg-type,return-value]
+
+
+# ------------------------------------------------------------------------------------------ OTLP/JSON
+
+
+def load_otlp_json(path: Path) -> list[ExportTraceServiceRequest]:
+    """Parse an OTLP/JSON file strictly with the protobuf schema (ids: OTLP's hex -> protobuf's base64)."""
+
+    def b64(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            return {k: (base64.b64encode(bytes.fromhex(v)).decode() if k in ("traceId", "spanId", "parentSpanId")
+                        else b64(v)) for k, v in obj.items()}  # fmt: skip
+        if isinstance(obj, list):
+            return [b64(v) for v in obj]
+        return obj
+
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        raw = json.loads(line)
+        for rs in raw["resourceSpans"]:
+            for ss in rs["scopeSpans"]:
+                for sp in ss["spans"]:
+                    assert len(sp["traceId"]) == 32 and len(sp["spanId"]) == 16
+                    assert isinstance(sp["kind"], int)
+        out.append(ParseDict(b64(raw), ExportTraceServiceRequest()))
+    return out
+
+
+def test_otlp_json_file_loads_with_the_protobuf_schema(tmp_path: Path) -> None:
+    turns = tfwidget.concat(FIXTURES)
+    result = otel.export(turns, path=tmp_path / "turns.otlp.jsonl", session_id="s-9")
+    assert result.path == tmp_path / "turns.otlp.jsonl" and result.endpoint is None
+    requests = load_otlp_json(result.path)
+    assert len(requests) == len(FIXTURE_NAMES) == len(result.trace_ids)
+    total = 0
+    for req, (key, state) in zip(requests, turns.states.items(), strict=True):
+        expected = otel.to_spans(state, session_id="s-9")
+        (rs,) = req.resource_spans
+        assert {a.key: a.value.string_value for a in rs.resource.attributes}["service.name"] == "tfwidget"
+        (ss,) = rs.scope_spans
+        assert ss.scope.name == "tfwidget.otel"
+        got = {sp.span_id.hex(): sp for sp in ss.spans}
+        assert len(got) == len(expected)
+        for e in expected:
+            sp = got[format(e.context.span_id, "016x")]
+            assert sp.name == e.name
+            assert sp.trace_id.hex() == result.trace_ids[key] == format(e.context.trace_id, "032x")
+            assert sp.parent_span_id.hex() == (format(e.parent.span_id, "016x") if e.parent else "")
+            assert (sp.start_time_unix_nano, sp.end_time_unix_nano) == (e.start_time, e.end_time)
+            assert sp.status.code == e.status.status_code.value
+            attrs = {a.key: a.value for a in sp.attributes}
+            for k in ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens"):
+                if k in e.attributes:
+                    assert attrs[k].int_value == e.attributes[k]
+        total += len(got)
+    assert total == result.spans
+
+
+def test_export_needs_a_destination_and_a_valid_endpoint(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"endpoint= .* or path="):
+        otel.export(FIXTURES / "plain_answer.sse")
+    with pytest.raises(ValueError, match="http"):
+        otel.export(FIXTURES / "plain_answer.sse", endpoint="127.0.0.1:4318")
+    with pytest.raises(ValueError, match="key=value"):
+        otel.export(FIXTURES / "plain_answer.sse", path=tmp_path / "x.jsonl", headers="novalue")
+    with pytest.raises(ValueError, match="one turn"):
+        otel.to_spans(tfwidget.concat(FIXTURES))
+    with pytest.raises(TypeError, match="expected a TurnState"):
+        otel.to_spans(42)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_endpoint_is_a_clear_error() -> None:
+    port = free_port()  # nothing listens there
+    with pytest.raises(otel.OtelExportError, match=f"127.0.0.1:{port}/v1/traces"):
+        otel.export(FIXTURES / "plain_answer.sse", endpoint=f"http://127.0.0.1:{port}", timeout=2)
+
+
+class _Collector(BaseHTTPRequestHandler):
+    """A minimal OTLP/HTTP receiver: keeps every request's path, headers and decoded body."""
+
+    received: ClassVar[list[tuple[str, dict[str, str], ExportTraceServiceRequest]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        req = ExportTraceServiceRequest()
+        req.ParseFromString(body)
+        type(self).received.append((self.path, dict(self.headers), req))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_sim_turn_to_an_otlp_http_endpoint_never_sends_the_api_key(tmp_path: Path) -> None:
+    _Collector.received = []
+    server = HTTPServer(("127.0.0.1", 0), _Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with serve("sub_agents", speed=0) as sim:
+            view = tfwidget.watch(sim.session_id, sim.turn_id, base_url=sim.base_url, api_key=sim.api_key)
+            asyncio.run(view.wait(timeout=120))
+            url = f"http://127.0.0.1:{server.server_address[1]}"
+            result = otel.export(view, endpoint=url, path=tmp_path / "t.jsonl", headers="x-team=ml,authorization=Basic%20abc",
+                                 include_content=True)  # fmt: skip
+            key = sim.api_key
+            session_id = sim.session_id
+        assert result.endpoint == url + "/v1/traces"
+        ((path, headers, req),) = _Collector.received
+        assert path == "/v1/traces"
+        assert headers["x-team"] == "ml" and headers["authorization"] == "Basic abc"
+        spans = [sp for rs in req.resource_spans for ss in rs.scope_spans for sp in ss.spans]
+        assert len(spans) == result.spans
+        # the view knows its session: the trace carries it
+        root = next(sp for sp in spans if not sp.parent_span_id)
+        attrs = {a.key: a.value.string_value for a in root.attributes}
+        assert attrs["gen_ai.conversation.id"] == attrs["session.id"] == session_id
+        check_tree(view.state, otel.to_spans(view))
+        assert key not in req.SerializeToString().decode("latin-1")
+        assert key not in (tmp_path / "t.jsonl").read_text()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_live_view_times_are_receive_times() -> None:
+    with serve("approval_pause", speed=20) as sim, GatewayClient(sim.base_url, sim.api_key) as client:
+        items = list(client.subscribe(sim.session_id, sim.turn_id))
+    state = TurnState.from_items(items)
+    spans = otel.to_spans(items)
+    check_tree(state, spans)
+    root = next(s for s in spans if s.parent is None)
+    assert root.start_time == int(items[0].received_at * 1e9)
+    assert root.end_time == int(items[-1].received_at * 1e9)
