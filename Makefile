@@ -2,6 +2,7 @@
 #   make demo   set everything up (virtualenv, package, front-end bundle) and run `tfwidget demo`
 #   make test   set up what the tests need (chromium included) and run every test
 # Everything lands in ./.venv and ./js/node_modules; nothing is installed globally except chromium.
+# The OpenTelemetry test's Arize Phoenix server (~850 MB) gets its own ./.venv-phoenix (`make phoenix`).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -10,16 +11,19 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.tfwidget-installed
 BUNDLE := tfwidget/static/widget.js
 PYTEST_ARGS ?=
+PHOENIX_VENV  ?= .venv-phoenix
+PHOENIX_STAMP := $(PHOENIX_VENV)/.phoenix-installed
+PHOENIX_PKG   ?= arize-phoenix==20.26.1
 
-.PHONY: demo test setup build chromium lint bench clean
+.PHONY: demo test setup build chromium phoenix lint bench clean
 
 demo: setup
 	$(VENV)/bin/tfwidget demo $(DEMO_ARGS)
 
-test: setup chromium
+test: setup chromium phoenix
 	cd js && npm test
 	$(VENV)/bin/ruff check tfwidget tests benchmarks
-	$(PY) -m pytest tests notebooks --ignore=tests/browser --nbval-lax --nbval-current-env $(PYTEST_ARGS)
+	TFW_REQUIRE_PHOENIX=1 TFW_PHOENIX_PYTHON=$(PHOENIX_VENV)/bin/python $(PY) -m pytest tests notebooks --ignore=tests/browser --nbval-lax --nbval-current-env $(PYTEST_ARGS)
 	# the browser suite runs on its own: Playwright's sync API keeps an event loop running for its session
 	TFW_REQUIRE_BROWSER=1 $(PY) -m pytest tests/browser $(PYTEST_ARGS)
 
@@ -41,6 +45,15 @@ $(BUNDLE): js/node_modules/.package-lock.json $(wildcard js/src/*) js/build.mjs
 
 build: $(BUNDLE)
 
+# a real Arize Phoenix for tests/test_otel_phoenix.py, kept out of the package's own environment
+phoenix: $(PHOENIX_STAMP)
+
+$(PHOENIX_STAMP):
+	$(PYTHON) -m venv $(PHOENIX_VENV)
+	$(PHOENIX_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PHOENIX_VENV)/bin/python -m pip install --quiet "$(PHOENIX_PKG)"
+	touch $(PHOENIX_STAMP)
+
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing chromium from Debian's packages (needs root)"; \
@@ -55,4 +68,4 @@ bench: setup
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) js/node_modules tfwidget/static/widget.js tfwidget/static/widget.css artifacts
+	rm -rf $(VENV) $(PHOENIX_VENV) js/node_modules tfwidget/static/widget.js tfwidget/static/widget.css artifacts
