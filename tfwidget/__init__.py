@@ -62,6 +62,7 @@ __all__ = [
     "spans_frame",
     "to_arrow",
     "to_parquet",
+    "to_polars",
     "tool_calls_frame",
     "usage_frame",
     "watch",
@@ -81,6 +82,7 @@ _LAZY = {
     "to_arrow": ("tfwidget.analysis", "to_arrow"),
     "spans_frame": ("tfwidget.timing", "spans_frame"),
     "to_parquet": ("tfwidget.analysis", "to_parquet"),
+    "to_polars": ("tfwidget.analysis", "to_polars"),
     "ReconnectInfo": ("tfwidget.client", "ReconnectInfo"),
     "GatewayError": ("tfwidget.errors", "GatewayError"),
     "GatewayConnectionError": ("tfwidget.errors", "GatewayConnectionError"),
@@ -96,7 +98,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
-    from .analysis import TurnCollection, concat, plot_usage, to_arrow, to_parquet
+    from .analysis import TurnCollection, concat, plot_usage, to_arrow, to_parquet, to_polars
     from .client import AsyncGatewayClient, GatewayClient, ReconnectInfo
     from .errors import (
         AuthenticationError,

@@ -5,14 +5,15 @@
 >>> turns.usage_df.groupby("turn_id").output_tokens.sum()      # doctest: +SKIP
 >>> tfwidget.plot_usage(turns)                                 # doctest: +SKIP
 >>> tfwidget.analysis.to_parquet(turns, "turns.parquet")       # doctest: +SKIP
+>>> tfwidget.analysis.to_polars(turns)                         # doctest: +SKIP
 
 Everything here accepts the same kinds of input: a :class:`~tfwidget.state.TurnState`, a
 :class:`~tfwidget.widget.TurnView` (anything with a ``state`` attribute holding a ``TurnState``), a list of
 :class:`~tfwidget.sse.StreamItem`, or the path of a ``.sse``/``.jsonl`` recording. :func:`plot_usage` also
 takes a ``usage_df`` DataFrame (or a :class:`TurnCollection`).
 
-matplotlib (``pip install 'tfwidget[plot]'``) and pyarrow (``pip install 'tfwidget[arrow]'``) are optional;
-the functions that need them say so when they are missing.
+matplotlib (``pip install 'tfwidget[plot]'``), pyarrow (``pip install 'tfwidget[arrow]'``) and polars
+(``pip install 'tfwidget[polars]'``) are optional; the functions that need them say so when they are missing.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .sse import StreamItem
 from .state import TurnState
 
 if TYPE_CHECKING:
+    import polars
     import pyarrow
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "plot_usage",
     "to_arrow",
     "to_parquet",
+    "to_polars",
 ]
 
 #: The input-token breakdown reported per model call (their sum is ``input_tokens``).
@@ -47,6 +50,7 @@ BREAKDOWN_COLUMNS = ["harness", "skills", "instructions", "tool_definitions", "m
 
 _PLOT_EXTRA = "plot_usage() needs matplotlib, which is not installed: pip install 'tfwidget[plot]'"
 _ARROW_EXTRA = "Arrow/Parquet export needs pyarrow, which is not installed: pip install 'tfwidget[arrow]'"
+_POLARS_EXTRA = "to_polars() needs polars, which is not installed: pip install 'tfwidget[polars]'"
 
 # ------------------------------------------------------------------------------------------ inputs
 
@@ -248,6 +252,10 @@ class TurnCollection:
     def to_parquet(self, path: str | os.PathLike[str], **kwargs: Any) -> Path:
         """:func:`to_parquet` of this collection."""
         return to_parquet(self, path, **kwargs)
+
+    def to_polars(self) -> polars.DataFrame:
+        """:func:`to_polars` of this collection."""
+        return to_polars(self)
 
 
 def concat(objs: Iterable[TurnLike] | Mapping[str, TurnLike] | str | os.PathLike[str]) -> TurnCollection:
@@ -512,3 +520,15 @@ def to_parquet(obj: Any, path: str | os.PathLike[str], *, compression: str = "zs
         for key, state in _named_states(obj):
             writer.write_table(_table(key, state, schema))
     return p
+
+
+def to_polars(obj: Any) -> polars.DataFrame:
+    """The events of one or more turns as a polars DataFrame: the :func:`to_arrow` table, same columns and
+    types (``turn_id`` first, ``payload`` included). ``obj``: anything :func:`concat` takes, or one turn."""
+    try:
+        import polars as pl
+    except ImportError as exc:  # pragma: no cover - exercised with polars absent
+        raise ImportError(_POLARS_EXTRA) from exc
+    frame = pl.from_arrow(to_arrow(obj))
+    assert isinstance(frame, pl.DataFrame)
+    return frame
