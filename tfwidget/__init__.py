@@ -119,11 +119,15 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | {"otel"})
 
 
 def __getattr__(name: str) -> Any:
     # the client and the widget import httpx / anywidget: load them on first use
+    if name == "otel":  # the OpenTelemetry export: tfwidget.otel.export(...) without importing it first
+        import importlib
+
+        return importlib.import_module("tfwidget.otel")
     if name in _LAZY:
         import importlib
 
