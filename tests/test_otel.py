@@ -21,6 +21,7 @@ from opentelemetry.trace import StatusCode
 import tfwidget
 from tfwidget import otel
 from tfwidget.client import GatewayClient
+from tfwidget.session import chat
 from tfwidget.sim import serve
 from tfwidget.state import TurnState
 
@@ -51,12 +52,26 @@ def expected_tree(state: TurnState) -> dict[str, Any]:
     }
 
 
+def resumed_calls(state: TurnState) -> set[str]:
+    """Tool calls of a paused turn that this (resumed) turn ran: responses for calls it did not make."""
+    return {
+        ev.tool_call_id
+        for ev in state.events_by_id.values()
+        if ev.type == "tool.response" and ev.tool_call_id not in state.tool_calls
+    }
+
+
 def check_tree(state: TurnState, spans: list[Any]) -> None:
     """The span tree of ``spans`` is the turn's: one root, a chat span per model call under its thread, a
     tool span per tool call under its thread, each sub-agent under the create_sub_agent call that spawned it."""
     exp = expected_tree(state)
     ids = {s.context.span_id: s for s in spans}
-    assert len(ids) == len(spans) == 1 + len(exp["chats"]) + len(exp["tools"]) + len(exp["threads"])
+    resumed = resumed_calls(state)
+    assert (
+        len(ids)
+        == len(spans)
+        == 1 + len(exp["chats"]) + len(exp["tools"]) + len(exp["threads"]) + len(resumed)
+    )
     assert len({s.context.trace_id for s in spans}) == 1
     roots = [s for s in spans if s.parent is None]
     assert len(roots) == 1
@@ -68,7 +83,10 @@ def check_tree(state: TurnState, spans: list[Any]) -> None:
             thread_span[s.attributes["truefoundry.thread.id"]] = s
     assert set(thread_span) == {"main", *exp["threads"]}
     tool_span = {s.attributes["gen_ai.tool.call.id"]: s for s in spans if s.name.startswith("execute_tool")}
-    assert set(tool_span) == set(exp["tools"])
+    assert set(tool_span) == set(exp["tools"]) | set(resumed)
+    for cid in resumed:
+        assert tool_span[cid].status.status_code is StatusCode.OK
+        assert tool_span[cid].attributes["truefoundry.tool.resumed"] is True
     for cid, info in exp["tools"].items():
         s = tool_span[cid]
         assert s.name == f"execute_tool {info.name}"
@@ -389,3 +407,45 @@ def test_live_view_times_are_receive_times() -> None:
     root = next(s for s in spans if s.parent is None)
     assert root.start_time == int(items[0].received_at * 1e9)
     assert root.end_time == int(items[-1].received_at * 1e9)
+
+
+def test_session_view_exports_every_turn_and_links_the_resumed_one(tmp_path: Path) -> None:
+    with serve("plain_answer", speed=0) as sim, GatewayClient(sim.base_url, sim.api_key) as client:
+        view = chat("sim-agent", client=client)
+        paused = view.send("Please refund order 42")
+        view.wait(60)
+        assert paused.status == "paused"
+        (pending,) = view.pending
+        resumed = view.approve(pending.tool_call_id)
+        view.wait(60)
+        assert resumed is not None and resumed.status == "done"
+        result = otel.export(view, path=tmp_path / "session.jsonl")
+        key = sim.api_key
+    assert list(result.trace_ids.values()) == [
+        format(otel.trace_id(paused.turn_id), "032x"),
+        format(otel.trace_id(resumed.turn_id), "032x"),
+    ]
+    assert key not in (tmp_path / "session.jsonl").read_text()
+    first, second = (
+        otel.to_spans(paused, agent_name="sim-agent"),
+        otel.to_spans(resumed, agent_name="sim-agent"),
+    )
+    check_tree(paused.state, first)
+    check_tree(resumed.state, second)
+    (req1, req2) = load_otlp_json(tmp_path / "session.jsonl")
+    for req, view_turn in ((req1, paused), (req2, resumed)):
+        (root,) = [sp for sp in req.resource_spans[0].scope_spans[0].spans if not sp.parent_span_id]
+        attrs = {a.key: a.value.string_value for a in root.attributes}
+        assert root.name == "invoke_agent sim-agent"  # the session's agent
+        assert attrs["session.id"] == attrs["gen_ai.conversation.id"] == view.session_id
+        assert attrs["truefoundry.turn.id"] == view_turn.turn_id
+    # the resumed turn links to the paused one and runs the approved call
+    root2 = next(s for s in second if s.parent is None)
+    assert [(lk.context.trace_id, lk.context.span_id) for lk in root2.links] == [
+        (otel.trace_id(paused.turn_id), otel.span_id(paused.turn_id, "turn"))
+    ]
+    run = next(s for s in second if s.attributes.get("gen_ai.tool.call.id") == pending.tool_call_id)
+    assert run.attributes["truefoundry.tool.decision"] == "allow"
+    waiting = next(s for s in first if s.attributes.get("gen_ai.tool.call.id") == pending.tool_call_id)
+    assert waiting.attributes["truefoundry.tool.status"] == "awaiting_approval"
+    assert waiting.context.trace_id != run.context.trace_id

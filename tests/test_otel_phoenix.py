@@ -152,7 +152,9 @@ def check_trace(state: TurnState, spans: list[dict[str, Any]], agent: str) -> No
     """The spans Phoenix holds for one trace match the turn, worked out from the fold alone."""
     threads = {tid: th for tid, th in state.threads.items() if tid != "main"}
     messages = state.messages
-    assert len(spans) == 1 + len(messages) + len(state.tool_calls) + len(threads)
+    resumed = {e.tool_call_id for e in state.events_by_id.values()
+               if e.type == "tool.response" and e.tool_call_id not in state.tool_calls}  # fmt: skip
+    assert len(spans) == 1 + len(messages) + len(state.tool_calls) + len(threads) + len(resumed)
     assert len({s["span_id"] for s in spans}) == len(spans), "duplicate spans"
     (root,) = [s for s in spans if not s["parent_id"]]
     assert root["name"] == f"invoke_agent {agent}"
@@ -175,7 +177,7 @@ def check_trace(state: TurnState, spans: list[dict[str, Any]], agent: str) -> No
     tool_span = {
         s["attributes"]["gen_ai.tool.call.id"]: s for s in spans if s["name"].startswith("execute_tool")
     }
-    assert set(tool_span) == set(state.tool_calls)
+    assert set(tool_span) == set(state.tool_calls) | resumed
     for cid, info in state.tool_calls.items():
         s = tool_span[cid]
         assert s["name"] == f"execute_tool {info.name}"

@@ -465,6 +465,36 @@ class _Builder:
         for tid in tools_by_thread:
             open_tools(tid or "main")  # tool calls on threads never created
 
+        # a resumed turn runs the calls its input approved or answered: those calls were made in the paused
+        # turn, their execution (and tool.response) belongs to this one
+        resumed: list[tuple[Any, int]] = []
+        answered = {i.tool_call_id: i for i in st.input if i.tool_call_id}
+        for ev in st.events_by_id.values():
+            if not isinstance(ev, ToolResponseEvent) or ev.tool_call_id in st.tool_calls:
+                continue
+            item = answered.get(ev.tool_call_id)
+            decision = None
+            if item is not None and item.approval:
+                decision = item.approval.get("status")
+            elif item is not None and item.type == "user.tool_response":
+                decision = "answered"
+            attrs = {
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.call.id": ev.tool_call_id,
+                "truefoundry.tool.status": "completed",
+                "truefoundry.tool.resumed": True,
+                "truefoundry.tool.decision": decision,
+                "truefoundry.thread.id": ev.thread_id or "main",
+                "openinference.span.kind": "TOOL",
+                "session.id": self.turn.session_id,
+            }
+            if self.include_content:
+                attrs["gen_ai.tool.call.result"] = attrs["output.value"] = self.content(ev.content)
+            span = self.start(span_id(self.tid, "tool", ev.tool_call_id), "execute_tool",
+                              thread_spans.get(ev.thread_id or "main", root), t0, attrs)  # fmt: skip
+            span.set_status(Status(StatusCode.OK))
+            resumed.append((span, max(t0, times.responses.get(ev.tool_call_id, t_end))))
+
         # model calls
         chat_spans = []
         for m in st.merged_messages():
@@ -498,7 +528,7 @@ class _Builder:
                            timestamp=t_end)  # fmt: skip
 
         # end everything (each span at its own end time: the order of ending does not matter)
-        for span, e in chat_spans:
+        for span, e in [*chat_spans, *resumed]:
             span.end(end_time=e)
         for info in st.tool_calls.values():
             span = tool_spans[info.id]
@@ -524,7 +554,7 @@ class _Builder:
         root.end(end_time=t_end)
         spans = list(self._memory.get_finished_spans())
         self._provider.shutdown()
-        order = {"turn": 0, "thread": 1, "tool": 2, "message": 3}
+        order = {"invoke_agent": 0, "execute_tool": 1, "chat": 2}
         # parents before children
         depth: dict[int, int] = {}
         by_id = {s.context.span_id: s for s in spans}
