@@ -343,8 +343,38 @@ def free_port() -> int:
 
 def test_unreachable_endpoint_is_a_clear_error() -> None:
     port = free_port()  # nothing listens there
-    with pytest.raises(otel.OtelExportError, match=f"127.0.0.1:{port}/v1/traces"):
+    with pytest.raises(otel.OtelExportError, match=rf"127.0.0.1:{port}/v1/traces.*[Cc]onnection refused"):
         otel.export(FIXTURES / "plain_answer.sse", endpoint=f"http://127.0.0.1:{port}", timeout=2)
+
+
+class _Refuses(BaseHTTPRequestHandler):
+    """An OTLP/HTTP endpoint that turns every request away, as one with wrong credentials does."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = b'{"message": "invalid credentials"}'
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_a_refusing_endpoint_is_a_clear_error_with_its_status() -> None:
+    server = HTTPServer(("127.0.0.1", 0), _Refuses)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(otel.OtelExportError, match="401"):
+            otel.export(
+                FIXTURES / "plain_answer.sse", endpoint=f"http://127.0.0.1:{server.server_address[1]}"
+            )
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 class _Collector(BaseHTTPRequestHandler):

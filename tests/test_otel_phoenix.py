@@ -211,6 +211,7 @@ def check_trace(state: TurnState, spans: list[dict[str, Any]], agent: str) -> No
         assert s["status_code"] == ("OK" if m.finish_reason else "UNSET")
 
 
+@pytest.mark.timeout(1200)  # Phoenix's start-up counts here, and it is slow on a loaded machine
 def test_every_fixture_and_scenario_in_phoenix(phoenix: dict[str, Any], tmp_path: Path) -> None:
     fixtures = tfwidget.concat(FIXTURES)
     views, keys = sim_turns()

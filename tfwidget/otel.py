@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -814,6 +815,41 @@ def to_otlp_json(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
     return _hex_ids(MessageToDict(encode_spans(spans), use_integers_for_enums=True))
 
 
+class _Problems(logging.Handler):
+    """Keeps what the OTLP exporter logs while it sends, to say why an export failed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.messages.append(record.getMessage())
+        except Exception:  # pragma: no cover - a malformed log call
+            pass
+
+
+def _send(exporter: Any, spans: list[ReadableSpan], url: str | None, key: str) -> None:
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    problems = _Problems()
+    logger = logging.getLogger("opentelemetry.exporter")
+    logger.addHandler(problems)
+    try:
+        result = exporter.export(spans)
+    finally:
+        logger.removeHandler(problems)
+    if result is not SpanExportResult.SUCCESS:
+        seen = list(dict.fromkeys(problems.messages))
+        why = (
+            " / ".join(seen[:1] + seen[-1:] if len(seen) > 1 else seen)
+            or "unreachable, or it answered an error"
+        )
+        raise OtelExportError(
+            f"the OTLP endpoint {url} did not take the {len(spans)} spans of turn {key!r}: {why}"
+        )
+
+
 def export(
     turns: Any,
     endpoint: str | None = None,
@@ -883,13 +919,7 @@ def export(
             if fh is not None:
                 fh.write(json.dumps(to_otlp_json(spans), ensure_ascii=False, separators=(",", ":")) + "\n")
             if exporter is not None:
-                from opentelemetry.sdk.trace.export import SpanExportResult
-
-                if exporter.export(spans) is not SpanExportResult.SUCCESS:
-                    raise OtelExportError(
-                        f"the OTLP endpoint {url} did not take the {len(spans)} spans of turn {turn.key!r} "
-                        "(unreachable, or it answered an error: see the log for its status)"
-                    )
+                _send(exporter, spans, url, turn.key)
     finally:
         if fh is not None:
             fh.close()
