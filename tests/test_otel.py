@@ -22,7 +22,7 @@ import tfwidget
 from tfwidget import otel
 from tfwidget.client import GatewayClient
 from tfwidget.session import chat
-from tfwidget.sim import serve
+from tfwidget.sim import SCENARIO_NAMES, serve
 from tfwidget.state import TurnState
 
 from .conftest import FIXTURE_NAMES, FIXTURES
@@ -479,3 +479,19 @@ def test_session_view_exports_every_turn_and_links_the_resumed_one(tmp_path: Pat
     waiting = next(s for s in first if s.attributes.get("gen_ai.tool.call.id") == pending.tool_call_id)
     assert waiting.attributes["truefoundry.tool.status"] == "awaiting_approval"
     assert waiting.context.trace_id != run.context.trace_id
+
+
+@pytest.mark.parametrize("name", SCENARIO_NAMES)
+def test_every_simulator_scenario_span_tree(name: str, tmp_path: Path) -> None:
+    options = {"deltas": 2000} if name == "large" else {}
+    with serve(name, speed=0, **options) as sim, GatewayClient(sim.base_url, sim.api_key) as client:
+        items = list(client.subscribe(sim.session_id, sim.turn_id))
+        session_id = sim.session_id
+    state = TurnState.from_items(items)
+    spans = otel.to_spans(items, session_id=session_id)
+    check_tree(state, spans)
+    result = otel.export(items, path=tmp_path / "t.jsonl", session_id=session_id, include_content=True)
+    (req,) = load_otlp_json(tmp_path / "t.jsonl")
+    assert (
+        sum(len(ss.spans) for rs in req.resource_spans for ss in rs.scope_spans) == result.spans == len(spans)
+    )
