@@ -8,6 +8,7 @@ import base64
 import json
 import socket
 import threading
+import time
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -495,3 +496,23 @@ def test_every_simulator_scenario_span_tree(name: str, tmp_path: Path) -> None:
     assert (
         sum(len(ss.spans) for rs in req.resource_spans for ss in rs.scope_spans) == result.spans == len(spans)
     )
+
+
+def test_a_view_still_streaming_exports_what_it_has() -> None:
+    # "large" streams for about five minutes at speed 1: still running when read after its first events
+    with serve("large", speed=1) as sim:
+        view = tfwidget.watch(sim.session_id, sim.turn_id, base_url=sim.base_url, api_key=sim.api_key)
+        deadline = time.monotonic() + 120
+        while len(view.events) < 20:
+            assert time.monotonic() < deadline, "no events streamed"
+            time.sleep(0.05)
+        spans = otel.to_spans(view)
+        view.stop()
+    root = next(s for s in spans if s.parent is None)
+    assert root.attributes["truefoundry.turn.status"] == "running"
+    assert root.status.status_code is StatusCode.UNSET
+    assert root.context.trace_id == otel.trace_id(view.turn_id)
+    (chat,) = [s for s in spans if s.name.startswith("chat")]
+    assert chat.status.status_code is StatusCode.UNSET  # its finishing delta has not come
+    assert "gen_ai.response.finish_reasons" not in chat.attributes
+    assert root.start_time <= chat.start_time <= chat.end_time <= root.end_time

@@ -189,9 +189,11 @@ def _session_of(obj: Any) -> str | None:
 
 
 def _snapshot(obj: Any) -> TurnState:
-    """A consistent state of a turn-like object (a live view is folded again from a copy of its items)."""
-    events = getattr(obj, "events", None)
-    if not isinstance(obj, TurnState) and isinstance(getattr(obj, "state", None), TurnState):
+    """A consistent state of a turn-like object: a view still streaming is folded again from a copy of its
+    items (its own state changes while it is read); a finished one is used as it is."""
+    state = getattr(obj, "state", None)
+    if not isinstance(obj, TurnState) and isinstance(state, TurnState) and not state.is_finished:
+        events = getattr(obj, "events", None)
         if isinstance(events, list):
             return TurnState.from_items(events)
     return as_state(obj)
