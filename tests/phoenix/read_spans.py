@@ -1,7 +1,7 @@
 """Print every span Phoenix holds (project "default") as JSON, read through Phoenix's own client.
 
 Run with the Phoenix environment's python: ``python read_spans.py http://127.0.0.1:PORT``. One JSON object
-per span: ``span_id, trace_id, parent_id, name, status_code, status_message, start_time, end_time, events``
+per span: ``span_id, trace_id, parent_id, name, span_kind, status_code, status_message, start_time, end_time, events``
 and ``attributes`` with dotted keys (``{"llm.token_count.prompt": 120, ...}``).
 """
 
@@ -51,6 +51,7 @@ def main(base_url: str) -> None:
             "trace_id": rec.get("context.trace_id"),
             "parent_id": rec.get("parent_id"),
             "name": rec.get("name"),
+            "span_kind": rec.get("span_kind"),
             "status_code": rec.get("status_code"),
             "status_message": rec.get("status_message"),
             "start_time": rec.get("start_time"),
