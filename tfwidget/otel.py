@@ -504,13 +504,13 @@ class _Builder:
             tm = times.messages.get(m.id, [t0, None, t0])
             s = tm[0] if tm[0] is not None else t0
             e = max(s, tm[2] or s)
-            th = st.threads.get(m.thread_id or "main")
+            mth = st.threads.get(m.thread_id or "main")
             span = self.start(
                 span_id(self.tid, "message", m.id),
-                f"chat {th.model}" if th is not None and th.model else "chat",
+                f"chat {mth.model}" if mth is not None and mth.model else "chat",
                 thread_spans.get(m.thread_id or "main", root),
                 s,
-                self.chat_attrs(m, th, s, tm[1]),
+                self.chat_attrs(m, mth, s, tm[1]),
             )
             if m.finish_reason:
                 span.set_status(Status(StatusCode.OK))
@@ -570,9 +570,8 @@ class _Builder:
                 )
             return depth[sid]
 
-        spans.sort(
-            key=lambda s: (d(s), s.start_time or 0, order.get(s.attributes.get("gen_ai.operation.name"), 9))
-        )
+        spans.sort(key=lambda s: (d(s), s.start_time or 0, order.get(str((s.attributes or {}).get(
+            "gen_ai.operation.name")), 9)))  # fmt: skip
         return spans
 
     def _error_text(self, error: Any) -> str | None:
