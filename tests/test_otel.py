@@ -516,3 +516,26 @@ def test_a_view_still_streaming_exports_what_it_has() -> None:
     assert chat.status.status_code is StatusCode.UNSET  # its finishing delta has not come
     assert "gen_ai.response.finish_reasons" not in chat.attributes
     assert root.start_time <= chat.start_time <= chat.end_time <= root.end_time
+
+
+def test_model_and_per_call_cost() -> None:
+    state = fixture_state("sub_agents")
+    spans = otel.to_spans(state, model="openai-main/gpt-5")
+    chats = [s for s in spans if s.name.startswith("chat")]
+    main = [s for s in chats if s.attributes["truefoundry.thread.id"] == "main"]
+    assert main and {s.name for s in main} == {"chat openai-main/gpt-5"}
+    assert {s.attributes["gen_ai.request.model"] for s in main} == {"openai-main/gpt-5"}
+    subs = [s for s in chats if s.attributes["truefoundry.thread.id"] != "main"]
+    assert {s.name for s in subs} == {"chat openai-main/gpt-5-mini"}  # sub-agents keep their own model
+    # with the model named, every call is priced from tfwidget.pricing's table
+    assert {s.attributes["truefoundry.cost_source"] for s in chats} == {"priced"}
+    assert all(s.attributes["llm.cost.total"] == s.attributes["truefoundry.cost_usd"] > 0 for s in chats)
+    # without it the main agent's calls take their share of the turn's reported cost: together, that cost
+    unnamed = [s for s in otel.to_spans(state) if s.name.startswith("chat")]
+    assert {s.attributes["truefoundry.cost_source"] for s in unnamed} == {"priced", "allocated"}
+    assert sum(s.attributes["llm.cost.total"] for s in unnamed) == pytest.approx(
+        state.metrics.total_cost_in_usd
+    )
+    root = next(s for s in spans if s.parent is None)
+    assert root.attributes["truefoundry.turn.cost_usd"] == state.metrics.total_cost_in_usd
+    assert "llm.cost.total" not in root.attributes  # Phoenix sums the calls' costs: no double count

@@ -41,7 +41,6 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -61,7 +60,6 @@ from .events import (
     TurnCreatedEvent,
     TurnDoneEvent,
 )
-from .sse import StreamItem
 from .state import ThreadInfo, ToolCallInfo, TurnState
 
 if TYPE_CHECKING:
@@ -101,23 +99,12 @@ def span_id(turn_id: str, kind: str, key: str = "") -> int:
 
 
 # ------------------------------------------------------------------------------------------ times
-# One rule for span times, kept here until the per-step timing of tfwidget lands: an item's time is when it
-# was received (``received_at``), else its event's ``created_at``.
+# Span times are tfwidget.timing's (receive times of the stream items; created_at where there are none). Only
+# the placement of span events (pauses, mcp.*, sandbox.created) reads items here, with timing's own clock.
 
 
-def _iso_ns(value: str | None) -> int | None:
-    if not value:
-        return None
-    try:
-        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1e9)
-    except ValueError:
-        return None
-
-
-def _item_ns(item: StreamItem, event: Any) -> int | None:
-    if item.received_at:
-        return int(float(item.received_at) * 1e9)
-    return _iso_ns(getattr(event, "created_at", None))
+def _ns(seconds: float | None) -> int | None:
+    return None if seconds is None else round(seconds * 1e9)
 
 
 @dataclass
@@ -133,40 +120,41 @@ class _Times:
 
 def _times(state: TurnState) -> _Times:
     """Start and end of the turn, its model calls, tool responses, threads and other events."""
+    from .timing import _Tracker, turn_timing
+
+    tt = turn_timing(state)
     t = _Times()
-    first = last = created = done = None
+    clock = _Tracker()  # timing's rule for one item's time, for the events it does not time itself
     for item in state.items:
-        released = item._event is None
-        ev = item.event
-        ns = _item_ns(item, ev)
-        if released:
-            item.release()
-        if ns is None:
-            continue
-        first = ns if first is None else min(first, ns)
-        last = ns if last is None else max(last, ns)
-        if isinstance(ev, (ModelMessageEvent, ModelMessageDeltaEvent)):
-            m = t.messages.setdefault(ev.id, [ns, None, ns])
-            m[2] = max(m[2] or ns, ns)
-            if isinstance(ev, ModelMessageDeltaEvent) and m[1] is None:
-                if ev.content or ev.reasoning_content or ev.refusal or ev.tool_calls:
-                    m[1] = ns
-        elif isinstance(ev, ToolResponseEvent):
-            t.responses.setdefault(ev.tool_call_id, ns)
-        elif isinstance(ev, ThreadCreatedEvent):
-            t.threads.setdefault(ev.thread_id or ev.id, [None, None])[0] = ns
-        elif isinstance(ev, ThreadDoneEvent):
-            t.threads.setdefault(ev.thread_id or ev.id, [None, None])[1] = ns
-        elif isinstance(ev, TurnCreatedEvent):
-            created = ns if created is None else created
-        elif isinstance(ev, TurnDoneEvent):
-            done = ns
-        t.events.setdefault(ev.id, ns)
-    start = created if created is not None else first
-    end = done if done is not None else last
+        ev = item._event
+        if ev is None or isinstance(ev, (ModelMessageDeltaEvent, ModelMessageEvent)):
+            continue  # released deltas and model messages: timed by turn_timing
+        at, _source = clock._clock(item, ev.created_at)
+        t.events.setdefault(ev.id, round(at * 1e9))
+    known = list(t.events.values())
+    for c in tt.calls.values():
+        m = [_ns(c.started_at), _ns(c.first_token_at), _ns(c.ended_at)]
+        t.messages[c.message_id] = m
+        known.extend(v for v in m if v is not None)
+    for tool in tt.tools.values():
+        if tool.ended_at is not None:
+            t.responses[tool.tool_call_id] = round(tool.ended_at * 1e9)
+    for th in tt.threads.values():
+        t.threads[th.thread_id] = [_ns(th.started_at), _ns(th.ended_at)]
+        known.extend(v for v in t.threads[th.thread_id] if v is not None)
+    start = _ns(tt.started_at)
+    end = _ns(tt.ended_at)
     if start is None:
-        start = end = 0
-    t.turn = (min(start, first or start), max(end or start, last or start))
+        start = min(known) if known else 0
+    if end is None:  # still running: as far as it is known
+        end = max(known) if known else start
+    start = min([start, *known])
+    end = max([end, *known])
+    if not state.is_finished:  # calls still streaming run to the latest known moment
+        for m in t.messages.values():
+            if m[2] is None:
+                m[2] = end
+    t.turn = (start, end)
     return t
 
 
@@ -271,6 +259,7 @@ class _Builder:
         include_content: bool,
         redact: Redact | None,
         resource: Any,
+        model: str | None = None,
     ) -> None:
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -283,6 +272,11 @@ class _Builder:
         self.include_content = include_content
         self.redact = redact
         self.times = _times(self.state)
+        from .pricing import call_costs
+
+        self.costs = call_costs(
+            self.state, model=model
+        )  # per call: model name and cost (priced or allocated)
         outer = self
 
         class _Ids(IdGenerator):
@@ -505,12 +499,14 @@ class _Builder:
             s = tm[0] if tm[0] is not None else t0
             e = max(s, tm[2] or s)
             mth = st.threads.get(m.thread_id or "main")
+            cost = self.costs.get(m.id)
+            model = (cost.model if cost is not None else None) or (mth.model if mth is not None else None)
             span = self.start(
                 span_id(self.tid, "message", m.id),
-                f"chat {mth.model}" if mth is not None and mth.model else "chat",
+                f"chat {model}" if model else "chat",
                 thread_spans.get(m.thread_id or "main", root),
                 s,
-                self.chat_attrs(m, mth, s, tm[1]),
+                self.chat_attrs(m, model, s, tm[1]),
             )
             if m.finish_reason:
                 span.set_status(Status(StatusCode.OK))
@@ -632,8 +628,8 @@ class _Builder:
             a["output.value"] = self.content(_text_of(th.output) if th.output is not None else None)
         return a
 
-    def chat_attrs(self, m: ModelMessageEvent, th: ThreadInfo | None, start: int, first: int | None) -> dict:
-        model = th.model if th is not None else None
+    def chat_attrs(self, m: ModelMessageEvent, model: str | None, start: int, first: int | None) -> dict:
+        cost = self.costs.get(m.id)
         u = m.usage
         a: dict[str, Any] = {
             "gen_ai.operation.name": "chat",
@@ -648,6 +644,10 @@ class _Builder:
             "llm.model_name": model,
             "session.id": self.turn.session_id,
         }
+        if cost is not None and cost.cost_usd is not None:  # priced from the table, or a share of the total
+            a["truefoundry.cost_usd"] = cost.cost_usd
+            a["truefoundry.cost_source"] = cost.cost_source
+            a["llm.cost.total"] = cost.cost_usd
         if u is not None:
             inp, out = u.input_tokens, u.output_tokens
             a.update({
@@ -715,6 +715,7 @@ def to_spans(
     *,
     session_id: str | None = None,
     agent_name: str | None = None,
+    model: str | None = None,
     include_content: bool = False,
     redact: Redact | None = None,
     service_name: str = "tfwidget",
@@ -727,6 +728,9 @@ def to_spans(
             path of a recording.
         session_id: the session id (``gen_ai.conversation.id``, ``session.id``); a view knows its own.
         agent_name: the agent's name, for the root span's name and ``gen_ai.agent.name``.
+        model: the main agent's model (``chat {model}``; sub-agents name theirs), also used to price each
+            call with :mod:`tfwidget.pricing` (``truefoundry.cost_usd``, ``llm.cost.total``; without a price,
+            a call's share of the turn's reported cost).
         include_content: put message text, reasoning, tool arguments and results on the spans.
         redact: called on every text that would leave the process (content, error messages); returns
             the text to send.
@@ -738,7 +742,7 @@ def to_spans(
     turns = list(_iter_turns(turn, session_id, agent_name))
     if len(turns) != 1:
         raise ValueError(f"to_spans() takes one turn, got {len(turns)}: use export() for several")
-    b = _Builder(turns[0], include_content=include_content, redact=redact,
+    b = _Builder(turns[0], include_content=include_content, redact=redact, model=model,
                  resource=_resource(service_name, resource_attributes))  # fmt: skip
     return b.build()
 
@@ -859,6 +863,7 @@ def export(
     *,
     session_id: str | None = None,
     agent_name: str | None = None,
+    model: str | None = None,
     include_content: bool = False,
     redact: Redact | None = None,
     service_name: str = "tfwidget",
@@ -877,7 +882,7 @@ def export(
             per turn, the OpenTelemetry file-exporter format (works offline; a collector's ``otlpjsonfile``
             receiver reads it).
         headers: HTTP headers for the endpoint (authentication), a dict or ``"k1=v1,k2=v2"``.
-        session_id, agent_name, include_content, redact, service_name, resource_attributes: see
+        session_id, agent_name, model, include_content, redact, service_name, resource_attributes: see
             :func:`to_spans`.
         timeout: seconds the exporter may take per request (including its retries).
 
@@ -912,7 +917,9 @@ def export(
     count = 0
     try:
         for turn in _iter_turns(turns, session_id, agent_name):
-            spans = _Builder(turn, include_content=include_content, redact=redact, resource=resource).build()
+            spans = _Builder(
+                turn, include_content=include_content, redact=redact, resource=resource, model=model
+            ).build()
             if not spans:
                 continue
             trace_ids[turn.key] = format(spans[0].context.trace_id, "032x")
