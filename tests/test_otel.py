@@ -480,6 +480,13 @@ def test_session_view_exports_every_turn_and_links_the_resumed_one(tmp_path: Pat
     waiting = next(s for s in first if s.attributes.get("gen_ai.tool.call.id") == pending.tool_call_id)
     assert waiting.attributes["truefoundry.tool.status"] == "awaiting_approval"
     assert waiting.context.trace_id != run.context.trace_id
+    # exported together, the paused turn's call says how the wait for a person ended and how long it took
+    (req1, _req2) = load_otlp_json(tmp_path / "session.jsonl")
+    span = next(sp for sp in req1.resource_spans[0].scope_spans[0].spans if sp.name == waiting.name)
+    attrs = {a.key: a.value for a in span.attributes}
+    assert attrs["truefoundry.wait.decision"].string_value == "approved"
+    waited = attrs["truefoundry.wait.duration_s"].double_value
+    assert 0 <= waited <= resumed.state.items[0].received_at - paused.state.items[0].received_at
 
 
 @pytest.mark.parametrize("name", SCENARIO_NAMES)

@@ -39,7 +39,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -596,6 +596,7 @@ class _Builder:
             "tool.name": info.name or None,
             "session.id": self.turn.session_id,
         }
+        a.update(self.wait_attrs(f"pause:{info.id}"))
         if self.include_content:
             a["gen_ai.tool.call.arguments"] = self.content(info.arguments)
             a["input.value"] = self.content(info.arguments)
@@ -691,11 +692,29 @@ class _Builder:
             a["gen_ai.output.messages"] = json.dumps([msg], ensure_ascii=False)
         return a
 
+    def wait_attrs(self, pause_id: str) -> dict[str, Any]:
+        """How a wait for a human ended, when the turn that answered it was exported along (see
+        :func:`tfwidget.timing.link_pauses`): the decision, and how long the wait was."""
+        from .timing import turn_timing
+
+        p = turn_timing(self.state).pauses.get(pause_id)
+        if p is None or p.decision is None:
+            return {}
+        kind, _, detail = p.decision.partition(": ")
+        a: dict[str, Any] = {"truefoundry.wait.decision": kind}
+        if p.started_at is not None and p.ended_at is not None:
+            a["truefoundry.wait.duration_s"] = max(0.0, p.ended_at - p.started_at)
+        if detail:  # a deny reason or an answer: words a person typed
+            a["truefoundry.wait.detail"] = self.content(detail)
+        return {k: v for k, v in a.items() if v is not None}
+
     def event_attrs(self, ev: Any) -> dict[str, Any]:
         a: dict[str, Any] = {"truefoundry.event.id": ev.id}
         if isinstance(ev, (ToolApprovalRequiredEvent, ToolResponseRequiredEvent)):
             a["truefoundry.tool_call.ids"] = [tc.id for tc in ev.tool_calls]
         elif isinstance(ev, (McpAuthRequiredEvent, McpInitializeEvent)):
+            if isinstance(ev, McpAuthRequiredEvent):
+                a.update(self.wait_attrs(f"pause:{ev.id}"))
             servers = ev.mcp_servers or []
             a["truefoundry.mcp.server.names"] = [s.name or "" for s in servers]
             a["truefoundry.mcp.server.ids"] = [s.id or "" for s in servers]
@@ -915,8 +934,14 @@ def export(
         fh = out.open("w", encoding="utf-8", newline="\n")
     trace_ids: dict[str, str] = {}
     count = 0
+    items: Iterable[_Turn] = _iter_turns(turns, session_id, agent_name)
+    if not isinstance(turns, (str, os.PathLike)):  # turns in memory: close each pause with its answer
+        from .timing import link_pauses
+
+        items = list(items)
+        link_pauses([t.state for t in items])
     try:
-        for turn in _iter_turns(turns, session_id, agent_name):
+        for turn in items:
             spans = _Builder(
                 turn, include_content=include_content, redact=redact, resource=resource, model=model
             ).build()
