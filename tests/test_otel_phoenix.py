@@ -41,7 +41,8 @@ SIM_AGENT = "sim-agent"
 def phoenix_python() -> Path | None:
     given = os.environ.get("TFW_PHOENIX_PYTHON")
     path = Path(given) if given else ROOT / ".venv-phoenix" / "bin" / "python"
-    return path if path.exists() else None
+    # absolute: Phoenix runs in its own working directory; not resolved: a venv's python is a symlink
+    return path.absolute() if path.exists() else None
 
 
 def free_port() -> int:
