@@ -323,8 +323,12 @@ def test_otlp_json_file_loads_with_the_protobuf_schema(tmp_path: Path) -> None:
     assert total == result.spans
 
 
-def test_export_needs_a_destination_and_a_valid_endpoint(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"endpoint= .* or path="):
+def test_export_needs_a_destination_and_a_valid_endpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var in ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(ValueError, match=r"endpoint= .* or path=.*OTEL_EXPORTER_OTLP_ENDPOINT"):
         otel.export(FIXTURES / "plain_answer.sse")
     with pytest.raises(ValueError, match="http"):
         otel.export(FIXTURES / "plain_answer.sse", endpoint="127.0.0.1:4318")
@@ -546,3 +550,26 @@ def test_model_and_per_call_cost() -> None:
     root = next(s for s in spans if s.parent is None)
     assert root.attributes["truefoundry.turn.cost_usd"] == state.metrics.total_cost_in_usd
     assert "llm.cost.total" not in root.attributes  # Phoenix sums the calls' costs: no double count
+
+
+def test_the_standard_environment_variables_name_the_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    _Collector.received = []
+    server = HTTPServer(("127.0.0.1", 0), _Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        monkeypatch.delenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", raising=False)
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", base + "/")
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-team=ml")
+        result = otel.export(FIXTURES / "sub_agents.sse")
+        assert result.endpoint == base + "/v1/traces" and result.path is None
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", base + "/custom/traces")
+        otel.export(FIXTURES / "plain_answer.sse")
+        assert [(p, h["x-team"]) for p, h, _ in _Collector.received] == [
+            ("/v1/traces", "ml"),
+            ("/custom/traces", "ml"),
+        ]
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -896,7 +896,8 @@ def export(
             dict, a folder of recordings, a :class:`~tfwidget.TurnCollection`) or a session view.
         endpoint: an OTLP/HTTP traces URL, e.g. ``http://127.0.0.1:6006/v1/traces`` (Phoenix); a bare
             ``http://host:4318`` gets ``/v1/traces`` appended. Sent with the SDK's OTLP/HTTP exporter
-            (protobuf).
+            (protobuf). Without ``endpoint`` and ``path``: the standard ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``
+            or ``OTEL_EXPORTER_OTLP_ENDPOINT`` (and, without ``headers``, ``OTEL_EXPORTER_OTLP_HEADERS``).
         path: a file to write OTLP/JSON to instead (or as well): JSON Lines, one ``ExportTraceServiceRequest``
             per turn, the OpenTelemetry file-exporter format (works offline; a collector's ``otlpjsonfile``
             receiver reads it).
@@ -914,7 +915,14 @@ def export(
         ImportError: the ``otel`` extra is not installed.
     """
     if endpoint is None and path is None:
-        raise ValueError("export() needs endpoint= (an OTLP/HTTP URL) or path= (an OTLP/JSON file)")
+        endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or None
+        if endpoint is None and os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+            endpoint = os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"].rstrip("/") + "/v1/traces"
+        if endpoint is None:
+            raise ValueError(
+                "export() needs endpoint= (an OTLP/HTTP URL) or path= (an OTLP/JSON file), or "
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT in the environment"
+            )
     _sdk()
     url = _traces_url(endpoint) if endpoint is not None else None
     hdrs = _headers(headers)
