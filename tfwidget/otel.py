@@ -274,9 +274,8 @@ class _Builder:
         self.times = _times(self.state)
         from .pricing import call_costs
 
-        self.costs = call_costs(
-            self.state, model=model
-        )  # per call: model name and cost (priced or allocated)
+        # per call: its model and cost (priced from the table, or a share of the turn's reported cost)
+        self.costs = call_costs(self.state, model=model)
         outer = self
 
         class _Ids(IdGenerator):
