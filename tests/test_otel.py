@@ -480,7 +480,7 @@ def test_session_view_exports_every_turn_and_links_the_resumed_one(tmp_path: Pat
         (otel.trace_id(paused.turn_id), otel.span_id(paused.turn_id, "turn"))
     ]
     run = next(s for s in second if s.attributes.get("gen_ai.tool.call.id") == pending.tool_call_id)
-    assert run.attributes["truefoundry.tool.decision"] == "allow"
+    assert run.attributes["truefoundry.tool.decision"] == "approved"
     waiting = next(s for s in first if s.attributes.get("gen_ai.tool.call.id") == pending.tool_call_id)
     assert waiting.attributes["truefoundry.tool.status"] == "awaiting_approval"
     assert waiting.context.trace_id != run.context.trace_id

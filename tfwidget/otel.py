@@ -463,17 +463,14 @@ class _Builder:
 
         # a resumed turn runs the calls its input approved or answered: those calls were made in the paused
         # turn, their execution (and tool.response) belongs to this one
+        from .timing import decisions
+
         resumed: list[tuple[Any, int]] = []
-        answered = {i.tool_call_id: i for i in st.input if i.tool_call_id}
+        answered = decisions(st)
         for ev in st.events_by_id.values():
             if not isinstance(ev, ToolResponseEvent) or ev.tool_call_id in st.tool_calls:
                 continue
-            item = answered.get(ev.tool_call_id)
-            decision = None
-            if item is not None and item.approval:
-                decision = item.approval.get("status")
-            elif item is not None and item.type == "user.tool_response":
-                decision = "answered"
+            decision = answered[ev.tool_call_id].kind if ev.tool_call_id in answered else None
             attrs = {
                 "gen_ai.operation.name": "execute_tool",
                 "gen_ai.tool.call.id": ev.tool_call_id,
