@@ -1,6 +1,7 @@
-"""Print every span Phoenix holds (project "default") as JSON, read through Phoenix's own client.
+"""Print every span Phoenix holds in a project as JSON, read through Phoenix's own client.
 
-Run with the Phoenix environment's python: ``python read_spans.py http://127.0.0.1:PORT``. One JSON object
+Run with the Phoenix environment's python: ``python read_spans.py http://127.0.0.1:PORT [PROJECT]`` (the
+project defaults to ``default``). One JSON object
 per span: ``span_id, trace_id, parent_id, name, span_kind, status_code, status_message, start_time, end_time, events``
 and ``attributes`` with dotted keys (``{"llm.token_count.prompt": 120, ...}``).
 """
@@ -37,8 +38,8 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         out[prefix] = value
 
 
-def main(base_url: str) -> None:
-    df = Client(base_url=base_url).spans.get_spans_dataframe(project_identifier="default", limit=100_000)
+def main(base_url: str, project: str = "default") -> None:
+    df = Client(base_url=base_url).spans.get_spans_dataframe(project_identifier=project, limit=100_000)
     spans = []
     for span_id, row in df.iterrows():
         rec = {k: _plain(v) for k, v in row.items()}
@@ -63,4 +64,4 @@ def main(base_url: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])
