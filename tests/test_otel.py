@@ -440,8 +440,17 @@ def test_live_view_times_are_receive_times() -> None:
     spans = otel.to_spans(items)
     check_tree(state, spans)
     root = next(s for s in spans if s.parent is None)
-    assert root.start_time == int(items[0].received_at * 1e9)
-    assert root.end_time == int(items[-1].received_at * 1e9)
+    assert root.start_time == round(items[0].received_at * 1e9)
+    assert root.end_time == round(items[-1].received_at * 1e9)
+    # a model call: from its base message's arrival to its finishing delta's, as received
+    first_msg = next(i for i in items if i.event.type == "model.message")
+    finish = next(i for i in items if i.event.type == "model.message.delta" and i.event.id == first_msg.event.id
+                  and i.event.finish_reason)  # fmt: skip
+    chat = next(s for s in spans if s.attributes.get("truefoundry.message.id") == first_msg.event.id)
+    assert (chat.start_time, chat.end_time) == (
+        round(first_msg.received_at * 1e9),
+        round(finish.received_at * 1e9),
+    )
 
 
 def test_session_view_exports_every_turn_and_links_the_resumed_one(tmp_path: Path) -> None:
