@@ -10,14 +10,17 @@ Each turn becomes one trace:
   status (``truefoundry.turn.status``; an error turn has the span status ERROR with the error message),
   the cancel reason, token totals and cost from the ``turn.done`` metrics.
 - ``chat {model}``: one per model call (merged ``model.message``) with ``gen_ai.usage.*``,
-  ``gen_ai.response.finish_reasons``, ``gen_ai.response.time_to_first_chunk`` and the input-token breakdown
-  as ``truefoundry.usage.input_tokens_breakdown.*``.
+  ``gen_ai.response.finish_reasons``, ``gen_ai.response.time_to_first_chunk``, the input-token breakdown
+  as ``truefoundry.usage.input_tokens_breakdown.*`` and the call's cost (:mod:`tfwidget.pricing`).
 - ``execute_tool {name}``: one per tool call (``gen_ai.tool.name``, ``gen_ai.tool.type``,
   ``gen_ai.tool.call.id``, the MCP server).
 - ``invoke_agent {sub-agent}``: each sub-agent thread, under the ``execute_tool create_sub_agent`` span
   that spawned it; its own model calls and tool calls under it.
 - pauses (``tool.approval_required``, ``tool.response_required``, ``mcp.auth_required``),
   ``mcp.initialize``, ``sandbox.created`` and any other event are span events on their thread's span.
+
+Span times are the turn's timing (:func:`tfwidget.timing.turn_timing`): receive times of the stream items,
+``created_at`` where there are none.
 
 The OpenInference attributes (``openinference.span.kind``, ``llm.token_count.*``, ``llm.model_name``,
 ``session.id``, ``input.value`` / ``output.value``) make Arize Phoenix show the spans natively.
