@@ -355,6 +355,14 @@ class TurnState:
             n += self.apply(it)
         return n
 
+    def at(self, sequence_number: int) -> TurnState:
+        """The fold as of ``sequence_number`` (that event included), as a new state: the same as folding the
+        items up to it. Seeks use cached checkpoints (see :mod:`tfwidget.timetravel`), so they are fast in
+        both directions; ``0`` gives the empty fold."""
+        from .timetravel import checkpoints
+
+        return checkpoints(self).at(sequence_number)
+
     def take_changes(self) -> Changes:
         """Return what changed since the previous call, and start a new change set."""
         ch = self._changes
