@@ -44,12 +44,14 @@ __all__ = [
     "SessionView",
     "StreamItem",
     "TurnCollection",
+    "TurnDiff",
     "TurnState",
     "TurnView",
     "UnknownEvent",
     "__version__",
     "chat",
     "concat",
+    "diff",
     "events_frame",
     "iter_sse",
     "load",
@@ -77,6 +79,8 @@ _LAZY = {
     "chat": ("tfwidget.session", "chat"),
     "SessionView": ("tfwidget.session", "SessionView"),
     "concat": ("tfwidget.analysis", "concat"),
+    "diff": ("tfwidget.turndiff", "diff"),
+    "TurnDiff": ("tfwidget.turndiff", "TurnDiff"),
     "plot_usage": ("tfwidget.analysis", "plot_usage"),
     "TurnCollection": ("tfwidget.analysis", "TurnCollection"),
     "to_arrow": ("tfwidget.analysis", "to_arrow"),
@@ -115,6 +119,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     )
     from .session import SessionView, chat
     from .timing import spans_frame
+    from .turndiff import TurnDiff, diff
     from .widget import TurnView, replay, watch
 
 
