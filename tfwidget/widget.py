@@ -778,12 +778,14 @@ def _announce_reconnects(view: TurnView, stream: Iterable[StreamItem]) -> Iterat
         yield item
 
 
-def replay(source: str | os.PathLike[str] | Iterable[StreamItem], *, speed: float | None = None,
-           flush_interval: float = 0.05) -> TurnView:  # fmt: skip
+def replay(source: str | os.PathLike[str] | Iterable[StreamItem], *, speed: float | str | None = None,
+           flush_interval: float = 0.05, controls: bool = False) -> TurnView:  # fmt: skip
     """Show a recorded turn: a ``.sse``/``.jsonl`` path or a list of :class:`StreamItem`.
 
     ``speed=None`` shows the final state at once; a number re-streams it in the background with the recorded
-    receive-time gaps divided by ``speed``.
+    receive-time gaps divided by ``speed``. ``controls=True`` returns a :class:`~tfwidget.player.PlayerView`
+    with a player bar (play, pause, step, jump, seek; ``speed`` may then also be ``"no gaps"``): without a
+    speed it opens at the end, paused; with one it plays from the start.
     """
     notices: list[tuple[str, str]] = []
     if isinstance(source, (str, os.PathLike)):
@@ -798,8 +800,17 @@ def replay(source: str | os.PathLike[str] | Iterable[StreamItem], *, speed: floa
         items = loaded
     else:
         items = list(source)
-    if speed is not None and not speed > 0:
-        raise ValueError(f"speed must be a positive number or None, not {speed!r}")
+    if controls:
+        from .player import PlayerView
+
+        player = PlayerView(items, speed=1.0 if speed is None else speed, start=None if speed is None else 0,
+                            notices=notices, flush_interval=flush_interval)  # fmt: skip
+        if speed is not None:
+            player.play()
+        return player
+    if speed is not None and (isinstance(speed, str) or not speed > 0):
+        hint = " (\"no gaps\" needs controls=True)" if isinstance(speed, str) else ""
+        raise ValueError(f"speed must be a positive number or None, not {speed!r}{hint}")
 
     view = TurnView(flush_interval=flush_interval, status=None if speed is None else "connecting")
     for level, text in notices:

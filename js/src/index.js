@@ -6,6 +6,7 @@ import { ViewStore } from "./store.js";
 import { TurnRenderer } from "./render.js";
 import { Actions } from "./actions.js";
 import { mountControls } from "./session.js";
+import { mountPlayer } from "./player.js";
 
 const LIVE = new Set(["connecting", "streaming", "reconnecting"]);
 
@@ -66,8 +67,12 @@ export function mount(model, el) {
     if (LIVE.has(store.view.status)) renderer.tick();
   }, 1000);
 
+  // A PlayerView (tfwidget.replay(..., controls=True)) gets a player bar.
+  const unmountPlayer = model.get("_player_meta") ? mountPlayer(model, renderer.root) : null;
+
   el.__tfw = { store, renderer }; // for debugging and the browser tests
   return () => {
+    if (unmountPlayer) unmountPlayer();
     clearInterval(timer);
     if (frame && typeof cancelAnimationFrame === "function") cancelAnimationFrame(frame);
     model.off("change:_view", onView);
