@@ -97,7 +97,8 @@ def test_html_export_shows_the_transcript(name: str) -> None:
         for c in nb.cells
         if c.cell_type == "code"
         for o in c.outputs
-        if WIDGET_VIEW in o.get("data", {}) and str(o["data"].get("text/plain", "")).startswith("<TurnView")
+        if WIDGET_VIEW in o.get("data", {})
+        and str(o["data"].get("text/plain", "")).startswith(("<TurnView", "<PlayerView"))
     ]
     assert views, "the notebook displays TurnViews"
     assert all("text/html" in o["data"] for o in views), "each TurnView output carries its static transcript"
