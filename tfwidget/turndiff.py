@@ -701,7 +701,7 @@ def _summary_html(df: pd.DataFrame) -> str:
     for measure, row in df.iterrows():
         vals = []
         for k, v in enumerate(row.tolist()):
-            if v is None or v is pd.NA:
+            if v is None or (isinstance(v, (float, type(pd.NA))) and pd.isna(v)):
                 vals.append("–")
             elif isinstance(v, float):
                 vals.append(f"{v:+.4g}" if k == 2 else f"{v:.4g}")
@@ -729,8 +729,12 @@ def _step_html(step: Step | None, *, text_html: str | None = None) -> str:
     )
     body = [f"<div>{head}</div>"]
     if step.kind == "model":
-        label = step.label().removeprefix("model call · ")
-        body.append(f"<div>{e(label)}</div>")
+        bits = [str(step.content.get("model") or "")]
+        if step.content.get("tool_calls"):
+            bits.append("→ " + ", ".join(step.content["tool_calls"]))
+        label = " ".join(b for b in bits if b)
+        if label:
+            body.append(f"<div>{e(label)}</div>")
         text = text_html if text_html is not None else e(step.text)
         if text:
             body.append(f'<div style="{pre};font-family:inherit">{text}</div>')
@@ -738,6 +742,9 @@ def _step_html(step: Step | None, *, text_html: str | None = None) -> str:
         body.append(f"<div><code>{e(step.name)}</code></div>")
         args = step.content.get("arguments") or ""
         body.append(f'<div style="{pre};font-family:monospace">{e(_short(args, 400))}</div>')
+        resp = step.content.get("response") or ""
+        if resp:
+            body.append(f'<div style="{pre};color:#656d76">→ {e(_short(resp, 200))}</div>')
     else:
         body.append(f"<div>{e(step.label())}</div>")
     if step.tokens is not None:

@@ -50,11 +50,11 @@ export function mountPlayer(model, root) {
     ...Object.entries(KIND_LABELS).map(([k, label]) => h("option", { text: label, attrs: { value: k } })),
   );
   const jump = (delta) => send({ action: "step", delta, kind: kindSel.value });
-  const prevBtn = btn("prev", "⏮", "jump to the previous (kind)", () => jump(-1));
-  const backBtn = btn("back", "◀", "step back one event (←)", () => send({ action: "step", delta: -1, kind: "event" }));
+  const prevBtn = btn("prev", "«", "jump to the previous (kind)", () => jump(-1));
+  const backBtn = btn("back", "‹", "step back one event (←)", () => send({ action: "step", delta: -1, kind: "event" }));
   const playBtn = btn("play", "▶", "play / pause (space)", () => send({ action: "toggle" }));
-  const fwdBtn = btn("fwd", "▶|", "step forward one event (→)", () => send({ action: "step", delta: 1, kind: "event" }));
-  const nextBtn = btn("next", "⏭", "jump to the next (kind)", () => jump(1));
+  const fwdBtn = btn("fwd", "›", "step forward one event (→)", () => send({ action: "step", delta: 1, kind: "event" }));
+  const nextBtn = btn("next", "»", "jump to the next (kind)", () => jump(1));
   const updateJumpTitles = () => {
     const label = KIND_LABELS[kindSel.value];
     prevBtn.title = `jump to the previous ${label} (Shift+←)`;
@@ -144,7 +144,7 @@ export function mountPlayer(model, root) {
     if (!dragging) scrubber.value = String(count);
     if (!dragging) showPosition(count);
     const playing = !!state.playing;
-    playBtn.textContent = playing ? "⏸" : "▶";
+    playBtn.textContent = playing ? "‖" : "▶";
     playBtn.setAttribute("aria-pressed", playing ? "true" : "false");
     bar.dataset.playing = playing ? "true" : "false";
     if (state.speed != null) speedSel.value = String(state.speed);
