@@ -138,9 +138,12 @@ def test_deltas_and_summary() -> None:
     df = d.steps_df
     model = df[df.kind == "model"].iloc[0]
     assert model.delta_tokens == model.tokens_b - model.tokens_a
-    assert df.cost_a.isna().all()  # the protocol has no per-call cost
     tools = df[(df.kind == "tool") & (df.status == "same")]
     assert tools.tokens_a.isna().all() and tools.duration_a_s.notna().all()
+    assert tools.cost_a.isna().all() and tools.ttft_a_s.isna().all()  # a tool call has no cost or TTFT
+    models = df[(df.kind == "model") & (df.status == "same")]
+    assert models.cost_a.notna().all() and models.ttft_a_s.notna().all()  # from tfwidget.timing / pricing
+    assert (models.delta_cost_usd - (models.cost_b - models.cost_a)).abs().max() < 1e-12
     assert str(df.delta_tokens.dtype) == "Int64" and str(df.delta_duration_s.dtype) == "Float64"
 
 

@@ -58,10 +58,14 @@ def _all_positions(items: list[StreamItem], every: int) -> None:
     cp = checkpoints(full, every=every)
     last = items[-1].sequence_number or len(items)
     # forward, then backward: the cache must not leak state between seeks
+    frames_at = {0, 1, last // 3, last // 2, last - 1, last}  # the DataFrames (slower) at a few positions
     for n in [*range(0, last + 1), *range(last, -1, -1)]:
         got = full.at(n)
         want = TurnState.from_items(items[: cp.count_at(n)])
-        assert_same_fold(got, want)
+        if n in frames_at:
+            assert_same_fold(got, want)
+        else:
+            assert fingerprint(got) == fingerprint(want)
     assert cp.count_at(last) == len(items)
 
 

@@ -14,9 +14,10 @@ shift everything after it. Each aligned pair is ``same`` or ``changed`` (what di
 ``changes``); unmatched steps are ``only_a`` (removed) or ``only_b`` (inserted).
 
 Deltas are ``b - a``. Per-step tokens come from each model call's usage (a sub-agent step sums its
-thread's calls); durations and time to first token from the receive times of the events (``NA`` where the
-recording does not tell, e.g. a tool call without a response). Per-step cost is ``NA`` (the protocol
-reports cost for the whole turn only); the turn's cost delta is in :meth:`TurnDiff.summary`.
+thread's calls); durations, time to first token and per-call cost from :mod:`tfwidget.timing` and
+:mod:`tfwidget.pricing` (a sub-agent step carries its thread's total cost), ``NA`` where the recording does
+not tell (a tool call without a response, a model the price table does not know). The turn's totals are in
+:meth:`TurnDiff.summary`.
 """
 
 from __future__ import annotations
@@ -68,8 +69,10 @@ class Step:
         content: what is compared for ``same`` / ``changed`` (field name -> value).
         text: the assistant text of a model call (``""`` otherwise).
         input_tokens, output_tokens: a model call's usage (summed over a sub-agent's calls), else ``None``.
-        duration_s: receive time of the step's last event minus its first (``None`` when unknown).
-        ttft_s: a model call's time from the previous event of its thread to its first output.
+        duration_s: the step's duration from :mod:`tfwidget.timing` (``None`` when unknown).
+        ttft_s: a model call's time to first token (:mod:`tfwidget.timing`).
+        cost_usd: a model call's own cost, a sub-agent's total (:mod:`tfwidget.pricing`; ``None`` when
+            unknown).
     """
 
     kind: StepKind
@@ -82,6 +85,7 @@ class Step:
     output_tokens: int | None = None
     duration_s: float | None = None
     ttft_s: float | None = None
+    cost_usd: float | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -140,26 +144,6 @@ def _times(state: TurnState) -> tuple[dict[str, list[float]], list[tuple[str | N
     return by_id, seq
 
 
-def _ttfts(state: TurnState, seq: list[tuple[str | None, str, float, bool]]) -> dict[str, float]:
-    """Per message: its first output's receive time minus the previous event of its thread (or the turn's
-    start for the first one)."""
-    out: dict[str, float] = {}
-    last_in_thread: dict[str | None, float] = {}
-    start = seq[0][2] if seq else None
-    msg_ids = set(state.message_ids())
-    msg_prev: dict[str, float | None] = {}
-    for thread, eid, t, output in seq:
-        if eid in msg_ids and eid not in msg_prev:
-            msg_prev[eid] = last_in_thread.get(thread, start)
-        if output and eid in msg_ids and eid not in out:
-            prev = msg_prev.get(eid)
-            if prev is not None:
-                out[eid] = max(0.0, t - prev)
-        if eid not in msg_ids or eid not in msg_prev or output:
-            last_in_thread[thread] = t
-    return out
-
-
 def _span(times: Sequence[float] | None) -> float | None:
     if not times or len(times) < 2:
         return None
@@ -168,8 +152,13 @@ def _span(times: Sequence[float] | None) -> float | None:
 
 def steps_of(state: TurnState) -> list[Step]:
     """The steps of a turn, sub-agents depth first after the tool call that started them."""
-    by_id, seq = _times(state)
-    ttft = _ttfts(state, seq)
+    by_id, _seq = _times(state)
+    try:
+        from .timing import spans
+
+        span = {sp.id: sp for sp in spans(state)}
+    except Exception:  # timing is best effort: never let it break a diff
+        span = {}
     threads = state.threads
     calls_by_msg: dict[str, list[Any]] = {}
     for info in state.tool_calls.values():
@@ -231,6 +220,8 @@ def steps_of(state: TurnState) -> list[Step]:
         calls = calls_by_msg.get(mid, [])
         th = threads.get(m.thread_id or "main")
         u = m.usage
+        sp = span.get(mid)
+        model = (th.model if th is not None else None) or (sp.attributes.get("model") if sp else None)
         out.append(
             Step(
                 "model",
@@ -241,18 +232,20 @@ def steps_of(state: TurnState) -> list[Step]:
                     "text": content,
                     "refusal": refusal,
                     "tool_calls": [c.name for c in calls],
-                    "model": th.model if th is not None else None,
+                    "model": model,
                 },
                 text=content,
                 input_tokens=u.input_tokens if u is not None else None,
                 output_tokens=u.output_tokens if u is not None else None,
-                duration_s=_span(by_id.get(mid)),
-                ttft_s=ttft.get(mid),
+                duration_s=sp.duration_s if sp is not None else _span(by_id.get(mid)),
+                ttft_s=sp.ttft_s if sp is not None else None,
+                cost_usd=sp.cost_usd if sp is not None else None,
             )
         )
         msg_end = max(by_id.get(mid) or [0.0])
         for c in calls:
             resp_t = by_id.get(c.response_event_id or "")
+            csp = span.get(c.id)
             out.append(
                 Step(
                     "tool",
@@ -264,7 +257,9 @@ def steps_of(state: TurnState) -> list[Step]:
                         "response": _response_text(c.response),
                         "status": c.status,
                     },
-                    duration_s=(resp_t[0] - msg_end) if resp_t else None,
+                    duration_s=csp.duration_s
+                    if csp is not None
+                    else ((resp_t[0] - msg_end) if resp_t else None),
                 )
             )
             if c.child_thread_id:
@@ -282,6 +277,8 @@ def steps_of(state: TurnState) -> list[Step]:
                      if ev.type == "thread.done" and (ev.thread_id or ev.id) == tid), None)  # fmt: skip
         t0 = by_id.get(created.id) if created is not None else None
         t1 = by_id.get(done.id) if done is not None else None
+        tsp = span.get(tid)
+        duration = (t1[0] - t0[0]) if t0 and t1 else None
         out.append(
             Step(
                 "sub_agent",
@@ -296,7 +293,8 @@ def steps_of(state: TurnState) -> list[Step]:
                 },
                 input_tokens=i,
                 output_tokens=o,
-                duration_s=(t1[0] - t0[0]) if t0 and t1 else None,
+                duration_s=tsp.duration_s if tsp is not None and tsp.duration_s is not None else duration,
+                cost_usd=tsp.total_cost_usd if tsp is not None else None,
             )
         )
         emit_thread(tid, f"{path}/{name}")
@@ -310,7 +308,9 @@ def steps_of(state: TurnState) -> list[Step]:
         )
         tool_ids = [tc.id for tc in getattr(p, "tool_calls", None) or []]
         tools = [state.tool_calls[t].name for t in tool_ids if t in state.tool_calls]
-        out.append(Step("pause", kind, path, pid, {"tool": ", ".join(tools)}))
+        psp = span.get(pid)
+        out.append(Step("pause", kind, path, pid, {"tool": ", ".join(tools)},
+                        duration_s=psp.duration_s if psp is not None else None))  # fmt: skip
 
     emit_thread("main", "main")
     for tid in threads:  # threads never reached from main (an unknown parent)
@@ -524,13 +524,14 @@ class TurnDiff:
             ta, tb = (a.tokens if a else None), (b.tokens if b else None)
             da, db = (a.duration_s if a else None), (b.duration_s if b else None)
             fa, fb = (a.ttft_s if a else None), (b.ttft_s if b else None)
+            ca, cb = (a.cost_usd if a else None), (b.cost_usd if b else None)
             rows.append({
                 "step": p.index, "kind": ref.kind, "agent": ref.agent,
                 "name_a": a.name if a else None, "name_b": b.name if b else None,
                 "status": p.status, "changes": ", ".join(p.changes),
                 "id_a": a.id if a else None, "id_b": b.id if b else None,
                 "tokens_a": ta, "tokens_b": tb, "delta_tokens": _delta(ta, tb),
-                "cost_a": None, "cost_b": None, "delta_cost_usd": None,
+                "cost_a": ca, "cost_b": cb, "delta_cost_usd": _delta(ca, cb),
                 "duration_a_s": da, "duration_b_s": db, "delta_duration_s": _delta(da, db),
                 "ttft_a_s": fa, "ttft_b_s": fb, "delta_ttft_s": _delta(fa, fb),
             })  # fmt: skip
