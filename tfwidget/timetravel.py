@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import copy
 import threading
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -65,6 +66,34 @@ def _clone(state: TurnState) -> TurnState:
     return out
 
 
+def _timing_of(state: TurnState) -> Any:
+    """A copy of the timing tracker of ``state`` (:mod:`tfwidget.timing`), brought up to date, or ``None``.
+
+    Restored states adopt it, so the view's timing reads only the items folded after the checkpoint."""
+    try:
+        from . import timing
+
+        timing.turn_timing(state)
+        tracker = timing._TRACKERS.get(state)
+        return None if tracker is None else copy.deepcopy(tracker)
+    except Exception:  # best effort: without it the timing of a restored state is computed from scratch
+        return None
+
+
+def _adopt_timing(state: TurnState, tracker: Any) -> None:
+    if tracker is None:
+        return
+    try:
+        from . import timing
+
+        timing._TRACKERS[state] = copy.deepcopy(tracker)
+    except Exception:
+        pass
+
+
+_SEQ = attrgetter("sequence_number")
+
+
 class Checkpoints:
     """Copies of a state's fold every ``every`` items, for fast :meth:`at` seeks.
 
@@ -80,6 +109,7 @@ class Checkpoints:
         self.every = int(every)
         self._lock = threading.RLock()
         self._points: list[TurnState] = []  # _points[i]: the fold of items[: i * every]
+        self._timings: list[Any] = []  # _timings[i]: the timing tracker of _points[i] (or None)
         self._positions: list[int] = []  # running max of the items' sequence numbers
         self._maxpos = 0
 
@@ -114,11 +144,15 @@ class Checkpoints:
 
     # ------------------------------------------------------------------ folding
 
-    def _restore(self, point: TurnState, count: int) -> TurnState:
-        st = _clone(point)
-        items = self.state.items[:count]
+    def _restore(self, index: int) -> TurnState:
+        """A new state equal to checkpoint ``index`` (the fold of ``index * every`` items)."""
+        st = _clone(self._points[index])
+        items = self.state.items[: index * self.every]
         st.items = items
-        st._seen_seq = {it.sequence_number for it in items if it.sequence_number is not None}
+        seen = set(map(_SEQ, items))
+        seen.discard(None)
+        st._seen_seq = seen  # type: ignore[assignment]
+        _adopt_timing(st, self._timings[index])
         return st
 
     def _fold(self, st: TurnState, items: list[StreamItem]) -> None:
@@ -133,14 +167,16 @@ class Checkpoints:
         want = count // every
         if not self._points:
             self._points.append(_clone(TurnState()))
+            self._timings.append(None)
         if len(self._points) > want:
             return
         last = len(self._points) - 1
-        st = self._restore(self._points[last], last * every)
+        st = self._restore(last)
         items = self.state.items
         for i in range(last + 1, want + 1):
             self._fold(st, items[(i - 1) * every : i * every])
             self._points.append(_clone(st))
+            self._timings.append(_timing_of(st))
 
     def at_count(self, count: int) -> TurnState:
         """The fold of the first ``count`` items, as a new state (safe to change)."""
@@ -149,7 +185,7 @@ class Checkpoints:
             count = max(0, min(int(count), n_items))
             self._extend_to(count)
             base = count // self.every
-            st = self._restore(self._points[base], base * self.every)
+            st = self._restore(base)
             self._fold(st, self.state.items[base * self.every : count])
             st.take_changes()
             return st
