@@ -117,7 +117,12 @@ def test_play_pause_and_speed() -> None:
     assert _shown(w._view) == _shown(build_view(TurnState.from_items(load(SUB)[:at])))
     w.play()
     assert w.playing
-    w.pause()
+    thread = w._player_thread
+    w.close()  # closing stops the playing thread
+    assert not w.playing
+    assert thread is not None
+    thread.join(timeout=10)
+    assert not thread.is_alive()
 
 
 def test_no_gaps_skips_long_silences() -> None:

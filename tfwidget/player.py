@@ -262,6 +262,15 @@ class PlayerView(TurnView):
         """Stop playing (a recording has no stream to stop)."""
         self.pause()
 
+    def close(self) -> None:
+        """Stop playing and close the widget."""
+        self._playing = False  # (also when __init__ failed half-way: close() runs from __del__)
+        self._player_thread = None
+        wake = getattr(self, "_wake", None)
+        if wake is not None:
+            wake.set()
+        super().close()
+
     def _run(self) -> None:
         me = threading.current_thread()
         while True:
