@@ -809,7 +809,7 @@ def replay(source: str | os.PathLike[str] | Iterable[StreamItem], *, speed: floa
             player.play()
         return player
     if speed is not None and (isinstance(speed, str) or not speed > 0):
-        hint = " (\"no gaps\" needs controls=True)" if isinstance(speed, str) else ""
+        hint = ' ("no gaps" needs controls=True)' if isinstance(speed, str) else ""
         raise ValueError(f"speed must be a positive number or None, not {speed!r}{hint}")
 
     view = TurnView(flush_interval=flush_interval, status=None if speed is None else "connecting")
