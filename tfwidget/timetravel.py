@@ -38,9 +38,10 @@ def _shared_events(state: TurnState) -> dict[int, Any]:
     memo: dict[int, Any] = {}
     for ev in state.events_by_id.values():
         memo[id(ev)] = ev
-    for ev in (state.created, state.done, *state._responses.values(), *state._pauses.values()):
-        if ev is not None:
-            memo[id(ev)] = ev
+    others: list[Any] = [state.created, state.done, *state._responses.values(), *state._pauses.values()]
+    for other in others:
+        if other is not None:
+            memo[id(other)] = other
     return memo
 
 
