@@ -207,3 +207,16 @@ def test_bad_input_is_a_clear_error() -> None:
         tfwidget.diff(a, a, baseline="x")
     with pytest.raises(TypeError, match="expected a TurnState"):
         tfwidget.diff(a, 42)
+
+
+def test_views_and_states_are_accepted() -> None:
+    path = REC / "research_baseline.jsonl"
+    view = tfwidget.replay(REC / "research_third_agent.jsonl")
+    player = tfwidget.replay(REC / "research_extra_tool.jsonl", controls=True)
+    player.seek(3)  # a player is compared as the whole recording, wherever it stands
+    d1 = tfwidget.diff(path, view)
+    assert d1.labels == ("research_baseline", "b") and d1.counts["only_b"] == 3
+    d2 = tfwidget.diff(tfwidget.concat([path]).states["research_baseline"], player, labels=("base", "search"))
+    assert d2.labels == ("base", "search") and d2.counts["only_b"] == 2
+    with pytest.raises(ValueError, match="labels must differ"):
+        tfwidget.diff(path, view, labels=("x", "x"))

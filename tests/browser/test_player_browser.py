@@ -137,6 +137,17 @@ def test_player_seeks_and_keys(lab: Lab) -> None:
     lab.page.keyboard.press("Home")
     assert_view_at(lab, 0)
     assert cell_count(lab) == before_cells and active_cell(lab) == before_active
+
+    # the jump buttons: next / previous tool call
+    lab.page.locator(lab.out(".tfw-player-kind")).first.select_option("tool")
+    lab.page.locator(lab.out(".tfw-player-next")).first.click()
+    assert_view_at(lab, PLAYER_MARKS["tool"][0])
+    lab.page.locator(lab.out(".tfw-player-next")).first.click()
+    assert_view_at(lab, PLAYER_MARKS["tool"][1])
+    lab.page.locator(lab.out(".tfw-player-prev")).first.click()
+    assert_view_at(lab, PLAYER_MARKS["tool"][0])
+    lab.page.keyboard.press("Home")
+    assert_view_at(lab, 0)
     assert lab.cell_errors() == []
 
     # space plays (and pauses): the position moves forward by itself
