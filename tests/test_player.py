@@ -187,3 +187,15 @@ def test_seeks_on_a_10k_event_recording_are_quick() -> None:
         want = "".join(i.event.content or "" for i in items[:n] if i.type == "model.message.delta")
         assert text == want
     assert worst < 1.0, f"slowest seek (fold + view) took {worst * 1000:.0f} ms"
+
+
+def test_sequence_numbers_that_do_not_start_at_one() -> None:
+    items = load(PAUSE)
+    shifted = [StreamItem(i.sequence_number + 100, i.event, i.received_at, i.raw) for i in items]
+    w = tfwidget.replay(shifted, controls=True)
+    assert w._player_meta["positions"][:3] == [0, 101, 102]
+    assert w.position == 100 + len(items)
+    assert w.seek(105) == 105 and w.count == 5
+    assert _shown(w._view) == _shown(build_view(TurnState.from_items(items[:5])))
+    assert w.seek(50) == 0 and w.count == 0
+    assert tfwidget.replay(PAUSE, controls=True)._player_meta["positions"] is None  # dense: not sent

@@ -98,7 +98,8 @@ class PlayerView(TurnView):
 
     # Player state for the bar: count, position, total, playing, speed, t (seconds since the first event)
     _player = traitlets.Dict().tag(sync=True)
-    # Set once: markers {kind: [counts]}, positions (sequence number per count), duration, speeds
+    # Set once: total, markers {kind: [counts]}, positions (sequence number per count, None when they are
+    # equal), duration, speeds
     _player_meta = traitlets.Dict().tag(sync=True)
 
     def __init__(
@@ -131,10 +132,10 @@ class PlayerView(TurnView):
         self._vt: dict[str, list[float]] = {}
         self._kind_marks = _markers(self._all)
         positions = [self._cp.sequence_number_of(k) for k in range(len(self._all) + 1)]
+        dense = positions == list(range(len(positions)))
         self._player_meta = {
             "total": len(self._all),
-            "positions": positions,
-            "times": [round(t, 3) for t in self._times],
+            "positions": None if dense else positions,  # sequence number per count (None: the same)
             "duration": round(self._times[-1], 3) if self._times else 0.0,
             "markers": self._kind_marks,
             "speeds": list(SPEEDS),

@@ -2,7 +2,7 @@
 //
 // Python owns the position: it folds the recording to it and sends the view (patches going forward,
 // a snapshot going back). The bar only shows the `_player` trait (count, position, playing, speed, t)
-// and the `_player_meta` trait (total, positions, times, markers) and sends intents:
+// and the `_player_meta` trait (total, positions, duration, markers) and sends intents:
 // {type: "player", action: "toggle" | "play" | "pause" | "step" | "seek_count" | "speed", ...}.
 // Keys (space, arrows, Home/End) act only while the view has focus and never reach the notebook.
 import { h } from "./dom.js";
@@ -85,7 +85,8 @@ export function mountPlayer(model, root) {
   scrubber.addEventListener("input", () => {
     dragging = true;
     pendingSeek = Number(scrubber.value);
-    showPosition(pendingSeek);
+    // until Python answers, estimate the time from the share of events
+    showPosition(pendingSeek, ((meta.duration || 0) * pendingSeek) / Math.max(1, meta.total || 0));
     if (!seekTimer) seekTimer = setTimeout(flushSeek, 50);
   });
   scrubber.addEventListener("change", () => {
@@ -105,11 +106,9 @@ export function mountPlayer(model, root) {
   if (!root.hasAttribute("tabindex")) root.setAttribute("tabindex", "0");
   root.setAttribute("data-lm-suppress-shortcuts", "true");
 
-  function showPosition(count) {
+  function showPosition(count, t) {
     const positions = meta.positions || [];
-    const times = meta.times || [];
     const seq = positions[count] ?? count;
-    const t = count > 0 ? times[count - 1] : 0;
     const last = positions[meta.total || 0] ?? meta.total ?? 0;
     posEl.textContent = `event ${seq} / ${last} · ${fmtTime(t)} / ${fmtTime(meta.duration || 0)}`;
     bar.dataset.count = String(count);
@@ -142,7 +141,7 @@ export function mountPlayer(model, root) {
   function renderState() {
     const count = state.count || 0;
     if (!dragging) scrubber.value = String(count);
-    if (!dragging) showPosition(count);
+    if (!dragging) showPosition(count, state.t || 0);
     const playing = !!state.playing;
     playBtn.textContent = playing ? "‖" : "▶";
     playBtn.setAttribute("aria-pressed", playing ? "true" : "false");
