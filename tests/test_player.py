@@ -199,3 +199,22 @@ def test_sequence_numbers_that_do_not_start_at_one() -> None:
     assert _shown(w._view) == _shown(build_view(TurnState.from_items(items[:5])))
     assert w.seek(50) == 0 and w.count == 0
     assert tfwidget.replay(PAUSE, controls=True)._player_meta["positions"] is None  # dense: not sent
+
+
+def test_a_seek_while_playing_continues_from_there() -> None:
+    w = tfwidget.replay(SUB, controls=True)
+    w.speed = 0.5
+    w.seek(20)
+    w.play()
+    _wait(lambda: w.position >= 22)
+    w.seek(2)  # backward while playing: playing goes on from event 2, never back to 22
+    assert w.playing
+    time.sleep(0.5)
+    assert 2 <= w.position < 20
+    _wait(lambda: w.position > 2)
+    w.step(+1, kind="message")
+    at = w.position
+    time.sleep(0.3)
+    assert at <= w.position < 20 and w.playing
+    w.pause()
+    assert _shown(w._view) == _shown(build_view(TurnState.from_items(load(SUB)[: w.count])))

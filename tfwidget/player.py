@@ -173,8 +173,10 @@ class PlayerView(TurnView):
         self._wake.set()  # the play loop picks up the new pace
         self._request_flush(urgent=True)
 
-    def _goto(self, count: int) -> None:
-        """Show the fold after ``count`` items."""
+    def _goto(self, count: int, *, by_player: bool = False) -> None:
+        """Show the fold after ``count`` items (a move not made by the play loop restarts its clock)."""
+        if not by_player:
+            self._wake.set()
         with self._lock:
             count = max(0, min(int(count), len(self._all)))
             if self._count <= count <= self._count + _FULL_JUMP and len(self._state.items) == self._count:
@@ -290,11 +292,10 @@ class PlayerView(TurnView):
                 with self._lock:
                     if not self._playing or self._player_thread is not me:
                         return
-                    moved = self._count != base_count
-                    if moved and target <= self._count:
+                    if self._count != base_count:
                         break  # seeked meanwhile: start over from the new position
                     if target > self._count:
-                        self._goto(target)
+                        self._goto(target, by_player=True)
                         base_count = self._count
                     if self._count >= len(vt):
                         self._playing = False
