@@ -220,3 +220,23 @@ def test_views_and_states_are_accepted() -> None:
     assert d2.labels == ("base", "search") and d2.counts["only_b"] == 2
     with pytest.raises(ValueError, match="labels must differ"):
         tfwidget.diff(path, view, labels=("x", "x"))
+
+
+def test_every_pair_of_fixtures_and_recordings() -> None:
+    """Any two turns compare without error; a turn against itself is all same; unknown values give NA."""
+    paths = sorted((ROOT / "tests" / "fixtures").glob("*.sse")) + sorted(REC.glob("*.jsonl"))
+    for a in paths:
+        for b in paths:
+            d = tfwidget.diff(a, b, labels=("a", "b"))
+            assert len(d.steps_df) == len(d.pairs)
+            d.to_html()
+            s = d.summary()
+            if a == b:
+                assert d.counts["changed"] == d.counts["only_a"] == d.counts["only_b"] == 0
+            for measure in ("cost_usd", "ttft_s", "duration_s"):
+                va, vb, delta = s.loc[measure]
+                assert (delta is pd.NA) == (va is pd.NA or vb is pd.NA), (a.name, b.name, measure)
+    ds = tfwidget.diff(paths)
+    assert len(ds.summary_df) == len(paths) - 1
+    empty = tfwidget.diff(TurnState(), TurnState())
+    assert empty.pairs == [] and empty.summary().loc["steps", "delta"] == 0

@@ -561,7 +561,9 @@ class TurnDiff:
         for key in ma:
             va, vb = ma[key], mb[key]
             d: Any = None
-            if isinstance(va, (int, float)) and isinstance(vb, (int, float)):
+            if va is None or vb is None:
+                d = None  # unknown on one side: no delta
+            elif isinstance(va, (int, float)) and isinstance(vb, (int, float)):
                 d = vb - va
             elif va != vb:
                 d = "changed"
