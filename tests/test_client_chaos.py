@@ -100,8 +100,8 @@ def test_long_turn_survives_200_random_faults() -> None:
         assert any(r.startswith("HTTP 5") for r in reasons), reasons
         assert "read timeout" in reasons, reasons
         # each successful resume continued right after the last delivered sequence number
-        for c in calls:
-            assert c.after_sequence_number is not None and c.after_sequence_number >= 1
+        for c in calls:  # (None: the very first request failed, before any event)
+            assert c.after_sequence_number is None or c.after_sequence_number >= 1
         assert elapsed < 40
 
 

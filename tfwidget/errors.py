@@ -22,6 +22,8 @@ __all__ = [
     "RateLimitError",
     "ReconnectError",
     "ServerError",
+    "StreamIdleError",
+    "StreamLimitError",
     "error_from_response",
     "scrub",
 ]
@@ -29,10 +31,21 @@ __all__ = [
 SNIPPET_CHARS = 300
 
 
+def secret_variants(secret: str) -> list[str]:
+    """The forms a key can take in text: as is, stripped, repr-escaped, URL-encoded, JSON-escaped (longest first)."""
+    from urllib.parse import quote
+
+    forms = {secret, secret.strip(), repr(secret)[1:-1], repr(secret.encode("utf-8", "replace"))[2:-1],
+             quote(secret, safe=""), json.dumps(secret)[1:-1]}  # fmt: skip
+    return sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
+
+
 def scrub(text: str, secret: str | None) -> str:
-    """Replace every occurrence of ``secret`` (and of ``Bearer <secret>``) in ``text`` with ``***``."""
+    """Replace every occurrence of ``secret`` (in any of its escaped forms) in ``text`` with ``***``."""
     if secret and text:
-        text = text.replace(secret, "***")
+        for form in secret_variants(secret):
+            if form in text:
+                text = text.replace(form, "***")
     return text
 
 
@@ -106,6 +119,26 @@ class GatewayConnectionError(GatewayError):
     """
 
 
+class StreamLimitError(GatewayError):
+    """A gateway's answer went beyond one of the client's size limits (a line, an event, an error body, the
+    decompression ratio). The message names the limit and how to raise it; ``limit`` is its name (a field of
+    :class:`~tfwidget.client.StreamLimits`) and ``value`` its setting. Events delivered before it are kept."""
+
+    def __init__(self, message: str, *, limit: str, value: float | None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.value = value
+
+
+class StreamIdleError(GatewayError):
+    """No event arrived for longer than the client's ``idle_timeout`` (only keep-alive comments, or
+    nothing at all). ``last_event_at`` is the epoch time of the last event (``None``: none came)."""
+
+    def __init__(self, message: str, *, last_event_at: float | None) -> None:
+        super().__init__(message)
+        self.last_event_at = last_event_at
+
+
 class ReconnectError(GatewayError):
     """Resuming a stream failed too many times in a row; ``__cause__`` / ``cause`` holds the last failure."""
 
@@ -126,9 +159,11 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if seconds == seconds and seconds != float("inf") else None
     try:
         import email.utils
         import time

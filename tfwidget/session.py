@@ -695,15 +695,9 @@ class SessionView(ipywidgets.VBox):
     def _newest_turn(self) -> dict[str, Any] | None:
         """The session's newest turn (it may still be running, so not in the session's events)."""
         try:
-            page = self._client._request(
-                "GET",
-                f"v1/agents/sessions/{self._client._sid(self.session_id)}/turns",
-                f"the turns of session {self.session_id!r}",
-                params={"limit": 1},
-            )
+            data = self._client.list_turns(self.session_id, limit=1)
         except GatewayError:
             return None
-        data = page.get("data") if isinstance(page, dict) else None
         if isinstance(data, list) and data and isinstance(data[0], dict) and data[0].get("id"):
             return data[0]
         return None

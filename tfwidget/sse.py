@@ -10,15 +10,18 @@ caller can read) and skipped; the stream goes on.
 from __future__ import annotations
 
 import codecs
+import json
 import re
 import time
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from .errors import StreamLimitError
 from .events import _VALIDATE_JSON, Event, EventParseError, parse_event
 
 __all__ = [
+    "DEFAULT_MAX_EVENT_BYTES",
     "MalformedFrame",
     "MalformedFrameWarning",
     "SSEDecoder",
@@ -124,12 +127,24 @@ class MalformedFrameWarning(UserWarning):
     """Issued once per malformed frame that was skipped."""
 
 
+_LINE_SPLIT = re.compile(r"\r\n|\r|\n")
+
+DEFAULT_MAX_EVENT_BYTES = 32 * 1024 * 1024
+"""Default cap on one SSE line and on one event's data (characters of decoded text; 32 MiB)."""
+
+
+def _recursion_limit_hit(event: Event) -> bool:
+    problem = getattr(event, "parse_problem", None)
+    return isinstance(problem, str) and "recursion limit" in problem
+
+
 def item_from_frame(
     data: str, sse_id: str | None, received_at: float | None = None
 ) -> StreamItem | MalformedFrame:
     """Turn one frame's ``data`` and ``id`` into a :class:`StreamItem`, or a :class:`MalformedFrame`.
 
-    ``sse_id`` ``None`` or empty means the frame had no id (``sequence_number`` ``None``).
+    ``sse_id`` ``None`` or empty means the frame had no id (``sequence_number`` ``None``). JSON nested too deep
+    for Python to parse is a :class:`MalformedFrame` (never a ``RecursionError``).
     """
     seq: int | None
     if sse_id:
@@ -141,34 +156,44 @@ def item_from_frame(
         seq = None
     try:
         event = parse_event(data)
+        if _recursion_limit_hit(event):
+            # the fast JSON validator stops at 200 levels; Python's parser goes deeper
+            event = parse_event(json.loads(data))
     except EventParseError as err:
         return MalformedFrame(str(err), data, sse_id)
+    except RecursionError:
+        return MalformedFrame("JSON nested too deeply to parse", data, sse_id)
     return StreamItem(seq, event, time.time() if received_at is None else received_at, data)
-
-
-_LINE_SPLIT = re.compile(r"\r\n|\r|\n")
 
 
 class SSEDecoder:
     """Incremental SSE decoder: feed it chunks, get :class:`StreamItem` s.
+
+    Follows the SSE standard's event-id rule: the last event id persists across frames (a frame without an
+    ``id`` line carries the previous one; ``id:`` with an empty value clears it), exactly like httpx-sse.
+    One line, and one event's data, are capped at ``max_event_bytes`` characters: beyond it the decoder stops
+    with :class:`~tfwidget.errors.StreamLimitError` (the frames completed before it are still returned by the
+    call that hit the cap; the error is raised by the next call).
 
     >>> d = SSEDecoder()
     >>> d.feed(b'id: 1\\ndata: {"type": "x", "id": "a"}\\n') + d.feed(b"\\n")
     [StreamItem(seq=1, type='x', id='a')]
     """
 
-    def __init__(self, *, warn: bool = True) -> None:
+    def __init__(self, *, warn: bool = True, max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES) -> None:
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buf = ""
+        self._parts: list[str] = []  # the unfinished last line, in pieces (an endless line stays linear)
+        self._plen = 0
         self._pending_cr = False
         self._data: list[str] = []
-        self._id: str | None = None
-        self._has_id = False
+        self._size = 0
         self.warn = warn
+        self.max_event_bytes = max_event_bytes
         self.retry: int | None = None
         self.last_event_id: str | None = None
         self.errors: list[MalformedFrame] = []
         self.frames = 0
+        self.limit_error: StreamLimitError | None = None
 
     @property
     def malformed(self) -> int:
@@ -179,60 +204,101 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes | bytearray | str) -> list[StreamItem]:
         """Decode a chunk (bytes or text) and return the items whose frames it completed."""
+        return self._items(self.feed_frames(chunk))
+
+    def close(self) -> list[StreamItem]:
+        """End of stream: dispatch a final frame that lacked its blank line (a cut stream is not lost)."""
+        return self._items(self.close_frames())
+
+    def feed_frames(self, chunk: bytes | bytearray | str) -> list[tuple[str, str | None]]:
+        """Decode a chunk; return the completed frames as ``(data, last_event_id)`` (``None``: no id)."""
+        if self.limit_error is not None:
+            raise self.limit_error
         text = self._utf8.decode(chunk) if isinstance(chunk, (bytes, bytearray)) else chunk
+        out: list[tuple[str, str | None]] = []
         if not text:
-            return []
+            return out
         if self._pending_cr:
             self._pending_cr = False
             if text[0] == "\n":
                 text = text[1:]
-        buf = self._buf + text if self._buf else text
-        out: list[StreamItem] = []
+                if not text:
+                    return out
+        if "\n" not in text and "\r" not in text:  # the middle of a (long) line
+            self._parts.append(text)
+            self._plen += len(text)
+            self._check_line()
+            return out
+        if self._parts:
+            self._parts.append(text)
+            buf = "".join(self._parts)
+        else:
+            buf = text
         lines = _LINE_SPLIT.split(buf)
-        self._buf = lines.pop()  # the unfinished last line
-        if buf.endswith("\r") and not self._buf:
+        rest = lines.pop()  # the unfinished last line
+        self._parts = [rest] if rest else []
+        self._plen = len(rest)
+        if buf.endswith("\r") and not rest:
             # a CR at the very end may be the first half of a CRLF split across chunks
             self._pending_cr = True
+        limit = self.max_event_bytes
         # the hot loop: "id:", "data:" and blank lines inline; anything else goes through _line
-        now = time.time()
         data = self._data
         for line in lines:
             if not line:
                 if data:
-                    self._dispatch(out, now)
+                    self._dispatch(out)
                     data = self._data
-                else:
-                    self._has_id = False
-                    self._id = None
             elif line[0] == "d" and line.startswith("data:"):
-                data.append(line[6:] if line[5:6] == " " else line[5:])
+                value = line[6:] if line[5:6] == " " else line[5:]
+                data.append(value)
+                if limit is not None:
+                    self._size += len(value) + 1
+                    if self._size > limit:
+                        self._limit("one event's data")
+                        return out
             elif line[0] == "i" and line.startswith("id:") and "\0" not in line:
-                self._id = line[4:] if line[3:4] == " " else line[3:]
-                self._has_id = True
+                self.last_event_id = line[4:] if line[3:4] == " " else line[3:]
             else:
                 self._line(line, out)
                 data = self._data
+        self._check_line()
         return out
 
-    def close(self) -> list[StreamItem]:
-        """End of stream: dispatch a final frame that lacked its blank line (a cut stream is not lost)."""
-        out: list[StreamItem] = []
+    def close_frames(self) -> list[tuple[str, str | None]]:
+        """End of stream: the final frame that lacked its blank line, as :meth:`feed_frames` returns it."""
+        out: list[tuple[str, str | None]] = []
+        if self.limit_error is not None:
+            return out
         tail = self._utf8.decode(b"", final=True)
-        if tail:
-            self._buf += tail
-        if self._buf:
-            self._line(self._buf, out)
-            self._buf = ""
+        buf = "".join(self._parts) + tail
+        self._parts, self._plen = [], 0
+        if buf:
+            self._line(buf, out)
         self._line("", out)
         return out
 
-    def _line(self, line: str, out: list[StreamItem]) -> None:
+    def _check_line(self) -> None:
+        limit = self.max_event_bytes
+        if limit is not None and self._plen > limit:
+            self._limit("one line")
+
+    def _limit(self, what: str) -> None:
+        self.limit_error = StreamLimitError(
+            f"The event stream sent more than {self.max_event_bytes:,} characters in {what} "
+            f"(limit max_event_bytes). The events before it were kept. If the stream is genuine, raise the "
+            f"limit: GatewayClient(limits=StreamLimits(max_event_bytes=...)) or SSEDecoder(max_event_bytes=...).",
+            limit="max_event_bytes",
+            value=self.max_event_bytes,
+        )
+        self._data = []
+        self._size = 0
+        self._parts, self._plen = [], 0
+
+    def _line(self, line: str, out: list[tuple[str, str | None]]) -> None:
         if not line:
             if self._data:
                 self._dispatch(out)
-            else:
-                self._has_id = False
-                self._id = None
             return
         if line[0] == ":":
             return
@@ -241,46 +307,62 @@ class SSEDecoder:
             value = value[1:]
         if name == "data":
             self._data.append(value)
+            self._size += len(value) + 1
+            if self.max_event_bytes is not None and self._size > self.max_event_bytes:
+                self._limit("one event's data")
         elif name == "id":
             if "\0" not in value:
-                self._id = value
-                self._has_id = True
+                self.last_event_id = value
         elif name == "retry":
-            if value.isdigit():
+            if value.isdigit():  # the standard: ASCII digits only (a negative value is ignored)
                 self.retry = int(value)
         # "event" and unknown field names are ignored: the JSON "type" tells events apart
 
-    def _dispatch(self, out: list[StreamItem], now: float | None = None) -> None:
+    def _dispatch(self, out: list[tuple[str, str | None]]) -> None:
         parts = self._data
         data = "\n".join(parts) if len(parts) > 1 else parts[0]
-        sse_id = self._id if self._has_id else None
         self._data = []
-        self._has_id = False
-        self._id = None
+        self._size = 0
         self.frames += 1
-        if sse_id is not None:
-            self.last_event_id = sse_id
-            try:  # the common case in one step: an integer id and a known, well-formed event
-                out.append(StreamItem(int(sse_id), _VALIDATE_JSON(data), now, data))
-                return
-            except ValueError:  # bad id, bad JSON, unknown type: the careful path below keeps or reports it
-                pass
-        res = item_from_frame(data, sse_id, now)
-        if isinstance(res, MalformedFrame):
-            self.errors.append(res)
-            if self.warn:
-                warnings.warn(str(res), MalformedFrameWarning, stacklevel=4)
-            return
-        out.append(res)
+        out.append((data, self.last_event_id or None))
+
+    def _items(self, frames: list[tuple[str, str | None]]) -> list[StreamItem]:
+        out: list[StreamItem] = []
+        now = time.time()
+        for data, sse_id in frames:
+            if sse_id is not None:
+                try:  # the common case in one step: an integer id and a known, well-formed event
+                    out.append(StreamItem(int(sse_id), _VALIDATE_JSON(data), now, data))
+                    continue
+                except (
+                    ValueError
+                ):  # bad id, bad JSON, unknown type: the careful path below keeps or reports it
+                    pass
+            res = item_from_frame(data, sse_id, now)
+            if isinstance(res, MalformedFrame):
+                self.errors.append(res)
+                if self.warn:
+                    warnings.warn(str(res), MalformedFrameWarning, stacklevel=4)
+                continue
+            out.append(res)
+        return out
 
 
 class SSEStream:
-    """Iterator over the items of an SSE source; read ``malformed`` / ``errors`` / ``retry`` during or after."""
+    """Iterator over the items of an SSE source; read ``malformed`` / ``errors`` / ``retry`` during or after.
+
+    A source beyond the decoder's cap raises :class:`~tfwidget.errors.StreamLimitError` after the items
+    before it.
+    """
 
     def __init__(
-        self, source: bytes | bytearray | str | Iterable[bytes | bytearray | str], *, warn: bool = True
+        self,
+        source: bytes | bytearray | str | Iterable[bytes | bytearray | str],
+        *,
+        warn: bool = True,
+        max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES,
     ):
-        self.decoder = SSEDecoder(warn=warn)
+        self.decoder = SSEDecoder(warn=warn, max_event_bytes=max_event_bytes)
         self._source = source
 
     @property
@@ -301,16 +383,22 @@ class SSEStream:
         feed = self.decoder.feed
         for chunk in chunks:
             yield from feed(chunk)
+            if self.decoder.limit_error is not None:
+                raise self.decoder.limit_error
         yield from self.decoder.close()
 
 
 def iter_sse(
-    source: bytes | bytearray | str | Iterable[bytes | bytearray | str], *, warn: bool = True
+    source: bytes | bytearray | str | Iterable[bytes | bytearray | str],
+    *,
+    warn: bool = True,
+    max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES,
 ) -> SSEStream:
     """Parse SSE from bytes, text, or an iterable of chunks or lines (e.g. ``response.iter_bytes()``).
 
     Returns an iterable :class:`SSEStream` whose ``malformed`` counter and ``errors`` list report the frames
     that were skipped. Lines from ``iter_lines()`` (without their line ends) are fine too: pass them with
-    their ends restored, or use ``iter_sse(line + "\\n" for line in lines)``.
+    their ends restored, or use ``iter_sse(line + "\\n" for line in lines)``. One line or event beyond
+    ``max_event_bytes`` characters raises :class:`~tfwidget.errors.StreamLimitError` (``None``: no cap).
     """
-    return SSEStream(source, warn=warn)
+    return SSEStream(source, warn=warn, max_event_bytes=max_event_bytes)

@@ -1,0 +1,93 @@
+"""One SSE decoding rule for live and recorded streams: tfwidget's decoder agrees with httpx-sse's.
+
+The live client and ``load()`` both use :class:`tfwidget.sse.SSEDecoder`; this checks it against httpx-sse
+(which follows the SSE standard) on random streams cut into random chunks, including inside UTF-8
+characters: the same frames, with the same data and the same event ids (the last id persists).
+"""
+
+from __future__ import annotations
+
+import codecs
+
+from httpx_sse._decoders import SSEDecoder as HttpxSSEDecoder
+from httpx_sse._decoders import SSELineDecoder
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tfwidget.recording import load
+from tfwidget.sse import SSEDecoder, iter_sse
+
+_TEXT = st.text(
+    alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)), min_size=0, max_size=12
+)
+_ID = st.one_of(st.integers(0, 10**6).map(str), _TEXT, st.just(""), st.just("1\x002"))
+_LINE = st.one_of(
+    st.tuples(st.just("id"), _ID),
+    st.tuples(st.just("comment"), _TEXT),
+    st.tuples(st.just("retry"), st.one_of(st.integers(0, 9999).map(str), _TEXT)),
+    st.tuples(st.just("event"), _TEXT),
+    st.tuples(st.just("other"), _TEXT),
+)
+_DATA = st.tuples(st.just("data"), _TEXT.filter(bool))
+_FRAME = st.tuples(
+    st.lists(_LINE, max_size=3), st.lists(_DATA, min_size=1, max_size=3), st.lists(_LINE, max_size=2)
+)
+_EOL = st.sampled_from(["\n", "\r\n", "\r"])
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> bytes:
+    out: list[str] = []
+    for before, data, after in draw(st.lists(_FRAME, min_size=1, max_size=8)):
+        for kind, value in [*before, *data, *after]:
+            space = draw(st.sampled_from(["", " "]))
+            line = {"comment": f":{value}", "other": f"x-field:{space}{value}"}.get(
+                kind, f"{kind}:{space}{value}"
+            )
+            out.append(line + draw(_EOL))
+        out.append(draw(_EOL))
+        if draw(st.booleans()):
+            out.append(draw(_EOL))  # an extra blank line dispatches nothing
+    # a CR line end followed by a LF "blank line" is one CRLF: end with LF LF so the last frame is complete
+    # (tfwidget also dispatches a frame cut short at the end of a stream; httpx-sse drops it)
+    return ("".join(out) + "\n\n").encode("utf-8")
+
+
+def _cut(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({c % (len(data) + 1) for c in cuts})
+    return [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True) if b > a]
+
+
+def _httpx_sse(chunks: list[bytes]) -> list[tuple[str, str | None]]:
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    lines, dec = SSELineDecoder(), HttpxSSEDecoder()
+    out = []
+    for text in [*(utf8.decode(chunk) for chunk in chunks), None]:
+        for line in (lines.decode(text) if text else []) if text is not None else lines.flush():
+            sse = dec.decode(line)
+            if sse is not None and sse.data:  # httpx-sse also emits id-only / empty frames; the standard not
+                out.append((sse.data, sse.id or None))
+    return out
+
+
+def _ours(chunks: list[bytes]) -> list[tuple[str, str | None]]:
+    dec = SSEDecoder(warn=False)
+    out = [frame for chunk in chunks for frame in dec.feed_frames(chunk)]
+    return out + dec.close_frames()
+
+
+@settings(max_examples=300, deadline=None)
+@given(streams(), st.lists(st.integers(0, 10**6), max_size=12))
+def test_same_frames_and_ids_as_httpx_sse_under_random_chunking(data: bytes, cuts: list[int]) -> None:
+    chunks = _cut(data, cuts)
+    assert b"".join(chunks) == data
+    assert _ours(chunks) == _httpx_sse(chunks)
+
+
+def test_a_frame_without_its_own_id_carries_the_last_one_live_and_recorded(tmp_path) -> None:
+    ev = '{"type": "model.message.delta", "id": "m", "thread_id": "main", "content": "%s"}'
+    text = f"id: 4\ndata: {ev % 'a'}\n\ndata: {ev % 'b'}\n\nid:\ndata: {ev % 'c'}\n\n"
+    assert [it.sequence_number for it in iter_sse(text)] == [4, 4, None]
+    path = tmp_path / "turn.sse"
+    path.write_text(text, encoding="utf-8")
+    assert [it.sequence_number for it in load(path)] == [4, 4, None]  # type: ignore[union-attr]
