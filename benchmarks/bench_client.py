@@ -100,6 +100,27 @@ def resume_latency(*, backoff: float, running: bool, drops: int = 8) -> list[flo
     return gaps
 
 
+def drops_vs_clean(deltas: int = 10_000, every: int = 20, speed: float = 50.0) -> dict[str, Any]:
+    """Seconds to follow the same running turn with no drops and with a drop every ``every`` frames.
+
+    The turn is produced live by the simulator at ``speed``; the client uses its default backoff. A drop
+    after progress is resumed at once, so the dropped run should take about as long as the clean one.
+    """
+    out: dict[str, Any] = {}
+    for name, faults in (("clean", None), ("drops", Faults(drop_after_events=every))):
+        with serve("large", speed=speed, deltas=deltas, faults=faults) as sim:
+            with GatewayClient(sim.base_url, sim.api_key) as client:
+                t0 = time.perf_counter()
+                sub = client.subscribe(sim.session_id, sim.turn_id)
+                items = sum(1 for _ in sub)
+                out[name] = time.perf_counter() - t0
+                out[f"{name}_items"] = items
+                out[f"{name}_reconnects"] = len(sub.reconnects)
+                if not sub.done:
+                    raise RuntimeError(f"{name}: the stream ended without turn.done")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deltas", type=int, default=100_000)

@@ -214,8 +214,10 @@ def test_a_gzip_bomb_is_stopped_by_the_ratio_cap() -> None:
     open_ok(core, {**SSE, "content-encoding": "gzip"})
     bomb = gzip.compress(frames(1) + b": " + b"a" * (50 * 1024 * 1024) + b"\n")
     assert len(bomb) < 200_000
+    assert [it.sequence_number for it in feed(core, bomb)] == [1]  # what came before the cap is kept
+    assert core.stop_reading
     with pytest.raises(StreamLimitError) as info:
-        feed(core, bomb)
+        core.next_action()
     assert info.value.limit == "max_decompression_ratio"
 
 

@@ -42,7 +42,10 @@ __all__ = [
     "SSEDecoder",
     "ServerError",
     "SessionView",
+    "StreamIdleError",
     "StreamItem",
+    "StreamLimitError",
+    "StreamLimits",
     "TurnCollection",
     "TurnDiff",
     "TurnState",
@@ -99,11 +102,14 @@ _LAZY = {
     "RateLimitError": ("tfwidget.errors", "RateLimitError"),
     "ReconnectError": ("tfwidget.errors", "ReconnectError"),
     "ServerError": ("tfwidget.errors", "ServerError"),
+    "StreamIdleError": ("tfwidget.errors", "StreamIdleError"),
+    "StreamLimitError": ("tfwidget.errors", "StreamLimitError"),
+    "StreamLimits": ("tfwidget.client", "StreamLimits"),
 }
 
 if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
     from .analysis import TurnCollection, concat, plot_usage, to_arrow, to_parquet, to_polars
-    from .client import AsyncGatewayClient, GatewayClient, ReconnectInfo
+    from .client import AsyncGatewayClient, GatewayClient, ReconnectInfo, StreamLimits
     from .errors import (
         AuthenticationError,
         ConfigurationError,
@@ -116,6 +122,8 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
         RateLimitError,
         ReconnectError,
         ServerError,
+        StreamIdleError,
+        StreamLimitError,
     )
     from .session import SessionView, chat
     from .timing import spans_frame

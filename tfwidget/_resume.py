@@ -239,9 +239,13 @@ class BodyDecoder:
         self.what = what
         self.raw = 0
         self.decoded = 0
+        self.limit_error: StreamLimitError | None = None
 
     def feed(self, chunk: bytes) -> bytes:
-        """Decoded bytes of ``chunk`` (raises :class:`CorruptStreamError` or :class:`StreamLimitError`)."""
+        """Decoded bytes of ``chunk`` (raises :class:`CorruptStreamError`). Beyond the ratio cap it returns what
+        was decoded so far and sets :attr:`limit_error`, which the next call raises."""
+        if self.limit_error is not None:
+            raise self.limit_error
         self.raw += len(chunk)
         z = self._z
         if z is None:
@@ -263,22 +267,23 @@ class BodyDecoder:
             self._deflate_raw_tried = True
             self.decoded += len(piece)
             out.append(piece)
-            self._check_ratio()
-            if self.cap is not None and self.decoded > self.cap:
+            if self._ratio_exceeded() or (self.cap is not None and self.decoded > self.cap):
                 break
             data = z.unconsumed_tail
         return b"".join(out)
 
-    def _check_ratio(self) -> None:
+    def _ratio_exceeded(self) -> bool:
         ratio = self.limits.max_decompression_ratio
-        if ratio is not None and self.decoded > _MIB and self.decoded > ratio * max(self.raw, 1):
-            raise StreamLimitError(
-                f"The gateway's compressed answer for {self.what} inflates more than {ratio:g} times "
-                f"({self.raw:,} bytes -> over {self.decoded:,}; limit max_decompression_ratio). If it is "
-                "genuine, raise it: GatewayClient(limits=StreamLimits(max_decompression_ratio=...)).",
-                limit="max_decompression_ratio",
-                value=ratio,
-            )
+        if ratio is None or self.decoded <= _MIB or self.decoded <= ratio * max(self.raw, 1):
+            return False
+        self.limit_error = StreamLimitError(
+            f"The gateway's compressed answer for {self.what} inflates more than {ratio:g} times "
+            f"({self.raw:,} bytes -> over {self.decoded:,}; limit max_decompression_ratio). If it is "
+            "genuine, raise it: GatewayClient(limits=StreamLimits(max_decompression_ratio=...)).",
+            limit="max_decompression_ratio",
+            value=ratio,
+        )
+        return True
 
 
 class JsonReader:
@@ -301,6 +306,8 @@ class JsonReader:
     def feed(self, chunk: bytes) -> bool:
         """Feed a raw chunk; ``True`` when enough was read (close the response)."""
         self._parts.append(self.body.feed(chunk))
+        if self.body.limit_error is not None:
+            raise self.body.limit_error
         cap = self.body.cap
         if cap is not None and self.body.decoded > cap:
             if self.ok:
@@ -786,8 +793,9 @@ class ResumeCore:
         if sse.retry is not None:
             self._retry_ms = sse.retry
         out = self._accept(frames) if frames else []
-        if sse.limit_error is not None and self._pending is None and self.phase != "done":
-            self._pending = sse.limit_error
+        limit_error = sse.limit_error or body.limit_error
+        if limit_error is not None and self._pending is None and self.phase != "done":
+            self._pending = limit_error
             self.stop_reading = True
         elif not out:
             self._check_idle()

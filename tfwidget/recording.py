@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
 from .events import parse_event
-from .sse import StreamItem, iter_sse
+from .sse import MalformedFrame, MalformedFrameWarning, StreamItem, iter_sse
 
 __all__ = ["load", "save"]
 
@@ -68,6 +69,14 @@ def _load_jsonl(path: Path) -> list[StreamItem]:
                     raw,
                     bool(rec.get("synthesized", False)),
                 )
+            except RecursionError:  # JSON nested too deeply to parse: reported and skipped, the rest is kept
+                warnings.warn(
+                    str(MalformedFrame("JSON nested too deeply to parse", line[:200], None))
+                    + f" ({path.name}, line {lineno})",
+                    MalformedFrameWarning,
+                    stacklevel=3,
+                )
+                continue
             except (ValueError, KeyError, TypeError) as err:
                 raise ValueError(
                     f"{path.name}, line {lineno}: not a tfwidget recording line ({err})"
@@ -119,8 +128,8 @@ def save(items: Iterable[StreamItem], path: str | os.PathLike[str]) -> Path:
     if p.suffix == ".sse":
         with p.open("w", encoding="utf-8", newline="\n") as fh:
             for it in items:
-                if it.sequence_number is not None:
-                    fh.write(f"id: {it.sequence_number}\n")
+                # the last event id persists across frames (SSE standard): "id:" clears it for an item without one
+                fh.write(f"id: {it.sequence_number}\n" if it.sequence_number is not None else "id:\n")
                 fh.write(f"data: {_one_line(it.to_json())}\n\n")
         return p
     if p.suffix != ".jsonl":

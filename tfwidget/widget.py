@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import anywidget
 import traitlets
 
+from ._idle import show_idle
 from .events import (
     McpAuthRequiredEvent,
     ModelMessageDeltaEvent,
@@ -758,6 +759,7 @@ def watch(
                 view._closer = close  # stop() ends the subscription, also mid-read
             if view._stopped.is_set():
                 return
+            show_idle(view, stream)  # "no events for 2 min, still connected; last event 14:02:11"
             view._follow(_announce_reconnects(view, stream))
         finally:
             if own_client:
