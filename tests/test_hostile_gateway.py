@@ -415,7 +415,7 @@ def test_the_key_stays_out_of_logs_and_of_the_locals_of_tracebacks(caplog) -> No
     text = "".join(
         traceback.TracebackException(
             type(info.value), info.value, info.value.__traceback__, capture_locals=True
-        ).format()  # fmt: skip
+        ).format()
     )
     assert "get_turn" in text and ScriptedGateway.api_key not in text
     assert all(
