@@ -119,7 +119,7 @@ def test_error_answer_is_read_as_a_prefix_and_classified() -> None:
         core.eof()
     core.error(info.value)
     act = core.next_action()
-    assert isinstance(act, Sleep) and act.seconds == 120.0  # Retry-After clamped to max_server_delay
+    assert isinstance(act, Sleep) and act.seconds == 60.0  # Retry-After clamped to max_server_delay
 
 
 def test_retry_field_is_clamped() -> None:

@@ -94,7 +94,7 @@ class StreamLimits:
         max_decompression_ratio: decoded bytes per compressed byte of a gzip/deflate body, checked once more
             than 1 MiB was decoded (default 200).
         max_server_delay: the longest wait a server's ``retry:`` field or ``Retry-After`` header can ask for,
-            in seconds (default 120); longer or negative values are clamped into ``[0, max_server_delay]``.
+            in seconds (default 60); longer or negative values are clamped into ``[0, max_server_delay]``.
         idle_timeout: a subscription that delivers no event for this many seconds (only keep-alive
             comments, or nothing at all) ends with :class:`~tfwidget.errors.StreamIdleError` (default 900;
             ``None``: wait forever). A stream gone quiet shows as idle (``Subscription.state``) long before.
@@ -109,7 +109,7 @@ class StreamLimits:
     max_response_bytes: int | None = 256 * _MIB
     max_error_body_bytes: int = 64 * 1024
     max_decompression_ratio: float | None = 200.0
-    max_server_delay: float = 120.0
+    max_server_delay: float = 60.0
     idle_timeout: float | None = 900.0
     idle_after: float = 30.0
 
