@@ -39,8 +39,8 @@ pytestmark = [
 MIB = 1024 * 1024
 CREATED = {"type": "turn.created", "id": "tc", "thread_id": None, "turn_id": "t1", "input": [],
            "state": {"status": "running"}}  # fmt: skip
-DONE = {"type": "turn.done", "id": "td", "thread_id": None, "state": {"status": "completed"}}
-FINISHED = {"id": "t1", "state": {"status": "completed"}}
+BASE = {"type": "model.message", "id": "m1", "thread_id": "main"}
+DONE = {"type": "turn.done", "id": "td", "thread_id": None, "state": {"status": "done"}}
 
 
 def delta(i: int, **kw: Any) -> dict[str, Any]:
@@ -48,8 +48,9 @@ def delta(i: int, **kw: Any) -> dict[str, Any]:
 
 
 def turn_events(n: int) -> list[dict[str, Any]]:
-    """A turn of ``n`` events: turn.created, deltas of one message (the last one finishing it), turn.done."""
-    return [CREATED, *(delta(i) for i in range(2, n - 1)), delta(n - 1, finish_reason="stop"), DONE]
+    """A turn of ``n`` events: turn.created, one message (its base, deltas, the last one finishing it),
+    turn.done."""
+    return [CREATED, BASE, *(delta(i) for i in range(3, n - 1)), delta(n - 1, finish_reason="stop"), DONE]
 
 
 def resuming(events: list[dict[str, Any]], first: bytes | None = None, **headers: str):  # type: ignore[no-untyped-def]
@@ -448,3 +449,13 @@ def test_a_watched_view_shows_a_silent_stream_instead_of_a_frozen_streaming() ->
             )
         finally:
             view.stop()
+
+
+def test_a_pasted_key_with_a_line_break_works_and_reaches_no_view_or_page() -> None:
+    from tfwidget import watch
+
+    with ScriptedGateway(subscribe=sse_answer(frames(turn_events(6)))) as gw:
+        view = watch("s1", "t1", base_url=gw.base_url, api_key=gw.api_key + "\n")
+        assert view._finished.wait(30)
+        page = json.dumps(view._view) + view.to_html() + json.dumps(view._repr_mimebundle_()[0], default=str)
+        assert view._view["status"] not in ("error",) and gw.api_key not in page
