@@ -459,3 +459,23 @@ def test_a_pasted_key_with_a_line_break_works_and_reaches_no_view_or_page() -> N
         assert view._finished.wait(30)
         page = json.dumps(view._view) + view.to_html() + json.dumps(view._repr_mimebundle_()[0], default=str)
         assert view._view["status"] not in ("error",) and gw.api_key not in page
+
+
+def test_a_watched_view_shows_a_long_wait_before_a_reconnect() -> None:
+    from tfwidget import watch
+
+    events = turn_events(8)
+    first = b"retry: 6000\n\n" + frames(events[:3])  # the server asks for 6 s before a reconnect
+    with ScriptedGateway(subscribe=resuming(events, first=first)) as gw, client(gw) as c:
+        view = watch("s1", "t1", client=c)
+        try:
+            seen: set[str] = set()
+            deadline = time.monotonic() + 30
+            while not view._finished.is_set():
+                assert time.monotonic() < deadline
+                seen.add(str(view._view.get("status_detail")))
+                time.sleep(0.05)
+        finally:
+            view.stop()
+    assert any(d.startswith("connection lost; reconnecting in ") for d in seen), seen
+    assert view.state.done is not None

@@ -1,6 +1,6 @@
 """Make a silent stream visible: a followed view says "no events for 2 min, still connected; last event
-14:02:11" while its subscription is idle (connected, but no event for a while), instead of a frozen
-"streaming"."""
+14:02:11" while its subscription is idle (connected, but no event for a while), and "reconnecting in 40 s"
+during a long wait before a reconnect, instead of a frozen "streaming"."""
 
 from __future__ import annotations
 
@@ -32,6 +32,14 @@ def show_idle(view: Any, stream: Any, every: float = 1.0) -> threading.Thread | 
             state = stream.state
             if state in ("done", "closed"):
                 return
+            wait = getattr(stream, "next_attempt_in", None)
+            if state == "reconnecting" and isinstance(wait, (int, float)) and wait >= 2:
+                # a long wait (backoff, or a server's retry: / Retry-After) is shown, not hidden behind "streaming"
+                text = f"connection lost; reconnecting in {int(wait)} s"
+                if text != shown:
+                    shown = text
+                    view._set_connection("reconnecting", text)
+                continue
             if state == "idle":
                 text = idle_text(stream.idle_seconds, stream.last_event_at)
                 if text != shown and view._conn_status in (None, "streaming", "connecting"):
@@ -41,6 +49,8 @@ def show_idle(view: Any, stream: Any, every: float = 1.0) -> threading.Thread | 
                 with view._lock:
                     if view._detail == shown:
                         view._detail = None
+                        if view._conn_status == "reconnecting" and state == "streaming":
+                            view._conn_status = None
                 shown = None
                 view._request_flush(urgent=True)
 

@@ -637,6 +637,7 @@ class ResumeCore:
         self._attempt: tuple[str, float] | None = None  # (reason, delay) of an attempt not reported yet
         self._reason: str | None = None
         self._delay = 0.0
+        self.retry_at = 0.0  # clock time of the next attempt while in backoff
         self._retry_ms: int | None = None
         self._retry_after: float | None = None
         self._emit: list[StreamItem] = []
@@ -741,6 +742,17 @@ class ResumeCore:
 
     # ------------------------------------------------------------------ inputs
 
+    def next_attempt_in(self) -> float | None:
+        """Seconds until the next reconnect attempt while waiting in backoff, else ``None``."""
+        if self.phase != "backoff":
+            return None
+        return max(0.0, self.retry_at - self._clock())
+
+    @property
+    def reason(self) -> str | None:
+        """Why the stream is being resumed (while reconnecting), else the last such reason."""
+        return self._reason
+
     def slept(self) -> None:
         """The backoff wait is over: check the turn (or open again when its id is unknown)."""
         self.phase = "check" if self.turn_id is not None else "open"
@@ -794,7 +806,7 @@ class ResumeCore:
             self._retry_ms = sse.retry
         out = self._accept(frames) if frames else []
         limit_error = sse.limit_error or body.limit_error
-        if limit_error is not None and self._pending is None and self.phase != "done":
+        if limit_error is not None and self._pending is None and not self.done:
             self._pending = limit_error
             self.stop_reading = True
         elif not out:
@@ -1015,6 +1027,7 @@ class ResumeCore:
         self._attempts += 1
         self._delay = self.next_delay()
         self._attempt = (self._reason, self._delay)
+        self.retry_at = self._clock() + self._delay
         self.phase = "backoff"
 
     def next_delay(self) -> float:

@@ -28,7 +28,7 @@ import os
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 from urllib.parse import quote
 
 import httpx
@@ -148,7 +148,7 @@ def _checked_key(key: Any) -> str:
             "The API key contains a non-ASCII character, so it cannot be sent. Check TFY_API_KEY (or the "
             "api_key argument): copy the key again."
         )
-    return key
+    return str(key)
 
 
 def _input_items(input: str | list[dict[str, Any]] | dict[str, Any]) -> list[dict[str, Any]]:
@@ -325,6 +325,11 @@ class _SubscriptionBase:
         return self._core.idle_seconds()
 
     @property
+    def next_attempt_in(self) -> float | None:
+        """Seconds until the next reconnect attempt while waiting in backoff (``None`` otherwise)."""
+        return self._core.next_attempt_in()
+
+    @property
     def state(self) -> str:
         """``"connecting"``, ``"streaming"``, ``"idle"`` (connected, but no event for ``idle_after`` s: only
         keep-alive comments or nothing), ``"reconnecting"``, ``"done"`` or ``"closed"``."""
@@ -380,12 +385,11 @@ class Subscription(_SubscriptionBase):
         return self._run()
 
     def _run(self) -> Iterator[StreamItem]:
-        core, client = self._core, self._client
+        core, client = self._core, cast("GatewayClient", self._client)
         while not self._closed:
             act = core.next_action()
-            kind = type(act)
-            if kind is Emit:
-                for item in act.items:  # type: ignore[union-attr]
+            if isinstance(act, Emit):
+                for item in act.items:
                     core.deliver(item)
                     yield item
                     if self._closed:
@@ -394,7 +398,7 @@ class Subscription(_SubscriptionBase):
             if act is DONE:
                 return
             try:
-                if kind is Read:
+                if isinstance(act, Read):
                     response = self._response
                     assert response is not None
                     try:
@@ -411,15 +415,15 @@ class Subscription(_SubscriptionBase):
                     finally:
                         self._response = None
                         response.close()
-                elif kind is Open:
-                    self._response = client._open_stream(act)  # type: ignore[arg-type]
+                elif isinstance(act, Open):
+                    self._response = client._open_stream(act)
                     core.response(self._response.status_code, self._response.headers)
-                elif kind is Sleep:
-                    if act.seconds > 0 and self._wake.wait(act.seconds):  # type: ignore[union-attr]
+                elif isinstance(act, Sleep):
+                    if act.seconds > 0 and self._wake.wait(act.seconds):
                         return
                     core.slept()
-                elif kind is Fetch:
-                    core.fetched(client._call(act.call))  # type: ignore[union-attr]
+                elif isinstance(act, Fetch):
+                    core.fetched(client._call(act.call))
             except Exception as exc:
                 if self._closed:
                     return
@@ -455,16 +459,15 @@ class AsyncSubscription(_SubscriptionBase):
 
     def __aiter__(self) -> AsyncIterator[StreamItem]:
         self._start()
-        self._gen = self._run()
-        return self._gen
+        gen = self._gen = self._run()
+        return gen
 
     async def _run(self) -> AsyncIterator[StreamItem]:
         core, client = self._core, self._client
         while not self._closed:
             act = core.next_action()
-            kind = type(act)
-            if kind is Emit:
-                for item in act.items:  # type: ignore[union-attr]
+            if isinstance(act, Emit):
+                for item in act.items:
                     core.deliver(item)
                     yield item
                     if self._closed:
@@ -473,7 +476,7 @@ class AsyncSubscription(_SubscriptionBase):
             if act is DONE:
                 return
             try:
-                if kind is Read:
+                if isinstance(act, Read):
                     response = self._response
                     assert response is not None
                     try:
@@ -490,19 +493,19 @@ class AsyncSubscription(_SubscriptionBase):
                     finally:
                         self._response = None
                         await response.aclose()
-                elif kind is Open:
-                    self._response = await client._aopen_stream(act)  # type: ignore[arg-type]
+                elif isinstance(act, Open):
+                    self._response = await client._aopen_stream(act)
                     core.response(self._response.status_code, self._response.headers)
-                elif kind is Sleep:
-                    if act.seconds > 0:  # type: ignore[union-attr]
+                elif isinstance(act, Sleep):
+                    if act.seconds > 0:
                         try:
-                            await asyncio.wait_for(self._wake.wait(), act.seconds)  # type: ignore[union-attr]
+                            await asyncio.wait_for(self._wake.wait(), act.seconds)
                             return  # woken: closed
                         except asyncio.TimeoutError:
                             pass
                     core.slept()
-                elif kind is Fetch:
-                    core.fetched(await client._acall(act.call))  # type: ignore[union-attr]
+                elif isinstance(act, Fetch):
+                    core.fetched(await client._acall(act.call))
             except Exception as exc:
                 if self._closed:
                     return
