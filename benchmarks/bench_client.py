@@ -100,24 +100,35 @@ def resume_latency(*, backoff: float, running: bool, drops: int = 8) -> list[flo
     return gaps
 
 
-def drops_vs_clean(deltas: int = 10_000, every: int = 20, speed: float = 50.0) -> dict[str, Any]:
+def drops_vs_clean(deltas: int = 10_000, every: int = 20) -> dict[str, Any]:
     """Seconds to follow the same running turn with no drops and with a drop every ``every`` frames.
 
-    The turn is produced live by the simulator at ``speed``; the client uses its default backoff. A drop
-    after progress is resumed at once, so the dropped run should take about as long as the clean one.
+    The turn is served from its backlog by :mod:`benchmarks._drop_server` in a child process (so the client
+    measured here shares no GIL with the server); it stays ``running`` until ``turn.done``, so every drop is
+    resumed by a get-turn and a subscribe after the cursor. The client uses its default backoff.
     """
+    import subprocess
+    import sys
+
     out: dict[str, Any] = {}
-    for name, faults in (("clean", None), ("drops", Faults(drop_after_events=every))):
-        with serve("large", speed=speed, deltas=deltas, faults=faults) as sim:
-            with GatewayClient(sim.base_url, sim.api_key) as client:
+    for name, n in (("clean", 0), ("drops", every)):
+        proc = subprocess.Popen([sys.executable, "-m", "benchmarks._drop_server", str(deltas), str(n)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            base_url, key = proc.stdout.readline().split()
+            with GatewayClient(base_url, key) as client:
                 t0 = time.perf_counter()
-                sub = client.subscribe(sim.session_id, sim.turn_id)
-                items = sum(1 for _ in sub)
+                sub = client.subscribe("s1", "t1")
+                out[f"{name}_items"] = sum(1 for _ in sub)
                 out[name] = time.perf_counter() - t0
-                out[f"{name}_items"] = items
                 out[f"{name}_reconnects"] = len(sub.reconnects)
                 if not sub.done:
                     raise RuntimeError(f"{name}: the stream ended without turn.done")
+        finally:
+            if proc.stdin is not None:
+                proc.stdin.close()
+            proc.wait(30)
     return out
 
 

@@ -72,8 +72,9 @@ def bench(quick: bool = False) -> dict[str, Any]:
         params={"deltas": deltas, "items": tp["items"], "runs": runs},
         rows=rows,
         checks=checks,
-        notes=["Drops: the same turn produced live by the simulator (speed 50), followed once without faults "
-               "and once with the connection dropped after every 20 frames; default backoff.",
+        notes=["Drops: the same running turn served from its backlog by a scripted gateway in a child process, "
+               "followed once without drops and once with the connection dropped after every 20 frames (each "
+               "resume is a get-turn and a subscribe after the cursor); default backoff.",
                "Throughput: replaying a finished turn at full speed from the simulated gateway on 127.0.0.1, "
                "median of interleaved runs. Resume: milliseconds from the last item before a drop to the "
                "first item after the resume (includes the configured backoff)."],

@@ -12,8 +12,8 @@ session ``s1`` with one turn ``t1``::
     with ScriptedGateway(subscribe=answer, turn={"id": "t1", "state": {"status": "running"}}) as gw:
         GatewayClient(gw.base_url, gw.api_key).subscribe("s1", "t1")
 
-Bodies are delimited by closing the connection (HTTP/1.0 style), so a writer can stream for as long as it
-likes; :meth:`Exchange.write` returns ``False`` once the client went away. ``requests`` records every request
+A body without ``Content-Length`` is delimited by closing the connection, so a writer can stream for as
+long as it likes (JSON answers keep the connection alive); :meth:`Exchange.write` returns ``False`` once the client went away. ``requests`` records every request
 (method, path, JSON body, headers) and ``bytes_sent`` what each answer wrote before the client stopped
 reading.
 """
@@ -46,12 +46,16 @@ class Exchange:
         self.closed = False
 
     def start(self, status: int, headers: dict[str, str] | None = None) -> None:
-        """Send the status line and headers (``Connection: close``; the body ends when the connection does)."""
+        """Send the status line and headers. Without a ``Content-Length`` the body ends when the connection
+        does (``Connection: close``); with one the connection is kept for the next request."""
         h = self._h
         h.send_response(status)
-        for k, v in (headers or {}).items():
+        headers = headers or {}
+        for k, v in headers.items():
             h.send_header(k, v)
-        h.send_header("Connection", "close")
+        if not any(k.lower() == "content-length" for k in headers):
+            h.send_header("Connection", "close")
+            h.close_connection = True
         h.end_headers()
 
     def write(self, data: bytes) -> bool:
@@ -122,7 +126,7 @@ class ScriptedGateway:
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"
+            protocol_version = "HTTP/1.1"
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
