@@ -24,11 +24,13 @@ local variables of the client's own frames.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import socket
 import threading
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
-from typing import Any, NamedTuple, cast
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Generator, Iterator
+from typing import Any, NamedTuple, Protocol, TypeVar, cast
 from urllib.parse import quote
 
 import httpx
@@ -254,6 +256,7 @@ class _SubscriptionBase:
         self.session_id = session_id
         self._core = client._core(session_id, turn_id, after_sequence_number, create_body)
         self._core.on_reconnect = on_reconnect
+        self._response: httpx.Response | None = None  # the open stream, closed by close() from anywhere
         self._closed = False
         self._started = False
 
@@ -348,6 +351,56 @@ class _SubscriptionBase:
         self._started = True
 
 
+async def _batches(sub: _SubscriptionBase, io: _IO) -> AsyncGenerator[list[StreamItem], None]:
+    """The one loop performing a subscription's :class:`~tfwidget._resume.ResumeCore` actions.
+
+    It yields batches of items to hand out; ``io`` does the I/O, blocking (:class:`_SyncIO`, driven without an
+    event loop by :func:`_sync_iter`) or async (:class:`_AsyncIO`).
+    """
+    core = sub._core
+    while not sub._closed:
+        act = core.next_action()
+        if isinstance(act, Emit):
+            yield act.items
+            continue
+        if act is DONE:
+            return
+        try:
+            if isinstance(act, Read):
+                response = sub._response
+                assert response is not None
+                chunks = io.chunks(response)
+                try:
+                    async for chunk in chunks:
+                        items = core.data(chunk)
+                        if items:
+                            yield items
+                            if sub._closed:
+                                return
+                        if core.stop_reading:
+                            break
+                    if not sub._closed:
+                        core.eof()
+                finally:
+                    sub._response = None
+                    await chunks.aclose()
+                    await io.close(response)
+            elif isinstance(act, Open):
+                build = functools.partial(sub._client._stream_request_for, act=act)
+                sub._response = response = await io.send(build)
+                core.response(response.status_code, response.headers)
+            elif isinstance(act, Sleep):
+                if act.seconds > 0 and await io.sleep(act.seconds):
+                    return  # woken by close()
+                core.slept()
+            elif isinstance(act, Fetch):
+                core.fetched(await sub._client._call_on(io, act.call))
+        except Exception as exc:
+            if sub._closed:
+                return
+            core.error(exc)
+
+
 class Subscription(_SubscriptionBase):
     """A resumable stream of a turn's :class:`~tfwidget.sse.StreamItem` s. Iterate it once.
 
@@ -360,7 +413,6 @@ class Subscription(_SubscriptionBase):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._response: httpx.Response | None = None
         self._wake = threading.Event()
 
     def __enter__(self) -> Subscription:
@@ -385,58 +437,22 @@ class Subscription(_SubscriptionBase):
         return self._run()
 
     def _run(self) -> Iterator[StreamItem]:
-        core, client = self._core, cast("GatewayClient", self._client)
-        while not self._closed:
-            act = core.next_action()
-            if isinstance(act, Emit):
-                for item in act.items:
-                    core.deliver(item)
-                    yield item
-                    if self._closed:
-                        return
-                continue
-            if act is DONE:
-                return
-            try:
-                if isinstance(act, Read):
-                    response = self._response
-                    assert response is not None
-                    try:
-                        for chunk in response.iter_raw():
-                            for item in core.data(chunk):
-                                core.deliver(item)
-                                yield item
-                                if self._closed:
-                                    return
-                            if core.stop_reading:
-                                break
-                        if not self._closed:
-                            core.eof()
-                    finally:
-                        self._response = None
-                        response.close()
-                elif isinstance(act, Open):
-                    self._response = client._open_stream(act)
-                    core.response(self._response.status_code, self._response.headers)
-                elif isinstance(act, Sleep):
-                    if act.seconds > 0 and self._wake.wait(act.seconds):
-                        return
-                    core.slept()
-                elif isinstance(act, Fetch):
-                    core.fetched(client._call(act.call))
-            except Exception as exc:
+        deliver = self._core.deliver
+        io = _SyncIO(cast("GatewayClient", self._client), self._wake)
+        for batch in _sync_iter(_batches(self, io)):
+            for item in batch:
+                deliver(item)  # the cursor moves only for what is handed out
+                yield item
                 if self._closed:
                     return
-                core.error(exc)
 
 
 class AsyncSubscription(_SubscriptionBase):
-    """The async twin of :class:`Subscription`: ``async for item in sub``; :meth:`aclose` ends it at once,
-    also during a backoff wait."""
+    """The async counterpart of :class:`Subscription`: ``async for item in sub``; :meth:`aclose` ends it at
+    once, also during a backoff wait."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._response: httpx.Response | None = None
         self._gen: Any = None
         self._wake = asyncio.Event()
 
@@ -463,53 +479,124 @@ class AsyncSubscription(_SubscriptionBase):
         return gen
 
     async def _run(self) -> AsyncIterator[StreamItem]:
-        core, client = self._core, self._client
-        while not self._closed:
-            act = core.next_action()
-            if isinstance(act, Emit):
-                for item in act.items:
-                    core.deliver(item)
+        deliver = self._core.deliver
+        batches = _batches(self, _AsyncIO(self._client, self._wake))
+        try:
+            async for batch in batches:
+                for item in batch:
+                    deliver(item)
                     yield item
                     if self._closed:
                         return
-                continue
-            if act is DONE:
-                return
+        finally:
+            await batches.aclose()
+
+
+# --------------------------------------------------------------------------- I/O: blocking or async
+
+
+class _IO(Protocol):
+    """The I/O a subscription or a call needs; everything else is shared."""
+
+    async def send(self, build: Callable[[Any], httpx.Request]) -> httpx.Response: ...
+
+    def chunks(self, response: httpx.Response) -> AsyncGenerator[bytes, None]: ...
+
+    async def close(self, response: httpx.Response) -> None: ...
+
+    async def sleep(self, seconds: float) -> bool: ...
+
+
+class _SyncIO:
+    """Blocking httpx I/O behind ``async def``: it never suspends, so :func:`_sync` / :func:`_sync_iter` run
+    the shared coroutines without an event loop."""
+
+    def __init__(self, client: GatewayClient, wake: threading.Event | None = None) -> None:
+        self.client = client
+        self.wake = wake
+
+    async def send(self, build: Callable[[Any], httpx.Request]) -> httpx.Response:
+        http = self.client._sync_http()
+        return http.send(build(http), stream=True, auth=self.client._auth)
+
+    async def chunks(self, response: httpx.Response) -> AsyncGenerator[bytes, None]:
+        for chunk in response.iter_raw():
+            yield chunk
+
+    async def close(self, response: httpx.Response) -> None:
+        response.close()
+
+    async def sleep(self, seconds: float) -> bool:
+        if self.wake is None:
+            time.sleep(seconds)
+            return False
+        return self.wake.wait(seconds)
+
+
+class _AsyncIO:
+    """httpx's async I/O on the running event loop."""
+
+    def __init__(self, client: _ClientBase, wake: asyncio.Event | None = None) -> None:
+        self.client = client
+        self.wake = wake
+
+    async def send(self, build: Callable[[Any], httpx.Request]) -> httpx.Response:
+        http = self.client._async_http()
+        return await http.send(build(http), stream=True, auth=self.client._auth)
+
+    async def chunks(self, response: httpx.Response) -> AsyncGenerator[bytes, None]:
+        async for chunk in response.aiter_raw():
+            yield chunk
+
+    async def close(self, response: httpx.Response) -> None:
+        await response.aclose()
+
+    async def sleep(self, seconds: float) -> bool:
+        if self.wake is None:
+            await asyncio.sleep(seconds)
+            return False
+        try:
+            await asyncio.wait_for(self.wake.wait(), seconds)
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+
+_T = TypeVar("_T")
+
+
+def _sync(coro: Coroutine[Any, Any, _T]) -> _T:
+    """Run a coroutine that never suspends (its I/O is :class:`_SyncIO`) to its result."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    coro.close()
+    raise RuntimeError("blocking I/O suspended: a coroutine awaited something other than _SyncIO")
+
+
+def _sync_iter(agen: AsyncGenerator[_T, None]) -> Iterator[_T]:
+    """Iterate an async generator that never suspends (its I/O is :class:`_SyncIO`), without an event loop."""
+    try:
+        while True:
+            step = agen.__anext__()
             try:
-                if isinstance(act, Read):
-                    response = self._response
-                    assert response is not None
-                    try:
-                        async for chunk in response.aiter_raw():
-                            for item in core.data(chunk):
-                                core.deliver(item)
-                                yield item
-                                if self._closed:
-                                    return
-                            if core.stop_reading:
-                                break
-                        if not self._closed:
-                            core.eof()
-                    finally:
-                        self._response = None
-                        await response.aclose()
-                elif isinstance(act, Open):
-                    self._response = await client._aopen_stream(act)
-                    core.response(self._response.status_code, self._response.headers)
-                elif isinstance(act, Sleep):
-                    if act.seconds > 0:
-                        try:
-                            await asyncio.wait_for(self._wake.wait(), act.seconds)
-                            return  # woken: closed
-                        except asyncio.TimeoutError:
-                            pass
-                    core.slept()
-                elif isinstance(act, Fetch):
-                    core.fetched(await client._acall(act.call))
-            except Exception as exc:
-                if self._closed:
-                    return
-                core.error(exc)
+                step.send(None)
+            except StopIteration as stop:
+                yield stop.value
+                continue
+            except StopAsyncIteration:
+                return
+            step.close()
+            raise RuntimeError(
+                "blocking I/O suspended: an async generator awaited something other than _SyncIO"
+            )
+    finally:
+        closing = agen.aclose()
+        try:
+            closing.send(None)
+        except (StopIteration, StopAsyncIteration):
+            pass
 
 
 # --------------------------------------------------------------------------- the clients
@@ -631,32 +718,37 @@ class _ClientBase:
             )
         return self._ahttp
 
-    async def _acall(self, call: Call) -> Any:
-        http = self._async_http()
+    async def _call_on(self, io: _IO, call: Call) -> Any:
+        """Perform one JSON call with ``io``: its answer (read under the limits), or its typed error."""
         try:
-            response = await http.send(self._request_for(http, call), stream=True, auth=self._auth)
+            response = await io.send(lambda http: self._request_for(http, call))
         except httpx.ConnectError as exc:
             raise self._unreachable(exc) from exc
         try:
             reader = self._reader(response, call)
-            async for chunk in response.aiter_raw():
-                if reader.feed(chunk):
-                    break
+            chunks = io.chunks(response)
+            try:
+                async for chunk in chunks:
+                    if reader.feed(chunk):
+                        break
+            finally:
+                await chunks.aclose()
         finally:
-            await response.aclose()
+            await io.close(response)
         return reader.result()
 
-    async def _adrive(self, flow: Flow) -> Any:
+    async def _run_flow(self, io: _IO, flow: Flow) -> Any:
+        """Perform every call of an operation's flow; its return value."""
         call = next(flow)
         while True:
+            result = await self._call_on(io, call)
             try:
-                call = flow.send(await self._acall(call))
+                call = flow.send(result)
             except StopIteration as stop:
                 return stop.value
 
-    async def _aopen_stream(self, act: Open) -> httpx.Response:
-        http = self._async_http()
-        return await http.send(self._stream_request_for(http, act), stream=True, auth=self._auth)
+    async def _adrive(self, flow: Flow) -> Any:
+        return await self._run_flow(_AsyncIO(self), flow)
 
     async def aclose(self) -> None:
         """Close the client's own HTTP connections (clients passed in are left open)."""
@@ -778,32 +870,8 @@ class GatewayClient(_ClientBase):
                 )
             return self._http
 
-    def _call(self, call: Call) -> Any:
-        http = self._sync_http()
-        try:
-            response = http.send(self._request_for(http, call), stream=True, auth=self._auth)
-        except httpx.ConnectError as exc:
-            raise self._unreachable(exc) from exc
-        try:
-            reader = self._reader(response, call)
-            for chunk in response.iter_raw():
-                if reader.feed(chunk):
-                    break
-        finally:
-            response.close()
-        return reader.result()
-
     def _drive(self, flow: Flow) -> Any:
-        call = next(flow)
-        while True:
-            try:
-                call = flow.send(self._call(call))
-            except StopIteration as stop:
-                return stop.value
-
-    def _open_stream(self, act: Open) -> httpx.Response:
-        http = self._sync_http()
-        return http.send(self._stream_request_for(http, act), stream=True, auth=self._auth)
+        return _sync(self._run_flow(_SyncIO(self), flow))
 
     # -- lifecycle
     def close(self) -> None:
