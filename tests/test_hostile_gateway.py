@@ -392,6 +392,11 @@ def test_a_key_with_a_control_character_is_refused_without_echoing_it(bad: str, 
         with pytest.raises(ConfigurationError) as info:
             make("http://127.0.0.1:9", bad)
         assert "secret-part" not in str(info.value) and "control character" in str(info.value)
+    from tfwidget import chat
+
+    with pytest.raises(ConfigurationError) as info:  # was a bare httpx.LocalProtocolError echoing the key
+        chat("agent", base_url="http://127.0.0.1:9", api_key=bad)
+    assert "secret-part" not in str(info.value)
     if "\x00" in bad:
         return  # an environment variable cannot hold a NUL
     monkeypatch.setenv("TFY_API_KEY", bad)
