@@ -289,3 +289,30 @@ def test_giving_up_after_the_budget() -> None:
             core.next_action()
             core.error(httpx.ReadTimeout("slow"))
     assert isinstance(info.value.cause, httpx.ReadTimeout) and len(core.failures) == 3
+
+
+def test_a_last_frame_cut_before_its_blank_line_is_still_delivered() -> None:
+    core, _ = make()
+    open_ok(core)
+    done = DONE_FRAME.replace("data:", "id: 3\ndata:").rstrip("\n")  # the connection closes right after it
+    assert [it.sequence_number for it in feed(core, frames(1, 2) + done.encode())] == [1, 2]
+    core.eof()
+    act = core.next_action()
+    assert isinstance(act, Emit) and [it.type for it in act.items] == ["turn.done"]
+    assert core.next_action() is DONE and core.reconnects == []
+
+
+def test_a_turn_done_after_a_gap_ends_the_turn() -> None:
+    core, _ = make()
+    open_ok(core)
+    feed(core, frames(1, 2) + DONE_FRAME.replace("data:", "id: 9\ndata:").encode())
+    core.eof()
+    act = core.next_action()
+    assert isinstance(act, Emit) and [(it.sequence_number, it.type) for it in act.items] == [(9, "turn.done")]
+    assert core.next_action() is DONE
+
+
+def test_the_idle_deadline_counts_from_the_start_of_iteration() -> None:
+    core, clock = make(limits=StreamLimits(idle_timeout=60))
+    clock.now += 3600  # created an hour before it is iterated
+    assert isinstance(core.next_action(), Open)

@@ -626,6 +626,7 @@ class ResumeCore:
         self.on_reconnect: Callable[[ReconnectInfo], Any] | None = None
         self.last_event_at: float | None = None  # epoch seconds of the last delivered item
         self._last_progress = clock()
+        self._began = False
         self.phase: Phase = "open"
         self.stop_reading = False
         self._first = True
@@ -691,6 +692,9 @@ class ResumeCore:
 
     def next_action(self) -> Action:
         """The next action to perform (raises the error that ends the stream, if one is pending)."""
+        if not self._began:
+            self._began = True
+            self._last_progress = self._clock()  # the idle deadline counts from the first action
         if self._emit:
             items, self._emit = self._emit, []
             return Emit(items)
@@ -814,7 +818,8 @@ class ResumeCore:
         return out
 
     def eof(self) -> list[StreamItem]:
-        """The body ended (or reading stopped): returns the items of a last frame cut short."""
+        """The body ended (or reading stopped). The items of a last frame cut short are emitted by the next
+        action (and returned, for reference)."""
         phase = self.phase
         if phase == "read_error":
             text = b"".join(self._prefix).decode("utf-8", "replace")
@@ -837,9 +842,16 @@ class ResumeCore:
         sse = self._sse
         if sse is not None and self._pending is None:
             out = self._accept(sse.close_frames())
+        held, self._held = self._held, None
+        if held is not None and self.phase == "read" and held.event.type == "turn.done":
+            out.append(
+                held
+            )  # a turn.done after a gap in the numbering, and nothing after it: the turn is over
+            self.phase = "done"
         if self.phase == "read" and self._pending is None:
-            self._held = None  # a jumped id never confirmed: the resume asks again after the cursor
+            # (a jumped id never confirmed is dropped: the resume asks again after the cursor)
             self._transient(ProtocolError("stream ended before turn.done"), "stream ended before turn.done")
+        self._emit = out + self._emit
         return out
 
     def fetched(self, result: Any) -> None:
