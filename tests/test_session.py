@@ -176,7 +176,7 @@ def test_approval_approve(sim, client, sent):
                 "reason": None,
                 "text": None,
                 "label": "Approved process_refund",
-            }  # fmt: skip
+            }
         },
     }
     # the resume turn's input in words, not protocol text
