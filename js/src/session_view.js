@@ -11,6 +11,8 @@ import { mount } from "./index.js";
 import { ControlsRenderer } from "./session.js";
 import { guardKeys } from "./keys.js";
 
+const LIVE = new Set(["connecting", "streaming", "reconnecting"]);
+
 function turnModel(model, key) {
   const listeners = new Map();
   return {
@@ -57,6 +59,23 @@ export class SessionRenderer {
       off() {},
     });
     this.controls.onSent = () => this.followNewest();
+    // While the newest turn streams and the person's focus is in the message box (they just sent),
+    // keep the end of the turn and the box in view as the turn grows.
+    if (typeof ResizeObserver === "function") {
+      this.resizer = new ResizeObserver(() => {
+        const st = (this.model.get("_session") || {}).controls || {};
+        if (document.activeElement === this.controls.input && LIVE.has(st.status)) this.revealControls();
+      });
+      this.resizer.observe(this.turnsEl);
+    }
+  }
+
+  revealControls() {
+    try {
+      this.controlsEl.scrollIntoView({ block: "nearest" });
+    } catch {
+      // detached
+    }
   }
 
   sync() {
@@ -108,11 +127,7 @@ export class SessionRenderer {
     const box = this.controls.input;
     // the newest turn and the message box both in view: the box stays where the user types
     requestAnimationFrame(() => {
-      try {
-        this.controlsEl.scrollIntoView({ block: "nearest" });
-      } catch {
-        // detached
-      }
+      this.revealControls();
       if (active === box && document.activeElement !== box && !box.disabled) box.focus({ preventScroll: true });
     });
   }
@@ -131,6 +146,7 @@ export class SessionRenderer {
     for (const t of this.turns.values()) t.cleanup();
     this.turns.clear();
     this.unguard();
+    if (this.resizer) this.resizer.disconnect();
   }
 }
 
