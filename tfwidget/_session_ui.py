@@ -26,7 +26,8 @@ def turn_entries(state: SessionState) -> list[dict[str, Any]]:
         out = []
         for i, run in enumerate(runs):
             tid = run.view.turn_id or ""
-            decisions = state.decisions.get(tid, {})
+            # copies: the state changes its dicts in place, a trait must never share them
+            decisions = {cid: dict(d) for cid, d in state.decisions.get(tid, {}).items()}
             actions: dict[str, Any]
             if run is paused:
                 actions = {"enabled": True, "busy": busy is not None, "decisions": decisions, "sent": False}

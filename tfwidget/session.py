@@ -158,6 +158,7 @@ class SessionView(anywidget.AnyWidget):
         self._own_client = own_client
         self._state = SessionState()
         self._lock = self._state.lock
+        self._views_lock = threading.RLock()
         self._loop = _running_loop()
         self._loop_thread = threading.get_ident() if self._loop is not None else None
         self._notices: list[dict[str, str]] = []
@@ -656,8 +657,11 @@ class SessionView(anywidget.AnyWidget):
         self._send_msg({"type": "turn", "key": key, "msg": content})
 
     def _on_turn_view(self, key: str, view: TurnView, snapshot: dict[str, Any]) -> None:
-        """A turn's settled view changed: keep ``_views`` current when it settles or changes status."""
-        with self._lock:
+        """A turn's settled view changed: keep ``_views`` current when it settles or changes status.
+
+        Called under the turn's lock: it takes only ``_views_lock`` (never the session's lock, which is
+        held while turns are read), so the two cannot wait on each other."""
+        with self._views_lock:
             old = self._views.get(key)
             live = snapshot.get("status") in LIVE_STATUSES
             if old is not None and live and old.get("status") == snapshot.get("status"):
@@ -685,24 +689,32 @@ class SessionView(anywidget.AnyWidget):
         self._sync_ui()
 
     def _sync_ui(self) -> None:
+        try:
+            self._sync_ui_now()
+        except Exception as exc:  # never let a sync error go unseen (it would freeze the view)
+            with self._lock:
+                self._notices.append({"level": "error", "text": f"tfwidget: {type(exc).__name__}: {exc}"})
+            raise
+
+    def _sync_ui_now(self) -> None:
         with self._lock:
             turns = _session_ui.turn_entries(self._state)
             controls = _session_ui.controls(self._state, self.session_id, self.agent_name, self._notices)
             runs = list(self._state.runs)
-            views = dict(self._views)
-            for run in runs:
-                if run.key not in views:
-                    views[run.key] = run.view._view
-            keys = {r.key for r in runs}
-            views = {k: v for k, v in views.items() if k in keys}
             for run, entry in zip(runs, turns, strict=True):
                 if run.view._actions != entry["actions"]:
                     run.view._actions = entry["actions"]
             state = {"turns": turns, "controls": controls}
-            if views != self._views:
-                self._views = views
             if state != self._session:
                 self._session = state
+        with self._views_lock:
+            keys = {r.key for r in runs}
+            views = {k: v for k, v in self._views.items() if k in keys}
+            for run in runs:
+                if run.key not in views:
+                    views[run.key] = run.view._view
+            if views != self._views:
+                self._views = views
 
 
 def chat(

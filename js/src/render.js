@@ -17,6 +17,7 @@ import {
 import { StreamingMarkdown } from "./markdown.js";
 import { pauseControls } from "./actions.js";
 import { attachTimeline, costByThread, spansCost, usageChipExtras } from "./timeline.js";
+import { restoreFocus, saveFocus } from "./focus.js";
 import { DECISION_TITLES, inputLabel, isResolved, resolutionOf, resolvedCard } from "./resolution.js";
 
 const LIVE = new Set(["connecting", "streaming", "reconnecting"]);
@@ -81,6 +82,7 @@ export class TurnRenderer {
     const { view, dirty } = this.store;
     if (!dirty.any) return;
     this.frames += 1;
+    const focus = saveFocus(this.root);
     const all = dirty.all;
     if (all) this.resetTranscript();
     const keys = dirty.keys;
@@ -115,6 +117,7 @@ export class TurnRenderer {
 
     const statusChanged = touched("status");
     dirty.clear();
+    restoreFocus(this.root, focus);
     // Follow the stream; also reveal the end (e.g. a pause card) when the turn settles.
     if (this.stick && (LIVE.has(view.status) || statusChanged)) this.scrollEl.scrollTop = this.scrollEl.scrollHeight;
   }

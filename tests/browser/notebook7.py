@@ -99,6 +99,11 @@ class Notebook7(Lab):
             timeout=timeout,
         )
 
+    def _on_page_error(self, err: Any) -> None:
+        if any(p in str(err) for p in NOTEBOOK7_BENIGN):
+            return
+        super()._on_page_error(err)
+
     def _on_console(self, msg: Any) -> None:
         if msg.type == "error" and any(p in msg.text for p in NOTEBOOK7_BENIGN):
             self.console_log.append((msg.type, msg.text))
@@ -118,12 +123,16 @@ def notebook7_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Noteb
 
 
 @pytest.fixture
-def nb7(request: pytest.FixtureRequest, browser: Any, notebook7_server: Notebook7Server) -> Iterator[Notebook7]:
+def nb7(
+    request: pytest.FixtureRequest, browser: Any, notebook7_server: Notebook7Server
+) -> Iterator[Notebook7]:
     """A fresh page on the Notebook 7 server; kernels are shut down afterwards."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
-    helper = Notebook7(server=notebook7_server, context=context, page=page, test_name=_test_file_name(request))
+    helper = Notebook7(
+        server=notebook7_server, context=context, page=page, test_name=_test_file_name(request)
+    )
     page.on("console", helper._on_console)
     page.on("pageerror", helper._on_page_error)
     page.on("websocket", helper._on_websocket)

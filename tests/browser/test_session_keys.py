@@ -52,8 +52,14 @@ def notebook_state(host: Lab) -> dict[str, Any]:
     cells = host.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell")
     prompts = host.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt")
     with host.server.api() as api:
-        kernels = [(s["kernel"]["id"], s["kernel"].get("execution_state")) for s in api.get("/api/sessions").json()]
-    return {"cells": cells.count(), "prompts": prompts.all_text_contents(), "kernels": [k for k, _ in kernels]}
+        kernels = [
+            (s["kernel"]["id"], s["kernel"].get("execution_state")) for s in api.get("/api/sessions").json()
+        ]
+    return {
+        "cells": cells.count(),
+        "prompts": prompts.all_text_contents(),
+        "kernels": [k for k, _ in kernels],
+    }
 
 
 def focused_class(host: Lab) -> str:
@@ -103,7 +109,15 @@ def test_enter_in_the_deny_reason_box_denies(host: Lab, sims: Any) -> None:
     assert notebook_state(host) == before
     assert len(chat_session(sim).turns) == 1
     host.page.keyboard.press("Enter")
-    wait_turn_status(host, 2, "done")
+    try:
+        wait_turn_status(host, 2, "done")
+    except Exception:
+        statuses = host.page.locator(host.out(TURN)).evaluate_all("els => els.map(e => e.dataset.status)")
+        raise AssertionError(
+            f"statuses {statuses}; gateway turns {[t.input for t in chat_session(sim).turns]}; "
+            f"focus {focused_class(host)!r}; notebook {notebook_state(host)}; "
+            f"errors {host.cell_errors()} {host.page_errors} {host.console_errors}"
+        ) from None
     turns = chat_session(sim).turns
     assert len(turns) == 2
     assert turns[1].input[0]["approval"] == {"status": "deny", "reason": "amount too high"}
@@ -111,7 +125,12 @@ def test_enter_in_the_deny_reason_box_denies(host: Lab, sims: Any) -> None:
     # the paused turn reads as denied, with the reason; the resume turn's bubble says what was done
     first = host.page.locator(host.out(TURN)).first
     card = first.locator(".tfw-pause-resolved[data-decision='denied']")
-    card.wait_for()
+    try:
+        card.wait_for(state="attached")
+    except Exception:
+        raise AssertionError(
+            f"no resolved card; first turn: {first.evaluate('e => e.outerHTML')[:3000]}"
+        ) from None
     assert "amount too high" in card.inner_text()
     bubble = last_turn(host).locator(".tfw-input .tfw-user-text").all_text_contents()
     assert bubble == ["Denied process_refund: amount too high"]
