@@ -8,6 +8,7 @@ import { Actions } from "./actions.js";
 import { mountPlayer } from "./player.js";
 import { mountSession } from "./session_view.js";
 import { guardKeys } from "./keys.js";
+import { followTheme } from "./theme.js";
 
 const LIVE = new Set(["connecting", "streaming", "reconnecting"]);
 
@@ -74,9 +75,11 @@ export function mount(model, el) {
 
   el.__tfw = { store, renderer }; // for debugging and the browser tests
   const unguard = guardKeys(el);
+  const unfollow = followTheme(el);
   return () => {
     if (unmountPlayer) unmountPlayer();
     unguard();
+    unfollow();
     clearInterval(timer);
     if (frame && typeof cancelAnimationFrame === "function") cancelAnimationFrame(frame);
     model.off("change:_view", onView);

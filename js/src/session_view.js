@@ -10,6 +10,7 @@ import { h } from "./dom.js";
 import { mount } from "./index.js";
 import { ControlsRenderer } from "./session.js";
 import { guardKeys } from "./keys.js";
+import { followTheme } from "./theme.js";
 
 const LIVE = new Set(["connecting", "streaming", "reconnecting"]);
 
@@ -52,6 +53,7 @@ export class SessionRenderer {
     this.root = h("div", { class: "tfw-session" }, this.turnsEl, this.controlsEl);
     el.replaceChildren(this.root);
     this.unguard = guardKeys(this.root);
+    this.unfollow = followTheme(el);
     this.controls = new ControlsRenderer(this.controlsEl, {
       get: (name) => (name === "_controls" ? (model.get("_session") || {}).controls || {} : undefined),
       send: (msg) => model.send(msg),
@@ -146,6 +148,7 @@ export class SessionRenderer {
     for (const t of this.turns.values()) t.cleanup();
     this.turns.clear();
     this.unguard();
+    this.unfollow();
     if (this.resizer) this.resizer.disconnect();
   }
 }
