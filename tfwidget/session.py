@@ -41,6 +41,7 @@ from . import _session_ui
 from ._session_history import load_history
 from ._session_intents import IntentDispatcher
 from ._session_state import PendingAction, PendingActionsError, Run, RunKind, SessionError, SessionState
+from ._threads import new_thread
 from .errors import GatewayError
 from .events import TurnCreatedEvent, TurnDoneEvent
 from .sse import StreamItem
@@ -474,9 +475,7 @@ class SessionView(anywidget.AnyWidget):
             raise run.error or exc from exc
         run.stream = stream
         run.view._closer = stream.close
-        threading.Thread(
-            target=self._follow, args=(run, stream), name="tfwidget-session-turn", daemon=True
-        ).start()
+        new_thread(self._follow, "tfwidget-session-turn", (run, stream)).start()
         return run
 
     def _await_created(self, run: Run, timeout: float) -> TurnView:
@@ -558,9 +557,7 @@ class SessionView(anywidget.AnyWidget):
         stream = self._client.subscribe(self.session_id, turn_id)
         run.stream = stream
         run.view._closer = stream.close
-        threading.Thread(
-            target=self._follow, args=(run, stream), name="tfwidget-session-follow", daemon=True
-        ).start()
+        new_thread(self._follow, "tfwidget-session-follow", (run, stream)).start()
 
     # ------------------------------------------------------------------ intents and messages
 
@@ -644,7 +641,7 @@ class SessionView(anywidget.AnyWidget):
                 except SessionError:
                     pass  # noticed already
 
-            threading.Thread(target=run, name="tfwidget-session-cancel", daemon=True).start()
+            new_thread(run, "tfwidget-session-cancel").start()
             return True, None
         raise ValueError(f"Unknown action {action!r}.")
 
