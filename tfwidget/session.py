@@ -28,10 +28,11 @@ The front end sends *intents*; Python makes the gateway calls, so the API key ne
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import anywidget
@@ -80,6 +81,27 @@ def _gateway_error(exc: BaseException, doing: str, hint: str = "") -> SessionErr
     )
 
 
+_CONSTRUCTION_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _no_host_comm() -> Iterator[None]:
+    """Construct a widget without the host's construction hook.
+
+    marimo hooks every ipywidgets construction to open a channel to the page (and upload the front end)
+    for it; a session's turns travel over the session's channel and need none. The hook is restored at
+    once; the lock keeps two turns from interleaving here."""
+    import ipywidgets
+
+    with _CONSTRUCTION_LOCK:
+        saved = ipywidgets.Widget._widget_construction_callback
+        ipywidgets.Widget._widget_construction_callback = None
+        try:
+            yield
+        finally:
+            ipywidgets.Widget._widget_construction_callback = saved
+
+
 class SessionTurnView(TurnView):
     """A :class:`~tfwidget.widget.TurnView` shown inside a :class:`SessionView`.
 
@@ -90,7 +112,8 @@ class SessionTurnView(TurnView):
     def __init__(self, session: SessionView, key: str, *args: Any, **kwargs: Any) -> None:
         self._session_ref = session
         self._key = key
-        super().__init__(*args, **kwargs)
+        with _no_host_comm():
+            super().__init__(*args, **kwargs)
         self.observe(self._on_view_change, names="_view")
 
     def open(self) -> None:  # ipywidgets opens a comm in __init__: not before the turn is displayed
