@@ -66,7 +66,13 @@ TURN_CELLS = """
 
 @app.cell
 def _(cfg, tfwidget):
-    turn = tfwidget.watch(cfg["session_id"], cfg["turn_id"], base_url=cfg["url"], api_key=cfg["key"])
+    client = tfwidget.GatewayClient(cfg["url"], cfg["key"])
+    if cfg.get("turn_id"):
+        session_id, turn_id = cfg["session_id"], cfg["turn_id"]
+    else:  # a turn that starts when the notebook runs, so the page sees it stream
+        session_id = client.create_session("marimo-agent")["id"]
+        turn_id = client.create_turn(session_id, cfg["message"], stream=False)["id"]
+    turn = tfwidget.watch(session_id, turn_id, client=client)
     return (turn,)
 
 
@@ -233,8 +239,8 @@ def test_session_view_in_marimo_takes_a_message_and_an_approve_click(
 def test_turn_view_streams_in_marimo_with_markdown_styles(
     browser: Any, sims: Any, tmp_path: Path, mode: str, display: str
 ) -> None:
-    sim = sims("long_markdown", speed=1.0)
-    cfg = {"url": sim.base_url, "key": sim.api_key, "session_id": sim.session_id, "turn_id": sim.turn_id}
+    sim = sims("plain_answer", speed=1.0)
+    cfg = {"url": sim.base_url, "key": sim.api_key, "message": "Write a long markdown guide to SSE"}
     write_app(tmp_path, TURN_CELLS, show_code(display, "turn"), cfg)
     with marimo_server(tmp_path, mode) as url:
         mp = MarimoPage(browser, url, f"turnview-{mode}-{display}")
