@@ -51,8 +51,8 @@ SESSION_CELLS = """
 
 @app.cell
 def _(cfg, tfwidget):
-    client = tfwidget.GatewayClient(cfg["url"], cfg["key"])
-    view = tfwidget.chat("marimo-agent", client=client)
+    chat_client = tfwidget.GatewayClient(cfg["url"], cfg["key"])
+    view = tfwidget.chat("marimo-agent", client=chat_client)
     return (view,)
 
 
@@ -286,12 +286,20 @@ def test_the_widget_follows_marimos_theme(
 ) -> None:
     sim = sims("long_markdown", speed=0.0)
     cfg = {"url": sim.base_url, "key": sim.api_key, "session_id": sim.session_id, "turn_id": sim.turn_id}
-    write_app(tmp_path, TURN_CELLS, "mo.ui.anywidget(turn)", cfg)
+    # a TurnView and a session view (with one answered turn) on the same page
+    write_app(tmp_path, TURN_CELLS + SESSION_CELLS.replace("{show}", "view"), "mo.ui.anywidget(turn)", cfg)
     with marimo_server(tmp_path, "run", theme=marimo_theme) as url:
         mp = MarimoPage(browser, url, f"theme-{marimo_theme}", color_scheme=browser_scheme)
         try:
             page = mp.page
             page.locator(".tfw-root[data-status=done]").first.wait_for()
+            box = page.locator(".tfw-session .tfw-composer-input").first
+            box.click()
+            box.type("hello")
+            page.keyboard.press("Enter")
+            page.locator(".tfw-session .tfw-session-turn .tfw-root[data-status=done]").first.wait_for()
+            session_bg = luminance(rgb(page, ".tfw-session .tfw-controls", "backgroundColor"))
+            assert (session_bg < 0.25) if marimo_theme == "dark" else (session_bg > 0.85), session_bg
             classes = page.evaluate(
                 "() => document.body.className + ' ' + document.documentElement.className"
             )
