@@ -40,7 +40,7 @@ import traitlets
 
 from . import _session_ui
 from ._session_history import load_history
-from ._session_intents import IntentDispatcher
+from ._session_intents import IntentDispatcher, act
 from ._session_state import PendingAction, PendingActionsError, Run, RunKind, SessionError, SessionState
 from ._threads import new_thread
 from .errors import GatewayError
@@ -605,68 +605,7 @@ class SessionView(anywidget.AnyWidget):
             self._sync_ui()
 
     def _act(self, source: Any, action: Any, content: dict[str, Any]) -> tuple[bool, str | None]:
-        """One intent: the same rules as the Python API (the same errors, as the ack's text)."""
-        call_id = content.get("call_id")
-        call_id = str(call_id) if call_id else None
-        if action in ("approve", "deny", "answer", "clear"):
-            self._state.check_open()
-            if self._state.busy is not None:
-                return False, f"{self._state.busy} in flight"
-            paused = self._state.paused_run()
-            if paused is None or (isinstance(source, TurnView) and source is not paused.view):
-                return False, "this turn no longer waits for a decision"
-            if action == "clear":
-                if call_id:
-                    self.clear_decision(call_id)
-                return True, None
-            if action == "approve":
-                decision: dict[str, Any] = {"kind": "approval", "status": "allow"}
-                kind = "approval"
-            elif action == "deny":
-                decision = {"kind": "approval", "status": "deny"}
-                reason = content.get("reason")
-                if isinstance(reason, str) and reason.strip():
-                    decision["reason"] = reason.strip()
-                kind = "approval"
-            else:
-                text = content.get("text")
-                if not isinstance(text, str) or not text.strip():
-                    raise ValueError("The answer is empty.")
-                decision, kind = {"kind": "question", "text": text}, "question"
-            complete = self._state.decide(call_id, kind, decision)
-            self._request_sync()
-            if complete and self.auto_resume:
-                self._begin_resume()
-            return True, None
-        if action == "resume":
-            if self._state.busy is not None:
-                return False, f"{self._state.busy} in flight"
-            self._begin_resume()
-            return True, None
-        if action == "send":
-            why = self._state.why_not_send()
-            if why is not None:
-                self._notice("error", why)  # as for send() from Python
-                return False, why
-            text = content.get("text")
-            if not isinstance(text, str) or not text.strip():
-                raise ValueError("The message is empty.")
-            self._begin_turn([{"type": "user.message", "content": text}], kind="message")
-            return True, None
-        if action == "cancel":
-            self._state.check_open()
-            if self._state.busy == "cancel":
-                return False, "cancel in flight"
-
-            def run() -> None:
-                try:
-                    self.cancel(wait=None)
-                except SessionError:
-                    pass  # noticed already
-
-            new_thread(run, "tfwidget-session-cancel").start()
-            return True, None
-        raise ValueError(f"Unknown action {action!r}.")
+        return act(self, source, action, content)
 
     def _send_msg(self, content: dict[str, Any], buffers: Any = None) -> None:
         """A custom message to the front end (what ``Widget.send`` does; ``send`` is the chat API here)."""
