@@ -118,13 +118,14 @@ export class SessionRenderer {
     // keep the order of the entries (a failed turn may disappear from the middle)
     for (const entry of entries) this.turnsEl.appendChild(this.turns.get(entry.key).el);
     this.controls.actions.refresh();
-    if (added) this.followNewest();
+    // a new turn while the person works in the box (they sent it): keep it and the box in view; never
+    // scroll the page on a first render or for someone reading elsewhere
+    if (added && document.activeElement === this.controls.input) this.followNewest();
   }
 
   /** Keep the newest turn in view (the page scrolls to it, not the message box away from it). */
   followNewest() {
-    const last = this.turnsEl.lastElementChild;
-    if (!last || typeof last.scrollIntoView !== "function") return;
+    if (typeof requestAnimationFrame !== "function") return;
     const active = document.activeElement;
     const box = this.controls.input;
     // the newest turn and the message box both in view: the box stays where the user types

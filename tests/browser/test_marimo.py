@@ -210,6 +210,9 @@ def test_session_view_in_marimo_takes_a_message_and_an_approve_click(
             box.wait_for()
             box.click()
             box.type("Please refund order 42")
+            page.keyboard.press("Shift+Enter")  # a new line, not marimo's "run cell"
+            box.type("thanks")
+            assert box.input_value() == "Please refund order 42\nthanks"
             page.keyboard.press("Enter")
             page.wait_for_function(
                 "() => [...document.querySelectorAll('marimo-anywidget')].some(h => h.shadowRoot &&"
