@@ -33,6 +33,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anywidget
@@ -149,11 +150,10 @@ class SessionView(anywidget.AnyWidget):
         flush_interval: passed to each :class:`~tfwidget.widget.TurnView`.
     """
 
+    # the same bundle as TurnView (constructing a view without it raises the clear error)
+    _esm: Path | str = _ESM_PATH if _BUNDLE_OK else "export default { render() {} };"
     if _BUNDLE_OK:
-        _esm = _ESM_PATH
         _css = _CSS_PATH
-    else:
-        _esm = "export default { render({ el }) { el.textContent = 'tfwidget: front-end bundle missing'; } };"
 
     #: turns (key, turn id, action state) and the controls; small, reassigned on every change
     _session = traitlets.Dict().tag(sync=True)
