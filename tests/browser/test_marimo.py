@@ -219,9 +219,8 @@ def test_session_view_in_marimo_takes_a_message_and_an_approve_click(
                 " h.shadowRoot.querySelector('.tfw-session-turn .tfw-root[data-status=paused] .tfw-approve'))"
             )
             [session] = [s for s in sim._sessions.values() if s.agent_name == "marimo-agent"]
-            assert (
-                len(session.turns) == 1 and session.turns[0].input[0]["content"] == "Please refund order 42"
-            )
+            assert len(session.turns) == 1
+            assert session.turns[0].input[0]["content"] == "Please refund order 42\nthanks"
             page.locator(".tfw-session .tfw-approve").first.click()
             page.wait_for_function(
                 "() => [...document.querySelectorAll('marimo-anywidget')].some(h => h.shadowRoot && [...h.shadowRoot"
