@@ -28,8 +28,8 @@ from .events import (
     ToolApprovalRequiredEvent,
     ToolResponseRequiredEvent,
 )
-from .timing import clock_view, spans_view
 from .resolution import input_label
+from .timing import clock_view, spans_view
 
 if TYPE_CHECKING:
     from .state import Changes, ToolCallInfo, TurnState
