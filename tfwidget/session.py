@@ -293,15 +293,6 @@ class SessionView(anywidget.AnyWidget):
         link_pauses(view.state for view in self.turns)
         return self._frame("spans_df")
 
-    @property
-    def spans_df(self) -> pd.DataFrame:
-        """Spans of every turn, with a leading ``turn_id`` column; a paused turn's waits end when the turn
-        that resumed it started (see :func:`tfwidget.timing.link_pauses`)."""
-        from .timing import link_pauses
-
-        link_pauses(view.state for view in self.turns)
-        return self._frame("spans_df")
-
     def __repr__(self) -> str:
         return (
             f"<SessionView session={self.session_id!r} turns={len(self._state.runs)} status={self.status} "

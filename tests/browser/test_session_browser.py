@@ -142,7 +142,9 @@ def test_click_approve_finishes_the_turn(lab: Lab, sim_factory: Any) -> None:
     assert (first.locator(".tfw-header .tfw-pill").text_content() or "").strip() == "resolved"
     assert first.locator(".tfw-approve").count() == 0
     # the resume turn's user bubble says what the person did
-    assert last_turn(lab).locator(".tfw-input .tfw-user-text").all_text_contents() == ["Approved process_refund"]
+    assert last_turn(lab).locator(".tfw-input .tfw-user-text").all_text_contents() == [
+        "Approved process_refund"
+    ]
     assert "processed" in last_turn(lab).inner_text()
     assert lab.page.locator(lab.out(f"{CONTROLS} .tfw-composer-input")).first.is_enabled()
     shot(lab, "done")
