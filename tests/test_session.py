@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tfwidget.client import GatewayClient
-from tfwidget.session import PendingActionsError, SessionControls, SessionError, SessionView, chat
+from tfwidget.session import PendingActionsError, SessionError, SessionView, chat
 from tfwidget.sim import serve
 from tfwidget.widget import TurnView
 
@@ -31,8 +31,16 @@ def sent(monkeypatch):
         with lock:
             log.append((self, copy.deepcopy(content)))
 
+    def session_send(self, content, buffers=None):
+        # a session view's messages: its own (controls' acks) or a turn's, tagged with the turn's key
+        if content.get("type") == "turn":
+            run = self._state.run_by_key(content["key"])
+            send(run.view if run is not None else self, content["msg"])
+        else:
+            send(self, content)
+
     monkeypatch.setattr(TurnView, "send", send)
-    monkeypatch.setattr(SessionControls, "send", send)
+    monkeypatch.setattr(SessionView, "_send_msg", session_send)
     return log
 
 
@@ -100,7 +108,9 @@ def test_chat_send_done(sim, client, sent):
     assert turn.status == "done"
     assert [t.id for t in sim_turns(sim, view.session_id)] == [turn.turn_id]
     assert list(view.messages_df["content"]) == merged_content(sim, view.session_id, turn.turn_id)
-    assert view.children[-1] is view.controls and view.children[0] is turn
+    # one widget: the turn is shown through the session's own state (its key, its settled view)
+    [entry] = view._session["turns"]
+    assert entry["turn_id"] == turn.turn_id and view._views[entry["key"]]["status"] == "done"
     ctl = view.controls._controls
     assert ctl["status"] == "done" and ctl["turns"] == 1 and ctl["can_send"] and not ctl["can_cancel"]
     view.close()
@@ -152,8 +162,25 @@ def test_approval_approve(sim, client, sent):
     assert [a.kind for a in resumed.state.anomalies] == []
     assert not any("unknown tool call" in n["text"] for n in resumed._view["notices"])
     # the paused card now shows the decision as sent, without buttons
-    assert paused._actions == {"enabled": False, "busy": False, "sent": True,
-                               "decisions": {p.tool_call_id: {"kind": "approval", "status": "allow"}}}  # fmt: skip
+    assert paused._actions == {
+        "enabled": False,
+        "busy": False,
+        "sent": True,
+        "decisions": {p.tool_call_id: {"kind": "approval", "status": "allow"}},
+        # the paused turn reads as resolved: what was decided, from the resume turn's input
+        "resolved": True,
+        "resolutions": {
+            p.tool_call_id: {
+                "tool_call_id": p.tool_call_id,
+                "decision": "approved",
+                "reason": None,
+                "text": None,
+                "label": "Approved process_refund",
+            }
+        },
+    }
+    # the resume turn's input in words, not protocol text
+    assert resumed._actions["input_labels"] == ["Approved process_refund"]
 
 
 def test_approval_deny_with_reason(sim, client, sent):
@@ -284,7 +311,7 @@ def test_message_while_paused_is_a_clear_error(sim, client, sent):
     with pytest.raises(SessionError) as err:
         view.send("never mind, tell me a joke")
     text = str(err.value)
-    assert err.value.status == 409
+    assert err.value.status is None  # refused before any request, as the Send button refuses it
     assert "paused" in text and "process_refund" in text and "approve()" in text
     assert len(sim_turns(sim, view.session_id)) == 1
     assert view.turns == [paused] and not view.busy
@@ -312,11 +339,12 @@ def test_cancel_while_running(client, sent):
         c.close()
 
 
-def test_cancel_of_a_finished_turn_is_a_noop(sim, client, sent):
+def test_cancel_of_a_finished_turn_raises(sim, client, sent):
     view = chat("sim-agent", client=client)
     turn = view.send("hello")
     view.wait(10)
-    assert view.cancel() is False
+    with pytest.raises(SessionError, match="Nothing to cancel"):
+        view.cancel()
     assert turn.status == "done"
     assert sim.turn(turn.turn_id, view.session_id).state["status"] == "done"
     assert "Nothing to cancel" in view.notices[-1]["text"]

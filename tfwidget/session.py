@@ -1,7 +1,7 @@
 """Interactive sessions in a notebook: chat, approve, answer, sign in, cancel.
 
 :func:`chat` opens (or creates) a session and shows all its turns in one :class:`SessionView`: the earlier
-turns loaded from the session's events, the newest one followed live, and an input box. Sending a message
+turns loaded from the session's events, the newest one followed live, and a message box. Sending a message
 creates a turn and streams it into the view. Pauses become actions: Approve / Deny on each pending tool call,
 an answer box or option buttons for ``ask_user_question``, a sign-in link per MCP server and a Continue
 button. Decisions across all threads are collected and sent as *one* resume turn once nothing is left
@@ -15,31 +15,40 @@ Everything has a Python twin::
     view.approve("call_123")                  # doctest: +SKIP  -> the resume turn's TurnView
     view.cancel()                             # doctest: +SKIP
 
-The front end sends *intents* (``{"type": "intent", "id", "action", ...}`` custom messages); Python makes
-the gateway calls, so the API key never reaches the browser. Each intent carries an id: a repeated id is
-ignored, and so is a second request while one is in flight.
+A :class:`SessionView` is one anywidget (one model, one front-end entry), so it shows wherever a
+:class:`~tfwidget.widget.TurnView` does (JupyterLab, Notebook 7, VS Code, marimo). Its turns are
+:class:`~tfwidget.widget.TurnView` objects whose patches and snapshots travel over the session's own
+channel, tagged with the turn's key. The parts live in small modules: the state machine
+(:mod:`tfwidget._session_state`), history loading (:mod:`tfwidget._session_history`), the intent protocol
+(:mod:`tfwidget._session_intents`) and what the front end shows (:mod:`tfwidget._session_ui`).
+
+The front end sends *intents*; Python makes the gateway calls, so the API key never reaches the browser.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anywidget
-import ipywidgets
 import traitlets
 
+from . import _session_ui
+from ._session_history import load_history
+from ._session_intents import IntentDispatcher, act
+from ._session_state import PendingAction, PendingActionsError, Run, RunKind, SessionError, SessionState
+from ._threads import new_thread
 from .errors import GatewayError
 from .events import TurnCreatedEvent, TurnDoneEvent
 from .sse import StreamItem
-from .view import LIVE_STATUSES, pauses_view
-from .widget import _CSS_PATH, _ESM_PATH, TurnView
+from .view import LIVE_STATUSES
+from .widget import _BUNDLE_MISSING, _BUNDLE_OK, _CSS_PATH, _ESM_PATH, TurnView, _repr_metadata
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,82 +59,7 @@ __all__ = ["PendingAction", "PendingActionsError", "SessionError", "SessionView"
 
 AGENT_VARIABLE = "TFY_AGENT_NAME"
 _CREATE_TIMEOUT = 60.0  # seconds to wait for a new turn's turn.created
-_MAX_INTENT_IDS = 2048
 _MAX_NOTICES = 20
-
-
-class SessionError(GatewayError):
-    """A session action failed: the gateway refused it, or it is not possible in the session's state.
-
-    ``status`` and ``body_snippet`` are those of the gateway's answer when there was one; ``cause`` is the
-    client's typed error (also the ``__cause__``).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        body_snippet: str | None = None,
-        cause: BaseException | None = None,
-    ) -> None:
-        super().__init__(message, status=status, body_snippet=body_snippet)
-        self.cause = cause
-
-
-class PendingActionsError(SessionError):
-    """The paused turn still waits on actions (``pending`` lists them), so it cannot be resumed yet."""
-
-    def __init__(self, message: str, pending: list[PendingAction]) -> None:
-        super().__init__(message)
-        self.pending = pending
-
-
-@dataclass(frozen=True)
-class PendingAction:
-    """One thing a paused turn waits on.
-
-    Attributes:
-        kind: ``"approval"``, ``"question"`` or ``"mcp_auth"``.
-        tool_call_id: the tool call (``None`` for an MCP sign-in).
-        thread_id: the thread the call belongs to (``"main"`` or a sub-agent thread).
-        tool_name: the tool's name (approvals and questions).
-        arguments: the call's arguments (JSON text).
-        question / options: for ``ask_user_question``.
-        servers: for ``mcp_auth``: ``[{"id", "name", "auth_url"}]``.
-        decision: the decision collected for it and not yet sent, or ``None``.
-    """
-
-    kind: str
-    tool_call_id: str | None
-    thread_id: str | None
-    tool_name: str | None = None
-    arguments: str | None = None
-    question: str | None = None
-    options: tuple[Any, ...] = ()
-    servers: tuple[dict[str, Any], ...] = ()
-    decision: dict[str, Any] | None = None
-
-    def describe(self) -> str:
-        """A short human description, e.g. ``approval of process_refund (call_1, thread main)``."""
-        if self.kind == "mcp_auth":
-            names = ", ".join(str(s.get("name") or s.get("id")) for s in self.servers) or "an MCP server"
-            return f"sign-in to {names} (then resume())"
-        what = "approval of" if self.kind == "approval" else "an answer to"
-        return f"{what} {self.tool_name or 'a tool call'} ({self.tool_call_id}, thread {self.thread_id})"
-
-
-@dataclass
-class _Run:
-    """One turn the view follows: its stream and how far it got."""
-
-    view: TurnView
-    created: threading.Event = field(default_factory=threading.Event)
-    finished: threading.Event = field(default_factory=threading.Event)
-    error: BaseException | None = None
-    stream: Any = None
-    kind: str = "message"  # "message" | "resume" | "follow" | "loaded"
-    resumes: str | None = None  # the paused turn a resume turn answers
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -148,26 +82,61 @@ def _gateway_error(exc: BaseException, doing: str, hint: str = "") -> SessionErr
     )
 
 
-class SessionControls(anywidget.AnyWidget):
-    """The input box, Send / Cancel / Resume buttons and the notices under a :class:`SessionView`."""
-
-    _esm = _ESM_PATH if _ESM_PATH.is_file() else "export default { render() {} };"
-    if _CSS_PATH.is_file():
-        _css = _CSS_PATH
-    _controls = traitlets.Dict().tag(sync=True)
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._intent_handler: Callable[[Any, dict[str, Any]], None] | None = None
-        self.on_msg(self._on_custom_msg)
-
-    def _on_custom_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        if isinstance(content, dict) and content.get("type") == "intent" and self._intent_handler is not None:
-            self._intent_handler(self, content)
+_CONSTRUCTION_LOCK = threading.Lock()
 
 
-class SessionView(ipywidgets.VBox):
-    """All turns of one session in one view, with an input box and actions for pauses.
+@contextlib.contextmanager
+def _no_host_comm() -> Iterator[None]:
+    """Construct a widget without the host's construction hook.
+
+    marimo hooks every ipywidgets construction to open a channel to the page (and upload the front end)
+    for it; a session's turns travel over the session's channel and need none. The hook is restored at
+    once; the lock keeps two turns from interleaving here."""
+    import ipywidgets
+
+    with _CONSTRUCTION_LOCK:
+        saved = ipywidgets.Widget._widget_construction_callback
+        ipywidgets.Widget._widget_construction_callback = None
+        try:
+            yield
+        finally:
+            ipywidgets.Widget._widget_construction_callback = saved
+
+
+class SessionTurnView(TurnView):
+    """A :class:`~tfwidget.widget.TurnView` shown inside a :class:`SessionView`.
+
+    It opens no channel of its own: its patches, snapshots and acks go through the session's (tagged with
+    its key). Displayed on its own it opens one and renders like any TurnView.
+    """
+
+    def __init__(self, session: SessionView, key: str, *args: Any, **kwargs: Any) -> None:
+        self._session_ref = session
+        self._key = key
+        with _no_host_comm():
+            super().__init__(*args, **kwargs)
+        self.observe(self._on_view_change, names="_view")
+
+    def open(self) -> None:  # ipywidgets opens a comm in __init__: not before the turn is displayed
+        if getattr(self, "_session_ref", None) is None:
+            super().open()
+
+    def _mimebundle(self) -> dict[str, Any]:
+        if self.comm is None:
+            super().open()
+        return super()._mimebundle()
+
+    def send(self, content: Any, buffers: Any = None) -> None:
+        self._session_ref._forward(self._key, content)
+        if self.comm is not None:
+            super().send(content, buffers)
+
+    def _on_view_change(self, change: dict[str, Any]) -> None:
+        self._session_ref._on_turn_view(self._key, self, change["new"])
+
+
+class SessionView(anywidget.AnyWidget):
+    """All turns of one session in one view, with a message box and actions for pauses.
 
     Build one with :func:`chat`. Turns are :class:`~tfwidget.widget.TurnView` s (``turns``, newest last);
     the view follows the newest one live.
@@ -181,6 +150,16 @@ class SessionView(ipywidgets.VBox):
         flush_interval: passed to each :class:`~tfwidget.widget.TurnView`.
     """
 
+    # the same bundle as TurnView (constructing a view without it raises the clear error)
+    _esm: Path | str = _ESM_PATH if _BUNDLE_OK else "export default { render() {} };"
+    if _BUNDLE_OK:
+        _css = _CSS_PATH
+
+    #: turns (key, turn id, action state) and the controls; small, reassigned on every change
+    _session = traitlets.Dict().tag(sync=True)
+    #: the settled view of each turn, by key (reassigned when a turn settles, not per token)
+    _views = traitlets.Dict().tag(sync=True)
+
     def __init__(
         self,
         client: GatewayClient,
@@ -192,27 +171,23 @@ class SessionView(ipywidgets.VBox):
         own_client: bool = False,
         **kwargs: Any,
     ) -> None:
+        if not _BUNDLE_OK:
+            raise FileNotFoundError(_BUNDLE_MISSING)
         super().__init__(**kwargs)
-        self.add_class("tfw-session")
         self.session_id = session_id
         self.agent_name = agent_name
         self.auto_resume = auto_resume
         self.flush_interval = flush_interval
         self._client = client
         self._own_client = own_client
-        self._lock = threading.RLock()
+        self._state = SessionState()
+        self._lock = self._state.lock
+        self._views_lock = threading.RLock()
         self._loop = _running_loop()
         self._loop_thread = threading.get_ident() if self._loop is not None else None
-        self._runs: list[_Run] = []
-        self._busy: str | None = None  # what is in flight ("send", "resume", "cancel") or None
-        self._decisions: dict[str, dict[str, dict[str, Any]]] = {}  # paused turn id -> call id -> decision
-        self._resumed: dict[str, str | None] = {}  # paused turn id -> the turn resuming it (None: in flight)
-        self._seen_intents: OrderedDict[str, None] = OrderedDict()
         self._notices: list[dict[str, str]] = []
-        self.intents_handled = 0
-        self.intents_ignored = 0
-        self._controls_widget = SessionControls()
-        self._controls_widget._intent_handler = self._handle_intent
+        self._intents = IntentDispatcher(self._act, lambda text: self._notice("error", text))
+        self.on_msg(self._on_custom_msg)
         self._sync_ui()
 
     # ------------------------------------------------------------------ reading
@@ -222,32 +197,41 @@ class SessionView(ipywidgets.VBox):
         return self._client
 
     @property
-    def controls(self) -> SessionControls:
-        """The widget holding the input box and buttons."""
-        return self._controls_widget
+    def controls(self) -> SessionView:
+        """The view itself (the message box and buttons are part of it); kept for older code."""
+        return self
+
+    @property
+    def _controls(self) -> dict[str, Any]:
+        """What the controls show (session, status, can_send, can_cancel, can_resume, pending, notices)."""
+        return dict(self._session.get("controls") or {})
 
     @property
     def turns(self) -> list[TurnView]:
         """Every turn shown, oldest first."""
         with self._lock:
-            return [r.view for r in self._runs]
+            return [r.view for r in self._state.runs]
 
     @property
     def latest(self) -> TurnView | None:
         """The newest turn, or ``None`` for an empty session."""
-        with self._lock:
-            return self._runs[-1].view if self._runs else None
+        run = self._state.latest
+        return None if run is None else run.view
 
     @property
     def status(self) -> str:
         """``empty``, or the newest turn's status (``connecting``, ``streaming``, ``paused``, ``done``, ...)."""
-        latest = self.latest
-        return "empty" if latest is None else latest.status
+        return self._state.status()
 
     @property
     def busy(self) -> bool:
         """Whether a request (send, resume, cancel) is in flight."""
-        return self._busy is not None
+        return self._state.busy is not None
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (no action is possible any more)."""
+        return self._state.closed
 
     @property
     def notices(self) -> list[dict[str, str]]:
@@ -258,39 +242,15 @@ class SessionView(ipywidgets.VBox):
     @property
     def pending(self) -> list[PendingAction]:
         """What the paused newest turn waits on (empty unless it is paused and not yet resumed)."""
-        with self._lock:
-            run = self._paused_run()
-            if run is None:
-                return []
-            decisions = self._decisions.get(run.view.turn_id or "", {})
-            out = []
-            for p in pauses_view(run.view.state):
-                if not p.get("pending"):
-                    continue
-                call_id = p.get("tool_call_id")
-                out.append(
-                    PendingAction(
-                        kind=p["kind"],
-                        tool_call_id=call_id,
-                        thread_id=p.get("thread_id") or ("main" if call_id else None),
-                        tool_name=p.get("tool_name"),
-                        arguments=p.get("arguments"),
-                        question=p.get("question"),
-                        options=tuple(p.get("options") or ()),
-                        servers=tuple(p.get("servers") or ()),
-                        decision=dict(decisions[call_id]) if call_id in decisions else None,
-                    )
-                )
-            return out
+        return self._state.pending()
 
-    def _paused_run(self) -> _Run | None:
-        if not self._runs:
-            return None
-        run = self._runs[-1]
-        tid = run.view.turn_id
-        if run.view.status != "paused" or tid is None or tid in self._resumed:
-            return None
-        return run
+    @property
+    def intents_handled(self) -> int:
+        return self._intents.handled
+
+    @property
+    def intents_ignored(self) -> int:
+        return self._intents.ignored
 
     def _frame(self, attr: str) -> pd.DataFrame:
         import pandas as pd
@@ -335,28 +295,42 @@ class SessionView(ipywidgets.VBox):
 
     def __repr__(self) -> str:
         return (
-            f"<SessionView session={self.session_id!r} turns={len(self._runs)} status={self.status} "
+            f"<SessionView session={self.session_id!r} turns={len(self._state.runs)} status={self.status} "
             f"pending={len(self.pending)}>"
         )
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, tuple):
+            data, meta = bundle
+            return data, {**_repr_metadata(), **(meta or {})}
+        return bundle
+
     # ------------------------------------------------------------------ the Python API
 
-    def send(self, text: str | list[dict[str, Any]], *, timeout: float = _CREATE_TIMEOUT) -> TurnView:
+    def send(self, text: Any, buffers: Any = None, *, timeout: float = _CREATE_TIMEOUT) -> Any:  # type: ignore[override]
         """Send a user message: creates a turn and streams it into the view (in the background).
 
-        Returns the new turn's :class:`~tfwidget.widget.TurnView` once the gateway created it.
+        Returns the new turn's :class:`~tfwidget.widget.TurnView` once the gateway created it. Like the
+        Send button, it refuses (and sends nothing) while a turn runs, while the paused turn waits on
+        actions, while another request is in flight and after :meth:`close`.
 
         Raises:
-            SessionError: the gateway refused the turn (e.g. the session's turn is paused: answer it with
-                :meth:`approve` / :meth:`deny` / :meth:`answer`, or :meth:`resume` after signing in), or
-                another request is in flight.
+            SessionError: the message cannot be sent now (the error says why and what to do), or the
+                gateway refused the turn.
+            ValueError: the message is empty.
         """
+        if isinstance(text, dict):  # a custom message (ipywidgets' Widget.send), never a chat message
+            self._send_msg(text, buffers)
+            return None
         if isinstance(text, str):
             if not text.strip():
                 raise ValueError("the message is empty")
             items: list[dict[str, Any]] = [{"type": "user.message", "content": text}]
-        else:
+        elif isinstance(text, list) and text:
             items = list(text)
+        else:
+            raise ValueError(f"send() takes a non-empty message or a list of input items, not {text!r}")
         run = self._begin_turn(items, kind="message")
         return self._await_created(run, timeout)
 
@@ -368,8 +342,8 @@ class SessionView(ipywidgets.VBox):
         """Deny a pending tool call (with an optional reason). Returns the resume turn when this was the last
         decision, else ``None``."""
         decision: dict[str, Any] = {"kind": "approval", "status": "deny"}
-        if reason:
-            decision["reason"] = str(reason)
+        if reason and str(reason).strip():
+            decision["reason"] = str(reason).strip()
         return self._decide_and_maybe_resume(call_id, "approval", decision)
 
     def answer(self, call_id: str | None, text: str) -> TurnView | None:
@@ -381,10 +355,7 @@ class SessionView(ipywidgets.VBox):
 
     def clear_decision(self, call_id: str) -> None:
         """Forget a collected, not yet sent decision."""
-        with self._lock:
-            run = self._paused_run()
-            if run is not None:
-                self._decisions.get(run.view.turn_id or "", {}).pop(call_id, None)
+        self._state.clear_decision(call_id)
         self._request_sync()
 
     def resume(self, *, timeout: float = _CREATE_TIMEOUT) -> TurnView:
@@ -398,22 +369,27 @@ class SessionView(ipywidgets.VBox):
         return self._await_created(run, timeout)
 
     def cancel(self, *, wait: float | None = 10.0) -> bool:
-        """Cancel the running turn (it ends ``cancelled``). Returns ``False`` when nothing was running
-        (the gateway treats that as a no-op; a notice says so).
+        """Cancel the running turn (it ends ``cancelled``). Returns ``True`` once the gateway took the cancel.
 
         ``wait``: seconds to wait for the turn's cancelled ``turn.done`` (``None``: do not wait).
 
         Raises:
-            SessionError: the gateway refused the cancel.
+            SessionError: no turn is running (nothing was sent to the gateway; a notice says so too), a
+                cancel is already in flight, the view is closed, or the gateway refused the cancel.
         """
         with self._lock:
-            run = self._runs[-1] if self._runs else None
+            self._state.check_open()
+            run = self._state.latest
             running = run is not None and (run.view.status in LIVE_STATUSES or not run.created.is_set())
-            if self._busy == "cancel":
+            if self._state.busy == "cancel":
                 raise SessionError("A cancel request is already in flight.")
-            prev_busy = self._busy
-            if prev_busy is None:
-                self._busy = "cancel"
+            if not running or run is None:
+                status = self.status
+                text = f"Nothing to cancel: no turn is running (the newest turn is {status})."
+                self._notice("info", text)
+                raise SessionError(text)
+            if self._state.busy is None:
+                self._state.busy = "cancel"
         self._request_sync()
         try:
             self._client.cancel(self.session_id)
@@ -423,12 +399,9 @@ class SessionView(ipywidgets.VBox):
             raise err from exc
         finally:
             with self._lock:
-                if self._busy == "cancel":
-                    self._busy = None
+                if self._state.busy == "cancel":
+                    self._state.busy = None
             self._request_sync()
-        if not running or run is None:
-            self._notice("info", "Nothing to cancel: no turn is running.")
-            return False
         if wait is not None:
             run.finished.wait(wait)
         return True
@@ -441,171 +414,92 @@ class SessionView(ipywidgets.VBox):
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            with self._lock:
-                run = self._runs[-1] if self._runs else None
+            run = self._state.latest
             if run is None:
                 return None
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             if not run.finished.wait(left):
                 raise TimeoutError(f"turn {run.view.turn_id!r} still {run.view.status} after {timeout} s")
-            with self._lock:
-                if self._runs and self._runs[-1] is run:
-                    return run.view
+            if self._state.latest is run:
+                return run.view
 
     def close(self, *, cancel: bool = False) -> None:
-        """Stop following every turn (with ``cancel=True`` also cancel a running one) and close the widgets."""
+        """Stop following every turn (with ``cancel=True`` also cancel a running one) and close the widget.
+
+        Afterwards every action raises :class:`SessionError`.
+        """
+        if self._state.closed:
+            return
         if cancel and self.status in LIVE_STATUSES:
             try:
                 self.cancel(wait=5.0)
             except SessionError:
                 pass
+        with self._lock:
+            self._state.closed = True
         for view in self.turns:
             view.stop()
             view.close()
-        self._controls_widget.close()
         if self._own_client:
             self._client.close()
+        self._sync_ui()
         super().close()
 
     # ------------------------------------------------------------------ decisions
 
-    def _find_pending(self, call_id: str | None, kind: str) -> tuple[_Run, PendingAction]:
-        pending = self.pending
-        with self._lock:
-            run = self._paused_run()
-        if run is None or not pending:
-            latest = self.latest
-            state = "empty" if latest is None else latest.status
-            if latest is not None and latest.turn_id in self._resumed:
-                raise SessionError(
-                    f"Turn {latest.turn_id!r} was already resumed; its actions cannot be changed any more."
-                )
-            raise SessionError(f"No turn is waiting for a decision (the newest turn is {state}).")
-        calls = [p for p in pending if p.tool_call_id is not None]
-        if not calls:
-            waits = "; ".join(p.describe() for p in pending)
-            raise SessionError(f"No tool call waits for a decision: the turn waits for {waits}.")
-        if call_id is None:
-            of_kind = [p for p in calls if p.kind == kind]
-            if len(of_kind) != 1:
-                names = "; ".join(p.describe() for p in calls) or "none"
-                raise SessionError(f"Say which tool call: {len(of_kind)} pending {kind}s. Pending: {names}.")
-            return run, of_kind[0]
-        for p in calls:
-            if p.tool_call_id == call_id:
-                if p.kind != kind:
-                    verb = "approve() or deny()" if p.kind == "approval" else "answer()"
-                    raise SessionError(f"Tool call {call_id!r} waits for {p.describe()}: use {verb}.")
-                return run, p
-        names = "; ".join(p.describe() for p in calls) or "none (only an MCP sign-in: call resume())"
-        raise SessionError(f"Tool call {call_id!r} is not pending. Pending: {names}.")
-
-    def _decide(self, call_id: str | None, kind: str, decision: dict[str, Any]) -> bool:
-        """Record a decision; returns True when every pending tool call now has one."""
-        run, action = self._find_pending(call_id, kind)
-        with self._lock:
-            tid = run.view.turn_id or ""
-            self._decisions.setdefault(tid, {})[action.tool_call_id or ""] = dict(decision)
-        self._request_sync()
-        pending = self.pending
-        return bool(pending) and all(p.kind != "mcp_auth" and p.decision is not None for p in pending)
-
     def _decide_and_maybe_resume(
         self, call_id: str | None, kind: str, decision: dict[str, Any]
     ) -> TurnView | None:
-        complete = self._decide(call_id, kind, decision)
+        complete = self._state.decide(call_id, kind, decision)
+        self._request_sync()
         if complete and self.auto_resume:
             return self.resume()
         return None
 
-    def _resume_items(self) -> tuple[_Run, list[dict[str, Any]]]:
-        pending = self.pending
+    def _begin_resume(self) -> Run:
         with self._lock:
-            run = self._paused_run()
-        if run is None or not pending:
-            latest = self.latest
-            if latest is not None and latest.turn_id in self._resumed:
-                raise SessionError(f"Turn {latest.turn_id!r} was already resumed.")
-            state = "empty" if latest is None else latest.status
-            raise SessionError(f"Nothing to resume: no turn is paused (the newest turn is {state}).")
-        missing = [p for p in pending if p.kind != "mcp_auth" and p.decision is None]
-        if missing:
-            names = "; ".join(p.describe() for p in missing)
-            decided = len([p for p in pending if p.decision is not None])
-            raise PendingActionsError(
-                f"Cannot resume turn {run.view.turn_id!r} yet: the gateway needs every pending action answered "
-                f"in one turn ({decided} of {len(pending)} decided). Still pending: {names}. Use approve(), "
-                "deny() or answer() for each.",
-                missing,
-            )
-        items: list[dict[str, Any]] = []
-        for p in pending:
-            d = p.decision
-            if p.kind == "mcp_auth" or d is None:
-                continue
-            base = {"thread_id": p.thread_id or "main", "tool_call_id": p.tool_call_id}
-            if p.kind == "approval":
-                approval: dict[str, Any] = {"status": d["status"]}
-                if d.get("reason"):
-                    approval["reason"] = d["reason"]
-                items.append({"type": "user.tool_approval", **base, "approval": approval})
-            else:
-                items.append({"type": "user.tool_response", **base, "content": d["text"]})
-        return run, items
-
-    def _begin_resume(self) -> _Run:
-        with self._lock:
-            paused, items = self._resume_items()
-            tid = paused.view.turn_id or ""
-            if self._busy is not None:
-                raise SessionError(
-                    f"Another request ({self._busy}) is in flight; try again when it finished."
-                )
-            self._resumed[tid] = None
-            try:
-                return self._begin_turn(items, kind="resume", resumes=tid)
-            except BaseException:
-                self._resumed.pop(tid, None)
-                raise
+            paused, items = self._state.resume_items()
+            return self._begin_turn(items, kind="resume", resumes=paused.view.turn_id or "")
 
     # ------------------------------------------------------------------ turns
 
-    def _new_view(self, items: Iterable[StreamItem] | None = None, status: str | None = None) -> TurnView:
-        view = TurnView(items, session_id=self.session_id, flush_interval=self.flush_interval, status=status)
-        view._intent_handler = self._handle_intent
-        return view
+    def _new_run(self, kind: RunKind, items: Iterable[StreamItem] | None = None, status: str | None = None,
+                 resumes: str | None = None) -> Run:  # fmt: skip
+        key = self._state.new_key()
+        view = SessionTurnView(self, key, items, session_id=self.session_id, flush_interval=self.flush_interval,
+                               status=status)  # fmt: skip
+        view._intent_handler = self._intents.handle
+        run = Run(view=view, key=key, kind=kind, resumes=resumes)
+        return run
 
-    def _begin_turn(self, items: list[dict[str, Any]], *, kind: str, resumes: str | None = None) -> _Run:
+    def _begin_turn(self, items: list[dict[str, Any]], *, kind: RunKind, resumes: str | None = None) -> Run:
         with self._lock:
-            if self._busy is not None:
-                raise SessionError(
-                    f"Another request ({self._busy}) is in flight; try again when it finished."
-                )
-            self._busy = "resume" if kind == "resume" else "send"
-            view = self._new_view(status="connecting")
-            run = _Run(view=view, kind=kind, resumes=resumes)
-            self._runs.append(run)
+            if kind == "message":
+                why = self._state.why_not_send()
+                if why is not None:
+                    self._notice("error", why)
+                    raise SessionError(why)
+            run = self._new_run(kind, status="connecting", resumes=resumes)
+            self._state.start(run, "resume" if kind == "resume" else "send")
         self._request_sync()
         try:
             stream = self._client.create_turn(self.session_id, items, stream=True)
         except BaseException as exc:
             self._creation_failed(run, exc)
-            raise
+            raise run.error or exc from exc
         run.stream = stream
-        view._closer = stream.close
-        threading.Thread(
-            target=self._follow, args=(run, stream), name="tfwidget-session-turn", daemon=True
-        ).start()
+        run.view._closer = stream.close
+        new_thread(self._follow, "tfwidget-session-turn", (run, stream)).start()
         return run
 
-    def _await_created(self, run: _Run, timeout: float) -> TurnView:
+    def _await_created(self, run: Run, timeout: float) -> TurnView:
         if not run.created.wait(timeout):
             raise SessionError(f"The gateway did not start the turn within {timeout} s.")
         if run.error is not None:
             raise run.error
         return run.view
 
-    def _follow(self, run: _Run, stream: Iterable[StreamItem]) -> None:
+    def _follow(self, run: Run, stream: Iterable[StreamItem]) -> None:
         view = run.view
         try:
             for item in stream:
@@ -635,36 +529,17 @@ class SessionView(ipywidgets.VBox):
         run.finished.set()
         self._request_sync()
 
-    def _created(self, run: _Run) -> None:
-        with self._lock:
-            if self._busy in ("send", "resume"):
-                self._busy = None
-            if run.resumes is not None:
-                self._resumed[run.resumes] = run.view.turn_id
+    def _created(self, run: Run) -> None:
+        self._state.created(run)
         run.created.set()
         self._request_sync()
 
-    def _creation_failed(self, run: _Run, exc: BaseException) -> None:
-        with self._lock:
-            if run in self._runs:
-                self._runs.remove(run)
-            if self._busy in ("send", "resume"):
-                self._busy = None
-            if run.resumes is not None and self._resumed.get(run.resumes) is None:
-                self._resumed.pop(run.resumes, None)
-        hint = ""
-        if run.kind == "resume":
-            doing = "resume the paused turn"
-        else:
-            doing = "send the message"
-            pending = self.pending
-            if pending:
-                hint = (
-                    "The session's turn is paused and waits for "
-                    + "; ".join(p.describe() for p in pending)
-                    + ". Answer with approve() / deny() / answer() (or resume() after signing in) first."
-                )
-        err = _gateway_error(exc, doing, hint)
+    def _creation_failed(self, run: Run, exc: BaseException) -> None:
+        if run.created.is_set() and run.error is not None:
+            return
+        self._state.creation_failed(run)
+        doing = "resume the paused turn" if run.kind == "resume" else "send the message"
+        err = _gateway_error(exc, doing)
         if err is not exc:
             err.__cause__ = exc
         run.error = err
@@ -677,139 +552,72 @@ class SessionView(ipywidgets.VBox):
 
     def _load(self, latest_hint: dict[str, Any] | None = None) -> None:
         """Show the session's finished turns (from its events) and follow its newest turn if still live."""
-        events = self._client.list_session_events(self.session_id)
-        groups: OrderedDict[str, list[StreamItem]] = OrderedDict()
-        now = time.time()
-        for entry in reversed(events):  # the API lists newest first
-            groups.setdefault(entry.turn_id, []).append(StreamItem(None, entry.event, now))
-        for items in groups.values():
-            run = _Run(view=self._new_view(items), kind="loaded")
-            run.created.set()
-            run.finished.set()
-            self._runs.append(run)
-        newest = latest_hint or self._newest_turn()
-        if newest is not None and newest.get("id") not in groups:
-            self._follow_existing(str(newest["id"]))
+        history = load_history(self._client, self.session_id, latest_hint)
+        with self._lock:
+            for items in history.turns.values():
+                run = self._new_run("loaded", items)
+                run.created.set()
+                run.finished.set()
+                self._state.runs.append(run)
+        if history.follow is not None:
+            self._follow_existing(history.follow)
         self._request_sync()
 
-    def _newest_turn(self) -> dict[str, Any] | None:
-        """The session's newest turn (it may still be running, so not in the session's events)."""
-        try:
-            data = self._client.list_turns(self.session_id, limit=1)
-        except GatewayError:
-            return None
-        if isinstance(data, list) and data and isinstance(data[0], dict) and data[0].get("id"):
-            return data[0]
-        return None
-
     def _follow_existing(self, turn_id: str) -> None:
-        view = self._new_view(status="connecting")
-        run = _Run(view=view, kind="follow")
+        run = self._new_run("follow", status="connecting")
         run.created.set()
-        self._runs.append(run)
+        with self._lock:
+            self._state.runs.append(run)
         stream = self._client.subscribe(self.session_id, turn_id)
         run.stream = stream
-        view._closer = stream.close
-        threading.Thread(
-            target=self._follow, args=(run, stream), name="tfwidget-session-follow", daemon=True
-        ).start()
+        run.view._closer = stream.close
+        new_thread(self._follow, "tfwidget-session-follow", (run, stream)).start()
 
-    # ------------------------------------------------------------------ intents from the front end
+    # ------------------------------------------------------------------ intents and messages
 
-    def _handle_intent(self, source: Any, content: dict[str, Any]) -> None:
-        """One intent from a card or the controls: act on it and acknowledge it to ``source``."""
-        iid = str(content.get("id") or "")
-        action = content.get("action")
-        with self._lock:
-            duplicate = not iid or iid in self._seen_intents
-            if not duplicate:
-                self._seen_intents[iid] = None
-                while len(self._seen_intents) > _MAX_INTENT_IDS:
-                    self._seen_intents.popitem(last=False)
-        if duplicate:
-            self.intents_ignored += 1
-            self._ack(source, iid, False, "duplicate intent ignored")
+    def _on_custom_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict):
             return
-        try:
-            ok, why = self._act(source, action, content)
-        except Exception as exc:
-            text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-            if not isinstance(exc, SessionError) or exc.cause is None:  # gateway errors are noticed already
-                self._notice("error", text)
-            self._ack(source, iid, False, text)
+        key = content.get("turn")
+        if key is not None:
+            run = self._state.run_by_key(str(key))
+            if run is None:
+                return
+            inner = {k: v for k, v in content.items() if k != "turn"}
+            if inner.get("type") == "hello":
+                run.view._on_custom_msg(run.view, inner, None)
+                self._forward(run.key, {"type": "snapshot", "view": run.view._view})
+            elif inner.get("type") == "intent":
+                self._intents.handle(run.view, inner)
             return
-        if ok:
-            self.intents_handled += 1
-        else:
-            self.intents_ignored += 1
-        self._ack(source, iid, ok, why)
+        if content.get("type") == "intent":
+            self._intents.handle(self, content)
+        elif content.get("type") == "hello":
+            self._sync_ui()
 
     def _act(self, source: Any, action: Any, content: dict[str, Any]) -> tuple[bool, str | None]:
-        call_id = content.get("call_id")
-        call_id = str(call_id) if call_id else None
-        if action in ("approve", "deny", "answer", "clear"):
-            if self._busy is not None:
-                return False, f"{self._busy} in flight"
-            with self._lock:
-                paused = self._paused_run()
-            if paused is None or (isinstance(source, TurnView) and source is not paused.view):
-                return False, "this turn no longer waits for a decision"
-            if action == "approve":
-                complete = self._decide(call_id, "approval", {"kind": "approval", "status": "allow"})
-            elif action == "deny":
-                decision: dict[str, Any] = {"kind": "approval", "status": "deny"}
-                reason = content.get("reason")
-                if isinstance(reason, str) and reason.strip():
-                    decision["reason"] = reason.strip()
-                complete = self._decide(call_id, "approval", decision)
-            else:
-                text = content.get("text")
-                if not isinstance(text, str) or not text.strip():
-                    raise ValueError("The answer is empty.")
-                complete = self._decide(call_id, "question", {"kind": "question", "text": text})
-            if complete and self.auto_resume:
-                self._begin_resume()
-            return True, None
-        if action == "clear":
-            if call_id:
-                self.clear_decision(call_id)
-            return True, None
-        if action == "resume":
-            if self._busy is not None:
-                return False, f"{self._busy} in flight"
-            self._begin_resume()
-            return True, None
-        if action == "send":
-            if self._busy is not None:
-                return False, f"{self._busy} in flight"
-            if self.status in LIVE_STATUSES:
-                return False, "a turn is running (cancel it first)"
-            if self.pending:
-                return False, "the turn waits for actions; answer them first"
-            text = content.get("text")
-            if not isinstance(text, str) or not text.strip():
-                raise ValueError("The message is empty.")
-            self._begin_turn([{"type": "user.message", "content": text}], kind="message")
-            return True, None
-        if action == "cancel":
-            if self._busy == "cancel":
-                return False, "cancel in flight"
+        return act(self, source, action, content)
 
-            def run() -> None:
-                try:
-                    self.cancel(wait=None)
-                except SessionError:
-                    pass  # noticed already
+    def _send_msg(self, content: dict[str, Any], buffers: Any = None) -> None:
+        """A custom message to the front end (what ``Widget.send`` does; ``send`` is the chat API here)."""
+        super().send(content, buffers)
 
-            threading.Thread(target=run, name="tfwidget-session-cancel", daemon=True).start()
-            return True, None
-        raise ValueError(f"Unknown action {action!r}.")
+    def _forward(self, key: str, content: Any) -> None:
+        """A turn's message (patch, snapshot, ack) to the front end, tagged with the turn's key."""
+        self._send_msg({"type": "turn", "key": key, "msg": content})
 
-    def _ack(self, source: Any, iid: str, ok: bool, why: str | None) -> None:
-        try:
-            source.send({"type": "ack", "id": iid, "ok": ok, "error": why})
-        except Exception:
-            pass
+    def _on_turn_view(self, key: str, view: TurnView, snapshot: dict[str, Any]) -> None:
+        """A turn's settled view changed: keep ``_views`` current when it settles or changes status.
+
+        Called under the turn's lock: it takes only ``_views_lock`` (never the session's lock, which is
+        held while turns are read), so the two cannot wait on each other."""
+        with self._views_lock:
+            old = self._views.get(key)
+            live = snapshot.get("status") in LIVE_STATUSES
+            if old is not None and live and old.get("status") == snapshot.get("status"):
+                self._forward(key, {"type": "snapshot", "view": snapshot})
+                return
+            self._views = {**self._views, key: snapshot}
 
     # ------------------------------------------------------------------ UI state
 
@@ -831,56 +639,32 @@ class SessionView(ipywidgets.VBox):
         self._sync_ui()
 
     def _sync_ui(self) -> None:
+        try:
+            self._sync_ui_now()
+        except Exception as exc:  # never let a sync error go unseen (it would freeze the view)
+            with self._lock:
+                self._notices.append({"level": "error", "text": f"tfwidget: {type(exc).__name__}: {exc}"})
+            raise
+
+    def _sync_ui_now(self) -> None:
         with self._lock:
-            runs = list(self._runs)
-            paused = self._paused_run()
-            pending = self.pending
-            busy = self._busy
-            latest = runs[-1].view if runs else None
-            status = "empty" if latest is None else latest.status
+            turns = _session_ui.turn_entries(self._state)
+            controls = _session_ui.controls(self._state, self.session_id, self.agent_name, self._notices)
+            runs = list(self._state.runs)
+            for run, entry in zip(runs, turns, strict=True):
+                if run.view._actions != entry["actions"]:
+                    run.view._actions = entry["actions"]
+            state = {"turns": turns, "controls": controls}
+            if state != self._session:
+                self._session = state
+        with self._views_lock:
+            keys = {r.key for r in runs}
+            views = {k: v for k, v in self._views.items() if k in keys}
             for run in runs:
-                tid = run.view.turn_id or ""
-                decisions = self._decisions.get(tid, {})
-                if run is paused:
-                    actions = {
-                        "enabled": True,
-                        "busy": busy is not None,
-                        "decisions": decisions,
-                        "sent": False,
-                    }
-                elif tid in self._resumed or decisions:
-                    actions = {
-                        "enabled": False,
-                        "busy": False,
-                        "decisions": decisions,
-                        "sent": tid in self._resumed,
-                    }
-                else:
-                    actions = {}
-                if run.view._actions != actions:
-                    run.view._actions = actions
-            waiting = [p for p in pending if p.kind == "mcp_auth" or p.decision is None]
-            controls = {
-                "session_id": self.session_id,
-                "agent_name": self.agent_name,
-                "status": status,
-                "turns": len(runs),
-                "busy": busy,
-                "can_send": busy is None and not pending and status not in LIVE_STATUSES,
-                "can_cancel": busy != "cancel" and status in LIVE_STATUSES,
-                "can_resume": busy is None
-                and paused is not None
-                and bool(pending)
-                and all(p.kind == "mcp_auth" or p.decision is not None for p in pending),
-                "pending": [p.describe() for p in waiting],
-                "decided": sum(1 for p in pending if p.decision is not None),
-                "notices": [dict(n) for n in self._notices],
-            }
-            children = (*(r.view for r in runs), self._controls_widget)
-        if self._controls_widget._controls != controls:
-            self._controls_widget._controls = controls
-        if tuple(self.children) != children:
-            self.children = children
+                if run.key not in views:
+                    views[run.key] = run.view._view
+            if views != self._views:
+                self._views = views
 
 
 def chat(
@@ -919,9 +703,8 @@ def chat(
                 session = client.create_session(agent_name)
             except GatewayError as exc:
                 raise _gateway_error(exc, f"create a session for agent {agent_name!r}") from exc
-            view = SessionView(client, str(session["id"]), agent_name=agent_name, auto_resume=auto_resume,
+            return SessionView(client, str(session["id"]), agent_name=agent_name, auto_resume=auto_resume,
                                flush_interval=flush_interval, own_client=own)  # fmt: skip
-            return view
         view = SessionView(client, session_id, agent_name=agent_name, auto_resume=auto_resume,
                            flush_interval=flush_interval, own_client=own)  # fmt: skip
         try:

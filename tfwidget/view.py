@@ -28,6 +28,7 @@ from .events import (
     ToolApprovalRequiredEvent,
     ToolResponseRequiredEvent,
 )
+from .resolution import input_label
 from .timing import clock_view, spans_view
 
 if TYPE_CHECKING:
@@ -263,15 +264,9 @@ def input_view(state: TurnState) -> list[dict[str, Any]]:
         if item.type == "user.message":
             out.append({"type": item.type, "text": _content_text(item.content)})
             continue
-        if item.type == "user.tool_approval":
-            approval = item.approval or {}
-            summary = f"{approval.get('status', '?')} {item.tool_call_id or ''}".strip()
-            if approval.get("reason"):
-                summary += f": {approval['reason']}"
-        elif item.type == "user.tool_response":
-            summary = f"{item.tool_call_id or ''}: {_content_text(item.content)}".strip(": ")
-        else:
-            summary = _content_text(item.content) or item.type
+        # what a person did, in words ("Approved process_refund"): see tfwidget.resolution
+        info = state.tool_calls.get(item.tool_call_id or "")
+        summary = input_label(item, info.name if info is not None else None)
         out.append({"type": item.type, "summary": summary})
     return out
 

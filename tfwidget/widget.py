@@ -28,6 +28,7 @@ import anywidget
 import traitlets
 
 from ._idle import show_idle
+from ._threads import new_thread, new_timer
 from .events import (
     McpAuthRequiredEvent,
     ModelMessageDeltaEvent,
@@ -150,7 +151,7 @@ class TurnView(anywidget.AnyWidget):
         self._notices: list[dict[str, str]] = []
         self._started_ms: int | None = None
         self._scheduled_at: float | None = None  # monotonic time of the next scheduled flush
-        self._timer: threading.Timer | None = None
+        self._timer: Any = None  # a threading.Timer (or its marimo twin)
         self._last_flush = 0.0
         self._last_snapshot = 0.0
         self._snapshot_rev = -1
@@ -238,8 +239,7 @@ class TurnView(anywidget.AnyWidget):
         with self._lock:
             if self._timer is not None:
                 self._timer.cancel()
-            self._timer = threading.Timer(delay, self._flush)
-            self._timer.daemon = True
+            self._timer = new_timer(delay, self._flush)  # a marimo.Thread in marimo: see _threads
             self._timer.start()
 
     def _arm_on_loop(self, target: float) -> None:
@@ -351,7 +351,7 @@ class TurnView(anywidget.AnyWidget):
             except Exception as exc:  # a bug or a client error: end the view visibly
                 self._fail(f"{type(exc).__name__}: {exc}")
 
-        self._thread = threading.Thread(target=run, name=name, daemon=True)
+        self._thread = new_thread(run, name)
         self._thread.start()
 
     def _follow(self, items: Iterable[StreamItem]) -> None:

@@ -142,7 +142,19 @@ export function pauseControls(p, actions) {
     const reason = h("input", {
       class: "tfw-reason",
       attrs: { type: "text", placeholder: "reason (optional, for Deny)", disabled, value: draft.reason },
-      on: { input: (ev) => (draft.reason = ev.target.value) },
+      on: {
+        input: (ev) => (draft.reason = ev.target.value),
+        keydown: (ev) => {
+          // Enter in the reason box submits the deny
+          if (ev.key === "Enter" && !ev.isComposing) {
+            ev.preventDefault();
+            if (!actions.busy && !ev.currentTarget.disabled) {
+              disableAll(ev.currentTarget);
+              actions.send({ action: "deny", call_id: callId, reason: draft.reason || null });
+            }
+          }
+        },
+      },
     });
     reason.value = draft.reason;
     row.append(

@@ -5,8 +5,10 @@
 import { ViewStore } from "./store.js";
 import { TurnRenderer } from "./render.js";
 import { Actions } from "./actions.js";
-import { mountControls } from "./session.js";
 import { mountPlayer } from "./player.js";
+import { mountSession } from "./session_view.js";
+import { guardKeys } from "./keys.js";
+import { followTheme } from "./theme.js";
 
 const LIVE = new Set(["connecting", "streaming", "reconnecting"]);
 
@@ -15,7 +17,7 @@ const LIVE = new Set(["connecting", "streaming", "reconnecting"]);
  * Returns a cleanup function.
  */
 export function mount(model, el) {
-  if (model.get("_controls") !== undefined) return mountControls(model, el);
+  if (model.get("_session") !== undefined) return mountSession(model, el);
   const store = new ViewStore();
   const renderer = new TurnRenderer(el, store);
   let frame = 0;
@@ -41,6 +43,7 @@ export function mount(model, el) {
 
   // Pause cards become interactive when Python sets the `_actions` trait (a session view).
   const actions = new Actions(model, () => {
+    store.dirty.keys.add("actions"); // pause cards, resolutions and the input's labels
     store.dirty.keys.add("pauses");
     schedule();
   });
@@ -71,8 +74,12 @@ export function mount(model, el) {
   const unmountPlayer = model.get("_player_meta") ? mountPlayer(model, renderer.root) : null;
 
   el.__tfw = { store, renderer }; // for debugging and the browser tests
+  const unguard = guardKeys(el);
+  const unfollow = followTheme(el);
   return () => {
     if (unmountPlayer) unmountPlayer();
+    unguard();
+    unfollow();
     clearInterval(timer);
     if (frame && typeof cancelAnimationFrame === "function") cancelAnimationFrame(frame);
     model.off("change:_view", onView);

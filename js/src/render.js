@@ -17,6 +17,8 @@ import {
 import { StreamingMarkdown } from "./markdown.js";
 import { pauseControls } from "./actions.js";
 import { attachTimeline, costByThread, spansCost, usageChipExtras } from "./timeline.js";
+import { restoreFocus, saveFocus } from "./focus.js";
+import { DECISION_TITLES, inputLabel, isResolved, resolutionOf, resolvedCard } from "./resolution.js";
 
 const LIVE = new Set(["connecting", "streaming", "reconnecting"]);
 const LONG_RESPONSE_CHARS = 600;
@@ -80,16 +82,17 @@ export class TurnRenderer {
     const { view, dirty } = this.store;
     if (!dirty.any) return;
     this.frames += 1;
+    const focus = saveFocus(this.root);
     const all = dirty.all;
     if (all) this.resetTranscript();
     const keys = dirty.keys;
     const touched = (k) => all || keys.has(k);
 
     if (touched("status") || touched("status_detail") || touched("totals") || touched("turn_id") ||
-        touched("completed_at") || touched("session_id") || touched("spans")) {
+        touched("completed_at") || touched("session_id") || touched("spans") || touched("actions")) {
       this.renderHeader();
     }
-    if (touched("input")) this.renderInput();
+    if (touched("input") || touched("actions")) this.renderInput();
     if (touched("threads")) for (const t of view.threads || []) this.renderThreadHeader(t);
 
     // Timeline: place new entries; re-placing from an earlier index only re-parents existing nodes.
@@ -100,19 +103,21 @@ export class TurnRenderer {
 
     const msgIds = all ? Object.keys(view.messages || {}) : dirty.messages;
     for (const id of msgIds) if (this.messageEls.has(id)) this.renderMessage(id);
-    const toolIds = all ? Object.keys(view.tools || {}) : dirty.tools;
+    const toolIds = all || touched("actions") ? Object.keys(view.tools || {}) : dirty.tools;
     for (const id of toolIds) this.renderTool(id);
     const eventIds = all ? Object.keys(view.events || {}) : dirty.events;
     for (const id of eventIds) if (this.eventEls.has(id)) this.renderEvent(id);
-    if (touched("pauses") || all || from < timeline.length) this.renderPauses();
+    if (touched("pauses") || touched("actions") || all || from < timeline.length) this.renderPauses();
     if (touched("usage") || touched("spans")) this.renderUsage();
     if (touched("spans")) for (const id of this.messageEls.keys()) this.renderMessage(id);
     if (touched("notices")) this.renderNotices();
     this.timeline.update(touched);
     this.root.dataset.status = view.status || "connecting";
+    this.root.dataset.resolved = isResolved(this.actions) ? "true" : "false";
 
     const statusChanged = touched("status");
     dirty.clear();
+    restoreFocus(this.root, focus);
     // Follow the stream; also reveal the end (e.g. a pause card) when the turn settles.
     if (this.stick && (LIVE.has(view.status) || statusChanged)) this.scrollEl.scrollTop = this.scrollEl.scrollHeight;
   }
@@ -121,8 +126,13 @@ export class TurnRenderer {
 
   renderHeader() {
     const v = this.store.view;
-    const status = STATUS_LABELS[v.status] || v.status || "connecting";
-    const pill = h("span", { class: `tfw-pill tfw-pill-${status}`, text: status });
+    const resolved = v.status === "paused" && isResolved(this.actions);
+    const status = resolved ? "resolved" : STATUS_LABELS[v.status] || v.status || "connecting";
+    const pill = h("span", {
+      class: `tfw-pill tfw-pill-${status}`,
+      text: status,
+      title: resolved ? "paused, then answered by the next turn" : null,
+    });
     this.elapsedEl = h("span", { class: "tfw-elapsed", title: "elapsed" });
     const items = [pill];
     if (v.status_detail) items.push(h("span", { class: "tfw-detail", text: v.status_detail, title: v.status_detail }));
@@ -173,7 +183,11 @@ export class TurnRenderer {
     const v = this.store.view;
     replaceChildren(
       this.inputEl,
-      ...(v.input || []).map((item) => {
+      ...(v.input || []).map((item, i) => {
+        const label = item.type === "user.message" ? null : inputLabel(this.actions, i);
+        if (label != null) {
+          return h("div", { class: "tfw-user tfw-user-decision" }, h("div", { class: "tfw-role", text: "user" }), h("div", { class: "tfw-user-text", text: label }));
+        }
         if (item.type === "user.message") {
           return h("div", { class: "tfw-user" }, h("div", { class: "tfw-role", text: "user" }), h("div", { class: "tfw-user-text", text: item.text ?? "" }));
         }
@@ -379,7 +393,8 @@ export class TurnRenderer {
       const msgEl = tool.message_id && this.messageEls.get(tool.message_id);
       (msgEl ? msgEl.tools : this.threadBody(tool.thread_id)).appendChild(t.root);
     }
-    const status = tool.status || "running";
+    const res = resolutionOf(this.actions, id);
+    const status = res && tool.status && tool.status.startsWith("awaiting") ? res.decision : tool.status || "running";
     const headKey = `${tool.name}|${tool.tool_type}|${tool.server_name}|${status}`;
     if (headKey !== t.last.head) {
       t.last.head = headKey;
@@ -392,7 +407,7 @@ export class TurnRenderer {
         h("span", { class: "tfw-tool-name", text: tool.name || "(unnamed tool)" }),
         origin ? h("span", { class: "tfw-chip", text: origin }) : null,
         h("span", { class: "tfw-spacer" }),
-        h("span", { class: `tfw-badge tfw-badge-${status}`, text: TOOL_STATUS_LABELS[status] || status }),
+        h("span", { class: `tfw-badge tfw-badge-${status}`, text: TOOL_STATUS_LABELS[status] || (DECISION_TITLES[status] || status).toLowerCase() }),
       );
       t.root.dataset.status = status;
     }
@@ -535,6 +550,11 @@ export function usageChip(usage, span = null) {
 }
 
 function pauseCard(p, toolOf, actions) {
+  const res = resolutionOf(actions, p.tool_call_id);
+  if (res) {
+    const tool = p.tool_call_id ? toolOf(p.tool_call_id) : null;
+    return resolvedCard(p, res, p.tool_name || tool?.name || "tool");
+  }
   const card = pauseCardBody(p, toolOf);
   if (p.pending === false) {
     card.classList.add("tfw-pause-resolved");

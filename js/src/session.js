@@ -1,5 +1,5 @@
 // The controls under a session view: the message box, Send / Cancel / Resume and the notices.
-// State comes from the `_controls` trait; clicks become intents (see actions.js).
+// State comes from the session view's `_session.controls`; clicks become intents (see actions.js).
 import { h, replaceChildren } from "./dom.js";
 import { Actions } from "./actions.js";
 
@@ -63,16 +63,24 @@ export class ControlsRenderer {
   sendMessage() {
     const text = this.input.value;
     if (!text.trim() || !this.state.can_send || this.actions.busy) return;
+    const hadFocus = document.activeElement === this.input;
     this.actions.send({ action: "send", text }, (ack) => {
       if (ack.ok && this.input.value === text) this.input.value = "";
+      this.renderButtons();
+      if (hadFocus && !this.input.disabled) this.input.focus({ preventScroll: true });
     });
+    if (hadFocus) this.input.focus({ preventScroll: true });
+    if (this.onSent) this.onSent();
   }
 
   renderButtons() {
     const st = this.state;
     const busy = this.actions.busy;
     const waiting = (Array.isArray(st.pending) && st.pending.length > 0) || !!st.can_resume;
-    this.input.disabled = busy || waiting; // the protocol takes no message while a turn waits on actions
+    // the protocol takes no message while a turn waits on actions; while a request is in flight the box
+    // is only read-only, so it keeps the focus (a disabled element drops it)
+    this.input.disabled = waiting;
+    this.input.readOnly = busy;
     this.sendBtn.disabled = busy || !st.can_send || !this.input.value.trim();
     this.cancelBtn.hidden = !st.can_cancel && st.busy !== "cancel";
     this.cancelBtn.disabled = busy || !st.can_cancel;
@@ -107,21 +115,4 @@ export class ControlsRenderer {
       ...notices.map((n) => h("div", { class: `tfw-notice tfw-notice-${n.level || "info"}`, text: n.text ?? "" })),
     );
   }
-}
-
-/** Mount the controls widget; returns a cleanup function. */
-export function mountControls(model, el) {
-  const r = new ControlsRenderer(el, model);
-  const onChange = () => r.actions.refresh();
-  const onMsg = (msg) => {
-    if (msg && msg.type === "ack") r.actions.ack(msg);
-  };
-  model.on("change:_controls", onChange);
-  model.on("msg:custom", onMsg);
-  r.render();
-  el.__tfw = { controls: r };
-  return () => {
-    model.off("change:_controls", onChange);
-    model.off("msg:custom", onMsg);
-  };
 }

@@ -131,10 +131,20 @@ def test_click_approve_finishes_the_turn(lab: Lab, sim_factory: Any) -> None:
     assert len(turns) == 2
     assert turns[1].input[0]["type"] == "user.tool_approval"
     assert turns[1].input[0]["approval"] == {"status": "allow"}
-    # the first turn's card now shows the decision as sent, without buttons
+    # the first turn reads as resolved: its card says what was decided, without buttons
     first = lab.page.locator(lab.out(TURN)).first
-    assert first.locator(".tfw-decided .tfw-decision").text_content() == "Approve"
+    resolved = first.locator(".tfw-pause-resolved[data-decision='approved']")
+    resolved.wait_for()
+    assert resolved.locator(".tfw-pause-title").text_content() == "Approved"
+    assert "process_refund was approved" in resolved.inner_text()
+    assert "is allowed or denied" not in first.inner_text()
+    assert first.get_attribute("data-resolved") == "true"
+    assert (first.locator(".tfw-header .tfw-pill").text_content() or "").strip() == "resolved"
     assert first.locator(".tfw-approve").count() == 0
+    # the resume turn's user bubble says what the person did
+    assert last_turn(lab).locator(".tfw-input .tfw-user-text").all_text_contents() == [
+        "Approved process_refund"
+    ]
     assert "processed" in last_turn(lab).inner_text()
     assert lab.page.locator(lab.out(f"{CONTROLS} .tfw-composer-input")).first.is_enabled()
     shot(lab, "done")

@@ -1,0 +1,33 @@
+// Keep the focus (and the caret) in a view's text entry across a re-render that replaces it: a pause
+// card's reason or answer box is rebuilt when a snapshot arrives, and the person keeps typing.
+
+function selectorFor(el, root) {
+  const row = el.closest("[data-call]");
+  const cls = [...el.classList].find((c) => c.startsWith("tfw-"));
+  if (!cls || !root.contains(el)) return null;
+  if (row) return `[data-call="${CSS.escape(row.dataset.call)}"] .${CSS.escape(cls)}`;
+  return `.${CSS.escape(cls)}`;
+}
+
+/** What has the focus inside `root` (a text entry), to find it again after a re-render. */
+export function saveFocus(root) {
+  if (typeof document === "undefined") return null;
+  const el = document.activeElement;
+  if (!el || !root || !root.contains(el) || !/^(INPUT|TEXTAREA)$/.test(el.tagName)) return null;
+  const selector = selectorFor(el, root);
+  if (!selector) return null;
+  return { el, selector, start: el.selectionStart, end: el.selectionEnd };
+}
+
+/** Put the focus back where `saved` says, when the element was replaced. */
+export function restoreFocus(root, saved) {
+  if (!saved || document.activeElement === saved.el) return;
+  const el = root.querySelector(saved.selector);
+  if (!el || el.disabled || document.activeElement === el) return;
+  el.focus({ preventScroll: true });
+  try {
+    if (saved.start != null) el.setSelectionRange(saved.start, saved.end);
+  } catch {
+    // not a text input
+  }
+}
