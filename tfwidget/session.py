@@ -594,7 +594,7 @@ class SessionView(ipywidgets.VBox):
         run.stream = stream
         view._closer = stream.close
         threading.Thread(
-            target=self._follow, args=(run, stream), name="tfwidget-session-turn", daemon=True
+            target=self._follow_guarded, args=(run, stream), name="tfwidget-session-turn", daemon=True
         ).start()
         return run
 
@@ -604,6 +604,20 @@ class SessionView(ipywidgets.VBox):
         if run.error is not None:
             raise run.error
         return run.view
+
+    def _follow_guarded(self, run: _Run, stream: Iterable[StreamItem]) -> None:
+        """:meth:`_follow` on a thread of its own: whatever ends it, the run finishes and says why."""
+        try:
+            self._follow(run, stream)
+        except BaseException as exc:
+            if not run.created.is_set():
+                self._creation_failed(run, exc)
+            else:
+                run.view._fail(f"{type(exc).__name__}: {exc}")
+        finally:
+            if not run.finished.is_set():
+                run.finished.set()
+                self._request_sync()
 
     def _follow(self, run: _Run, stream: Iterable[StreamItem]) -> None:
         view = run.view
@@ -711,7 +725,7 @@ class SessionView(ipywidgets.VBox):
         run.stream = stream
         view._closer = stream.close
         threading.Thread(
-            target=self._follow, args=(run, stream), name="tfwidget-session-follow", daemon=True
+            target=self._follow_guarded, args=(run, stream), name="tfwidget-session-follow", daemon=True
         ).start()
 
     # ------------------------------------------------------------------ intents from the front end

@@ -160,6 +160,7 @@ class TurnView(anywidget.AnyWidget):
         self._closer: Callable[[], None] | None = None
         self._display_handles: list[Any] = []
         self._intent_handler: Callable[[TurnView, dict[str, Any]], None] | None = None
+        self._broken: str | None = None  # why the view model could not be built (see _break)
         self.patches_sent = 0
         self.snapshots_sent = 0
         self.on_msg(self._on_custom_msg)
@@ -255,6 +256,34 @@ class TurnView(anywidget.AnyWidget):
         self._flush(force_snapshot=True)
 
     def _flush(self, *, force_snapshot: bool = False) -> None:
+        # runs on the kernel's loop, a timer or a follower thread: an exception here would freeze the view
+        # silently (the loop logs it, a thread dies), so a failure ends the view visibly instead
+        if self._broken is not None:
+            return
+        try:
+            self._flush_now(force_snapshot=force_snapshot)
+        except Exception as exc:
+            self._break(exc)
+
+    def _break(self, exc: BaseException) -> None:
+        """End the view in ``error`` when its view model cannot be built or sent (content that a later stage
+        cannot handle). The fold keeps applying items: the DataFrames stay complete; :meth:`wait` returns."""
+        reason = f"the view could not be updated: {type(exc).__name__}: {exc}"[:500]
+        with self._lock:
+            if self._broken is not None:
+                return
+            self._broken = reason
+            self._scheduled_at = None
+            self._conn_status, self._detail = "error", reason
+            self._notices.append({"level": "error", "text": reason})
+            view = {**self._view, "status": "error", "status_detail": reason, "notices": list(self._notices)}
+        try:
+            self._view = view
+        except Exception:
+            pass
+        self._finished.set()
+
+    def _flush_now(self, *, force_snapshot: bool = False) -> None:
         with self._lock:
             self._scheduled_at = None
             self._timer = None
@@ -348,8 +377,11 @@ class TurnView(anywidget.AnyWidget):
         def run() -> None:
             try:
                 target()
-            except Exception as exc:  # a bug or a client error: end the view visibly
-                self._fail(f"{type(exc).__name__}: {exc}")
+            except BaseException as exc:  # a bug or a client error: end the view visibly, never silently
+                try:
+                    self._fail(f"{type(exc).__name__}: {exc}")
+                except BaseException:
+                    self._break(exc)
 
         self._thread = threading.Thread(target=run, name=name, daemon=True)
         self._thread.start()
@@ -473,8 +505,14 @@ class TurnView(anywidget.AnyWidget):
     def snapshot(self) -> dict[str, Any]:
         """The current view model (what the front end shows), computed fresh from the state."""
         with self._lock:
-            return build_view(self._state, rev=self._tracker.rev, session_id=self._tracker.session_id,
-                              **self._ctx())  # fmt: skip
+            if self._broken is not None:
+                return dict(self._view)
+            try:
+                return build_view(self._state, rev=self._tracker.rev, session_id=self._tracker.session_id,
+                                  **self._ctx())  # fmt: skip
+            except Exception as exc:
+                self._break(exc)
+                return dict(self._view)
 
     def __repr__(self) -> str:
         with self._lock:
@@ -544,7 +582,7 @@ def _pretty(text: str | None) -> str:
         return ""
     try:
         return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: kept as text
         return text
 
 
