@@ -37,6 +37,7 @@ from .events import (
     TurnCreatedEvent,
     TurnDoneEvent,
 )
+from .media import remote_media_allowed
 from .recording import load, save
 from .sse import MalformedFrameWarning, StreamItem
 from .state import TurnState
@@ -110,6 +111,9 @@ class TurnView(anywidget.AnyWidget):
         flush_interval: seconds between patches while streaming (coalescing window).
         snapshot_interval: the ``_view`` trait is refreshed at settle points and at least this often while
             patches flow (it is never reassigned per token).
+        remote_media: load remote images, video and audio in the transcript without asking (default: the
+            global setting, :func:`tfwidget.allow_remote_media`, off unless changed). Off, each shows a
+            placeholder naming its host with a "load images" button; the choice is kept in this trait.
     """
 
     if _BUNDLE_OK:
@@ -123,6 +127,8 @@ class TurnView(anywidget.AnyWidget):
     # decisions {call_id: {...}}, sent. Intents from the cards arrive as {"type": "intent", ...} messages
     # and go to ``_intent_handler(view, content)`` when one is set.
     _actions = traitlets.Dict().tag(sync=True)
+    #: Load remote images, video and audio in model and tool output (see :mod:`tfwidget.media`).
+    remote_media = traitlets.Bool(False).tag(sync=True)
 
     def __init__(
         self,
@@ -132,10 +138,12 @@ class TurnView(anywidget.AnyWidget):
         flush_interval: float = 0.05,
         snapshot_interval: float = 1.0,
         status: str | None = None,
+        remote_media: bool | None = None,
         **kwargs: Any,
     ) -> None:
         if not (_ESM_PATH.is_file() and _CSS_PATH.is_file()):
             raise FileNotFoundError(_BUNDLE_MISSING)
+        kwargs["remote_media"] = remote_media_allowed() if remote_media is None else bool(remote_media)
         super().__init__(**kwargs)
         self.flush_interval = float(flush_interval)
         self.snapshot_interval = float(snapshot_interval)

@@ -45,6 +45,7 @@ export function mount(model, el) {
     schedule();
   });
   renderer.actions = actions;
+  renderer.media.connect(model); // the view's `remote_media` trait
   const onActions = () => actions.refresh();
 
   const onView = () => {
@@ -78,6 +79,7 @@ export function mount(model, el) {
     model.off("change:_view", onView);
     model.off("change:_actions", onActions);
     model.off("msg:custom", onMsg);
+    renderer.media.disconnect();
   };
 }
 
