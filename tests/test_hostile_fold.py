@@ -201,3 +201,19 @@ def test_session_follower_that_cannot_render_ends_in_error(sent, unrenderable) -
         finally:
             view.close()
             client.close()
+
+
+def test_remote_media_option() -> None:
+    import tfwidget
+    from tfwidget.widget import TurnView
+
+    assert TurnView().remote_media is False
+    assert TurnView(remote_media=True).remote_media is True
+    try:
+        tfwidget.allow_remote_media()
+        assert TurnView().remote_media is True
+        assert TurnView(remote_media=False).remote_media is False
+    finally:
+        tfwidget.allow_remote_media(False)
+    with pytest.raises(TypeError):
+        tfwidget.allow_remote_media("yes")  # type: ignore[arg-type]

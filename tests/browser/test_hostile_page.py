@@ -72,9 +72,10 @@ def test_remote_media_waits_for_consent_per_view(lab: Lab) -> None:
     lab.page.route(
         "**/*.tracker.example/**", lambda route: route.fulfill(status=200, content_type="image/png", body=PNG)
     )
-    lab.run_notebook([MEDIA_CELL, SECOND_VIEW_CELL], "media")
+    # outputs: m1, m2 (another view of the same turn), m1 displayed a second time
+    lab.run_notebook([MEDIA_CELL, SECOND_VIEW_CELL, "m1"], "media")
     lab.wait_output(".tfw-root")
-    _wait_done(lab, 2)
+    _wait_done(lab, 3)
     lab.page.wait_for_timeout(1500)  # time for any fetch to start
     tracked = lambda: sorted({urlsplit(u).hostname for u in requests if "tracker.example" in u})  # noqa: E731
     assert tracked() == [], requests
@@ -107,6 +108,14 @@ def test_remote_media_waits_for_consent_per_view(lab: Lab) -> None:
     second = _root(lab, 1)
     assert second.locator(".tfw-media-blocked").count() >= 4
     assert second.locator('img[src^="https://"]').count() == 0
+    # the choice is the view's: the same view displayed again follows it, through its synced trait
+    lab.page.wait_for_function(
+        "(sel) => { const r = document.querySelectorAll(sel)[2];"
+        " return !!r && !r.querySelector('.tfw-media-blocked') && !!r.querySelector('img[src^=\"https://img.\"]'); }",
+        arg=lab.out(".tfw-root"),
+        timeout=30_000,
+    )
+    assert lab.seen_on_the_wire('"remote_media":true') or lab.seen_on_the_wire('"remote_media": true')
     lab.screenshot(scroll_to=".tfw-root")
     lab.assert_no_errors()
 
