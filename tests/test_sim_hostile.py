@@ -5,6 +5,7 @@ and 200 concurrent subscribers are all served (no connection reset)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import threading
@@ -218,3 +219,17 @@ def test_200_concurrent_subscribers_are_all_served(sim) -> None:
     errors = [r for r in results if not isinstance(r, int)]
     assert not errors, f"{len(errors)} of {n} failed: {errors[:3]}"
     assert all(r == expected for r in results), set(results)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        base64.urlsafe_b64encode(b"[" * 15_000 + b"]" * 15_000).decode(),
+        base64.urlsafe_b64encode(b'{"offset": ' + b"9" * 5000 + b"}").decode(),
+        "%%%not-base64",
+    ],
+)
+def test_a_hostile_page_token_is_a_400(sim, token: str) -> None:
+    path = f"/api/llm/v1/agents/sessions/{sim.session_id}/turns/{sim.turn_id}/events?page_token={token}"
+    status, body = _ask(sim, _head(sim, "GET", path))
+    assert status == 400 and "page_token" in body["error"]["message"]

@@ -644,8 +644,8 @@ def _decode_token(token: str, **expected: Any) -> int:
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise ValueError
         return offset
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise _bad(f"Invalid page_token {token!r}", "invalid_page_token") from None
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError):
+        raise _bad(f"Invalid page_token {token[:80]!r}", "invalid_page_token") from None
 
 
 def _page(
