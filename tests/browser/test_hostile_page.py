@@ -166,3 +166,42 @@ def test_markdown_nested_too_deeply_falls_back_to_text(lab: Lab) -> None:
     assert any(t.rstrip().endswith("> > x") for t in plain)
     lab.screenshot(scroll_to=".tfw-root")
     lab.assert_no_errors()
+
+
+def test_exported_page_blocks_remote_media_until_asked(offline_page: Any, tmp_path: Any) -> None:
+    """``to_html()``: the same consent without a kernel (every network request is recorded, then aborted)."""
+    import time
+
+    from tfwidget.sim import serve
+    from tfwidget.sim.scenarios import _Builder
+    from tfwidget.widget import watch
+
+    b = _Builder([{"type": "user.message", "content": "show me"}], seed=5)
+    b.message("main", content_tokens=[MEDIA_MESSAGE])
+    b.message("main", content="All done after the media.")
+    b.done()
+    sc = b.scenario("media", "remote media")
+    sc.delays = [0.0] * len(sc.events)
+    with serve(sc, speed=0) as sim:
+        view = watch(sim.session_id, sim.turn_id, base_url=sim.base_url, api_key=sim.api_key)
+        deadline = time.monotonic() + 60  # (playwright's loop runs in this thread: no asyncio.run here)
+        while view.status != "done" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert view.status == "done"
+    page_path = tmp_path / "media.html"
+    view.to_html(page_path)
+
+    page = offline_page
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(page_path.as_uri())
+    page.wait_for_function("() => document.querySelector('#tfw-app .tfw-root')?.dataset.status === 'done'")
+    page.wait_for_timeout(1000)
+    assert [u for u in requests if not u.startswith(("file:", "blob:", "data:"))] == []
+    app = page.locator("#tfw-app .tfw-root")
+    assert "All done after the media." in app.inner_text()
+    assert app.locator(".tfw-media-blocked").count() >= 4
+    app.locator("button.tfw-media-load").first.click()
+    page.wait_for_function("() => !document.querySelector('#tfw-app .tfw-media-blocked')")
+    page.wait_for_timeout(500)
+    assert any("img.tracker.example" in u for u in requests), requests
