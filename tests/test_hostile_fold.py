@@ -217,3 +217,15 @@ def test_remote_media_option() -> None:
         tfwidget.allow_remote_media(False)
     with pytest.raises(TypeError):
         tfwidget.allow_remote_media("yes")  # type: ignore[arg-type]
+
+
+def test_replay_thread_that_cannot_render_ends_in_error(sent, unrenderable) -> None:
+    with serve(_unrenderable_turn(), speed=0) as sim:
+        sim.wait(timeout=30)
+        from tfwidget.client import GatewayClient
+
+        with GatewayClient(sim.base_url, sim.api_key) as client:
+            items = list(client.subscribe(sim.session_id, sim.turn_id))
+    r = replay(items, speed=1000.0)
+    asyncio.run(r.wait(timeout=60))
+    assert r.status == "error" and "cannot render this question" in r._view["status_detail"]
