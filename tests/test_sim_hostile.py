@@ -233,3 +233,30 @@ def test_a_hostile_page_token_is_a_400(sim, token: str) -> None:
     path = f"/api/llm/v1/agents/sessions/{sim.session_id}/turns/{sim.turn_id}/events?page_token={token}"
     status, body = _ask(sim, _head(sim, "GET", path))
     assert status == 400 and "page_token" in body["error"]["message"]
+
+
+def test_a_request_trickled_byte_by_byte_is_cut_off(sim) -> None:
+    """Each byte comes before the idle timeout, but the whole request must arrive within twice that."""
+    s = _connect(sim)
+    started = time.monotonic()
+    try:
+        request = _head(sim, "GET", f"/api/llm/v1/agents/sessions/{sim.session_id}") * 50
+        closed = False
+        for byte in request:
+            try:
+                s.sendall(bytes([byte]))
+            except OSError:
+                closed = True
+                break
+            s.settimeout(0.5)
+            try:
+                if s.recv(65536) == b"":
+                    closed = True
+                    break
+            except TimeoutError:
+                pass
+            if time.monotonic() - started > 60:
+                break
+        assert closed, "the server kept reading a trickled request"
+    finally:
+        s.close()

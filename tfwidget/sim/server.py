@@ -363,7 +363,33 @@ class _Handler(BaseHTTPRequestHandler):
         # every blocking read or write of this connection gives up after the simulator's idle timeout: an idle
         # keep-alive connection, a half-sent request or a client that stopped reading frees its thread
         self.timeout = self.server.sim.idle_timeout or None
+        self._request_timer: threading.Timer | None = None
         super().setup()
+
+    def handle_one_request(self) -> None:
+        # a client trickling a request byte by byte never trips the per-read timeout: the whole request (line,
+        # headers, body) must arrive within twice the idle timeout, or the connection is closed
+        timeout = self.server.sim.idle_timeout
+        if timeout:
+            self._request_timer = threading.Timer(2 * timeout, self._request_too_slow)
+            self._request_timer.daemon = True
+            self._request_timer.start()
+        try:
+            super().handle_one_request()
+        finally:
+            self._request_read()
+
+    def _request_read(self) -> None:
+        timer, self._request_timer = self._request_timer, None
+        if timer is not None:
+            timer.cancel()
+
+    def _request_too_slow(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     # -- plumbing
     def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
@@ -465,6 +491,7 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.server.sim
         try:
             raw = self._read_raw()
+            self._request_read()  # the request is in: what follows (a stream) may take as long as it takes
             if not self._authorized():
                 raise ApiError(
                     401,
