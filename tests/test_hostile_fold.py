@@ -179,6 +179,8 @@ def test_watch_view_that_cannot_be_rendered_ends_in_error_with_the_reason(sent, 
     assert v._view["status"] == "error"
     assert "RuntimeError: cannot render this question" in v._view["status_detail"]
     assert "cannot render this question" in v.to_html()
+    # the error snapshot is newer than every patch, so a page that applied them takes it
+    assert v._view["rev"] > max(p["rev"] for p in sent if p.get("type") == "patch")
     # the fold went on: everything after the failure reaches the state and the DataFrames
     deadline = time.monotonic() + 30
     while v.state.done is None and time.monotonic() < deadline:

@@ -284,7 +284,10 @@ class TurnView(anywidget.AnyWidget):
             self._scheduled_at = None
             self._conn_status, self._detail = "error", reason
             self._notices.append({"level": "error", "text": reason})
-            view = {**self._view, "status": "error", "status_detail": reason, "notices": list(self._notices)}
+            # newer than every patch sent so far, or the front end would ignore it as stale
+            rev = max(self._tracker.rev, int(self._view.get("rev") or 0)) + 1
+            view = {**self._view, "rev": rev, "status": "error", "status_detail": reason,
+                    "notices": list(self._notices)}  # fmt: skip
         try:
             self._view = view
         except Exception:
