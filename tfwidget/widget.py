@@ -284,10 +284,14 @@ class TurnView(anywidget.AnyWidget):
             self._scheduled_at = None
             self._conn_status, self._detail = "error", reason
             self._notices.append({"level": "error", "text": reason})
+            try:  # the last view the tracker built (what the page shows, patches included)
+                last = self._tracker.snapshot()
+            except Exception:
+                last = dict(self._view)
             # newer than every patch sent so far, or the front end would ignore it as stale
             rev = max(self._tracker.rev, int(self._view.get("rev") or 0)) + 1
-            view = {**self._view, "rev": rev, "status": "error", "status_detail": reason,
-                    "notices": list(self._notices)}  # fmt: skip
+            view = {**last, "rev": rev, "status": "error", "status_detail": reason,
+                    "notices": [*(last.get("notices") or []), {"level": "error", "text": reason}]}  # fmt: skip
         try:
             self._view = view
         except Exception:

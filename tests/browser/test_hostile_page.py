@@ -205,3 +205,46 @@ def test_exported_page_blocks_remote_media_until_asked(offline_page: Any, tmp_pa
     page.wait_for_function("() => !document.querySelector('#tfw-app .tfw-media-blocked')")
     page.wait_for_timeout(500)
     assert any("img.tracker.example" in u for u in requests), requests
+
+
+# A stage of the view model that fails on one piece of content (stands for any content a later stage
+# cannot handle): the page must end in "error" with the reason instead of staying "streaming".
+BROKEN_CELL = """
+import tfwidget, tfwidget.sim, tfwidget.view as view_mod
+from tfwidget.sim.scenarios import _Builder
+
+real_question = view_mod._question
+def question(arguments):
+    if "UNRENDERABLE" in arguments:
+        raise RuntimeError("cannot render this question")
+    return real_question(arguments)
+view_mod._question = question
+
+b = _Builder([{"type": "user.message", "content": "go"}], seed=3)
+b.message("main", content="Some text before the question.")
+msg = b.message("main", tool_calls=[{"id": "call_ask", "name": "ask_user_question",
+    "tool_info": {"type": "truefoundry-system", "name": "ask_user_question"},
+    "arguments": '{"question": "UNRENDERABLE"}'}])
+pause = b.event({"type": "tool.response_required", "thread_id": "main",
+                 "tool_calls": [{"id": "call_ask", "source_event_id": msg["id"]}]})
+b.done(required_actions=[pause])
+sc = b.scenario("broken", "a question the view cannot render")
+sim_b = tfwidget.sim.Simulator(sc, speed=20).start()
+x = tfwidget.watch(sim_b.session_id, sim_b.turn_id, base_url=sim_b.base_url, api_key=sim_b.api_key)
+x
+"""
+
+
+def test_a_view_that_cannot_be_updated_says_error_in_the_page(lab: Lab) -> None:
+    lab.run_notebook([BROKEN_CELL], "broken")
+    lab.wait_output(".tfw-root")
+    lab.page.wait_for_function(
+        "(sel) => document.querySelector(sel)?.dataset.status === 'error'",
+        arg=lab.out(".tfw-root"),
+        timeout=60_000,
+    )
+    header = _root(lab, 0).locator(".tfw-header").inner_text()
+    assert "cannot render this question" in header, header
+    assert "Some text before the question." in _root(lab, 0).inner_text()
+    lab.screenshot(scroll_to=".tfw-root")
+    lab.assert_no_errors()
