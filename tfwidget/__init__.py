@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .events import EVENT_TYPES, Event, EventParseError, UnknownEvent, parse_event
 from .frames import events_frame, messages_frame, tool_calls_frame, usage_frame
+from .media import allow_remote_media
 from .pricing import ModelPrice, Pricing, set_pricing
 from .recording import load, save
 from .sse import MalformedFrame, MalformedFrameWarning, SSEDecoder, StreamItem, iter_sse
@@ -52,6 +53,7 @@ __all__ = [
     "TurnView",
     "UnknownEvent",
     "__version__",
+    "allow_remote_media",
     "chat",
     "concat",
     "diff",

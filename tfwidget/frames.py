@@ -232,7 +232,7 @@ def _response_text(v: Any) -> str | None:
         return v
     try:
         return json.dumps(v, ensure_ascii=False)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return str(v)
 
 

@@ -489,7 +489,7 @@ class SessionView(anywidget.AnyWidget):
             raise run.error or exc from exc
         run.stream = stream
         run.view._closer = stream.close
-        new_thread(self._follow, "tfwidget-session-turn", (run, stream)).start()
+        new_thread(self._follow_guarded, "tfwidget-session-turn", (run, stream)).start()
         return run
 
     def _await_created(self, run: Run, timeout: float) -> TurnView:
@@ -498,6 +498,20 @@ class SessionView(anywidget.AnyWidget):
         if run.error is not None:
             raise run.error
         return run.view
+
+    def _follow_guarded(self, run: Run, stream: Iterable[StreamItem]) -> None:
+        """:meth:`_follow` on a thread of its own: whatever ends it, the run finishes and says why."""
+        try:
+            self._follow(run, stream)
+        except BaseException as exc:
+            if not run.created.is_set():
+                self._creation_failed(run, exc)
+            else:
+                run.view._fail(f"{type(exc).__name__}: {exc}")
+        finally:
+            if not run.finished.is_set():
+                run.finished.set()
+                self._request_sync()
 
     def _follow(self, run: Run, stream: Iterable[StreamItem]) -> None:
         view = run.view
@@ -571,7 +585,7 @@ class SessionView(anywidget.AnyWidget):
         stream = self._client.subscribe(self.session_id, turn_id)
         run.stream = stream
         run.view._closer = stream.close
-        new_thread(self._follow, "tfwidget-session-follow", (run, stream)).start()
+        new_thread(self._follow_guarded, "tfwidget-session-follow", (run, stream)).start()
 
     # ------------------------------------------------------------------ intents and messages
 

@@ -47,6 +47,10 @@ __all__ = ["Anomaly", "Changes", "ThreadInfo", "TimelineEntry", "ToolCallInfo", 
 TurnStatus = Literal["running", "done", "paused", "cancelled", "error"]
 PauseEvent = ToolApprovalRequiredEvent | ToolResponseRequiredEvent | McpAuthRequiredEvent
 _PAUSE_TYPES = (ToolApprovalRequiredEvent, ToolResponseRequiredEvent, McpAuthRequiredEvent)
+#: ``tool_calls[].index`` of a delta must be in ``range(MAX_TOOL_CALL_INDEX + 1)``: the fold pads a message's
+#: tool call slots up to the index, so a hostile index (1e8, 2e9) would otherwise cost gigabytes, and a negative
+#: one would address the wrong slot. Chunks outside are skipped and flagged as ``invalid_tool_call_index``.
+MAX_TOOL_CALL_INDEX = 4095
 
 
 @dataclass(slots=True)
@@ -164,8 +168,11 @@ class _Message:
             [tc.model_copy(deep=True), [tc.function.arguments]] for tc in (base.tool_calls or [])
         ]
 
-    def merge(self, d: ModelMessageDeltaEvent) -> list[int]:
-        """Merge a delta (exactly the official client's rules). Returns the tool call indexes touched."""
+    def merge(self, d: ModelMessageDeltaEvent, rejected: list[int] | None = None) -> list[int]:
+        """Merge a delta (exactly the official client's rules). Returns the tool call indexes touched.
+
+        Tool call chunks whose index is negative or above :data:`MAX_TOOL_CALL_INDEX` are skipped; their
+        indexes are appended to ``rejected``."""
         self.cache = None
         if d.content:
             if self.content_list is None:
@@ -186,6 +193,10 @@ class _Message:
             slots = self.slots
             for chunk in d.tool_calls:
                 i = chunk.index
+                if not 0 <= i <= MAX_TOOL_CALL_INDEX:
+                    if rejected is not None:
+                        rejected.append(i)
+                    continue
                 while len(slots) <= i:
                     slots.append(None)
                 slot = slots[i]
@@ -418,7 +429,14 @@ class TurnState:
             self._thread(ev.thread_id, item)
             m = self._msgs[ev.id] = _Message(base)
             self.timeline.append(TimelineEntry("message", ev.id, ev.thread_id))
-        touched = m.merge(ev)
+        rejected: list[int] = []
+        touched = m.merge(ev, rejected)
+        for bad in rejected:
+            self._flag(
+                "invalid_tool_call_index",
+                f"tool call chunk with index {bad} skipped (allowed: 0..{MAX_TOOL_CALL_INDEX})",
+                item,
+            )
         self._changes.messages.add(ev.id)
         for i in touched:
             self._sync_tool(ev.id, m, i)

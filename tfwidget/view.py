@@ -66,7 +66,7 @@ def _as_text(value: Any) -> str | None:
         return value
     try:
         return json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return str(value)
 
 
@@ -191,7 +191,7 @@ def threads_view(state: TurnState) -> list[dict[str, Any]]:
 def _question(arguments: str) -> tuple[str | None, list[Any]]:
     try:
         args = json.loads(arguments) if arguments else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: the card shows the text
         return None, []
     if not isinstance(args, dict):
         return None, []

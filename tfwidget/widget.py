@@ -38,6 +38,7 @@ from .events import (
     TurnCreatedEvent,
     TurnDoneEvent,
 )
+from .media import remote_media_allowed
 from .recording import load, save
 from .sse import MalformedFrameWarning, StreamItem
 from .state import TurnState
@@ -111,6 +112,9 @@ class TurnView(anywidget.AnyWidget):
         flush_interval: seconds between patches while streaming (coalescing window).
         snapshot_interval: the ``_view`` trait is refreshed at settle points and at least this often while
             patches flow (it is never reassigned per token).
+        remote_media: load remote images, video and audio in the transcript without asking (default: the
+            global setting, :func:`tfwidget.allow_remote_media`, off unless changed). Off, each shows a
+            placeholder naming its host with a "load images" button; the choice is kept in this trait.
     """
 
     if _BUNDLE_OK:
@@ -124,6 +128,8 @@ class TurnView(anywidget.AnyWidget):
     # decisions {call_id: {...}}, sent. Intents from the cards arrive as {"type": "intent", ...} messages
     # and go to ``_intent_handler(view, content)`` when one is set.
     _actions = traitlets.Dict().tag(sync=True)
+    #: Load remote images, video and audio in model and tool output (see :mod:`tfwidget.media`).
+    remote_media = traitlets.Bool(False).tag(sync=True)
 
     def __init__(
         self,
@@ -133,10 +139,12 @@ class TurnView(anywidget.AnyWidget):
         flush_interval: float = 0.05,
         snapshot_interval: float = 1.0,
         status: str | None = None,
+        remote_media: bool | None = None,
         **kwargs: Any,
     ) -> None:
         if not (_ESM_PATH.is_file() and _CSS_PATH.is_file()):
             raise FileNotFoundError(_BUNDLE_MISSING)
+        kwargs["remote_media"] = remote_media_allowed() if remote_media is None else bool(remote_media)
         super().__init__(**kwargs)
         self.flush_interval = float(flush_interval)
         self.snapshot_interval = float(snapshot_interval)
@@ -161,6 +169,7 @@ class TurnView(anywidget.AnyWidget):
         self._closer: Callable[[], None] | None = None
         self._display_handles: list[Any] = []
         self._intent_handler: Callable[[TurnView, dict[str, Any]], None] | None = None
+        self._broken: str | None = None  # why the view model could not be built (see _break)
         self.patches_sent = 0
         self.snapshots_sent = 0
         self.on_msg(self._on_custom_msg)
@@ -255,6 +264,41 @@ class TurnView(anywidget.AnyWidget):
         self._flush(force_snapshot=True)
 
     def _flush(self, *, force_snapshot: bool = False) -> None:
+        # runs on the kernel's loop, a timer or a follower thread: an exception here would freeze the view
+        # silently (the loop logs it, a thread dies), so a failure ends the view visibly instead
+        if self._broken is not None:
+            return
+        try:
+            self._flush_now(force_snapshot=force_snapshot)
+        except Exception as exc:
+            self._break(exc)
+
+    def _break(self, exc: BaseException) -> None:
+        """End the view in ``error`` when its view model cannot be built or sent (content that a later stage
+        cannot handle). The fold keeps applying items: the DataFrames stay complete; :meth:`wait` returns."""
+        reason = f"the view could not be updated: {type(exc).__name__}: {exc}"[:500]
+        with self._lock:
+            if self._broken is not None:
+                return
+            self._broken = reason
+            self._scheduled_at = None
+            self._conn_status, self._detail = "error", reason
+            self._notices.append({"level": "error", "text": reason})
+            try:  # the last view the tracker built (what the page shows, patches included)
+                last = self._tracker.snapshot()
+            except Exception:
+                last = dict(self._view)
+            # newer than every patch sent so far, or the front end would ignore it as stale
+            rev = max(self._tracker.rev, int(self._view.get("rev") or 0)) + 1
+            view = {**last, "rev": rev, "status": "error", "status_detail": reason,
+                    "notices": [*(last.get("notices") or []), {"level": "error", "text": reason}]}  # fmt: skip
+        try:
+            self._view = view
+        except Exception:
+            pass
+        self._finished.set()
+
+    def _flush_now(self, *, force_snapshot: bool = False) -> None:
         with self._lock:
             self._scheduled_at = None
             self._timer = None
@@ -348,8 +392,11 @@ class TurnView(anywidget.AnyWidget):
         def run() -> None:
             try:
                 target()
-            except Exception as exc:  # a bug or a client error: end the view visibly
-                self._fail(f"{type(exc).__name__}: {exc}")
+            except BaseException as exc:  # a bug or a client error: end the view visibly, never silently
+                try:
+                    self._fail(f"{type(exc).__name__}: {exc}")
+                except BaseException:
+                    self._break(exc)
 
         self._thread = new_thread(run, name)
         self._thread.start()
@@ -473,8 +520,14 @@ class TurnView(anywidget.AnyWidget):
     def snapshot(self) -> dict[str, Any]:
         """The current view model (what the front end shows), computed fresh from the state."""
         with self._lock:
-            return build_view(self._state, rev=self._tracker.rev, session_id=self._tracker.session_id,
-                              **self._ctx())  # fmt: skip
+            if self._broken is not None:
+                return dict(self._view)
+            try:
+                return build_view(self._state, rev=self._tracker.rev, session_id=self._tracker.session_id,
+                                  **self._ctx())  # fmt: skip
+            except Exception as exc:
+                self._break(exc)
+                return dict(self._view)
 
     def __repr__(self) -> str:
         with self._lock:
@@ -544,7 +597,7 @@ def _pretty(text: str | None) -> str:
         return ""
     try:
         return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: kept as text
         return text
 
 

@@ -48,6 +48,7 @@ export function mount(model, el) {
     schedule();
   });
   renderer.actions = actions;
+  renderer.media.connect(model); // the view's `remote_media` trait
   const onActions = () => actions.refresh();
 
   const onView = () => {
@@ -85,6 +86,7 @@ export function mount(model, el) {
     model.off("change:_view", onView);
     model.off("change:_actions", onActions);
     model.off("msg:custom", onMsg);
+    renderer.media.disconnect();
   };
 }
 

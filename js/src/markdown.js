@@ -2,6 +2,7 @@
 // renderer re-renders only the last (unfinished) top-level block of a growing message.
 import { Marked } from "marked";
 import DOMPurify from "dompurify";
+import { decorateMedia, guardMediaNode, sanitizing } from "./media.js";
 
 const marked = new Marked({ gfm: true, breaks: false, async: false });
 
@@ -18,12 +19,8 @@ function getPurifier() {
       node.setAttribute("target", "_blank");
       node.setAttribute("rel", "noopener noreferrer");
     }
-    if (node.tagName === "IMG") {
-      const src = node.getAttribute("src") || "";
-      if (!/^(https?:|data:image\/(png|gif|jpeg|webp);)/i.test(src.trim())) node.removeAttribute("src");
-      node.setAttribute("loading", "lazy");
-      node.setAttribute("referrerpolicy", "no-referrer");
-    }
+    if (node.tagName === "IMG") node.setAttribute("loading", "lazy");
+    guardMediaNode(node); // remote images, video and audio: see media.js
   });
   return purifier;
 }
@@ -35,10 +32,46 @@ const PURIFY_OPTIONS = {
   ADD_ATTR: ["target"],
 };
 
-/** Markdown source -> sanitized HTML string. */
-export function renderMarkdown(source) {
+/**
+ * Nesting deeper than this (list or blockquote levels, counting two columns of a list item's indent as a
+ * level) is shown as plain text: marked recurses once per level, so a few thousand levels throw "Maximum
+ * call stack size exceeded" and a 2000-level indented list takes minutes before it does.
+ */
+export const MAX_MARKDOWN_DEPTH = 100;
+
+const CONTAINER = /^[ \t]*(?:>|[-*+](?=[ \t]|$)|\d{1,9}[.)](?=[ \t]|$))/;
+const FENCE = /^ {0,3}(`{3,}|~{3,})/;
+
+/** A cheap upper estimate of the container nesting of markdown text (linear time, no recursion). */
+export function nestingDepth(source) {
+  let max = 0;
+  let fence = null;
+  for (const line of (source || "").split("\n")) {
+    const f = FENCE.exec(line);
+    if (f) {
+      if (fence === null) fence = f[1][0];
+      else if (f[1][0] === fence) fence = null;
+      continue;
+    }
+    if (fence !== null) continue;
+    let rest = line;
+    let markers = 0;
+    let indent = -1;
+    for (let m = CONTAINER.exec(rest); m; m = CONTAINER.exec(rest)) {
+      if (indent < 0) indent = m[0].length - m[0].trimStart().length;
+      markers += 1;
+      rest = rest.slice(m[0].length);
+      if (markers > MAX_MARKDOWN_DEPTH) return markers;
+    }
+    if (markers) max = Math.max(max, markers + Math.floor(indent / 2));
+  }
+  return max;
+}
+
+/** Markdown source -> sanitized HTML string (`media`: the view's MediaPolicy, see media.js). */
+export function renderMarkdown(source, media = null) {
   const html = marked.parse(source || "");
-  return getPurifier().sanitize(html, PURIFY_OPTIONS);
+  return sanitizing(media, () => getPurifier().sanitize(html, PURIFY_OPTIONS));
 }
 
 /** Split markdown into top-level blocks; returns the raw text of each. */
@@ -53,17 +86,55 @@ export function splitBlocks(source) {
  * (an edit rather than an append) resets the container.
  */
 export class StreamingMarkdown {
-  constructor(container) {
+  constructor(container, media = null) {
     this.container = container;
+    this.media = media;
     this.text = "";
     this.settledLength = 0;
     this.tail = null;
     this.renders = 0;
+    this.plain = null; // the text node once the message fell back to plain text
   }
 
+  /**
+   * Show `text`. A text that cannot be rendered as markdown (nested too deeply, or marked or the sanitizer
+   * throws) is shown as plain text instead; it never stops the rest of the view.
+   */
   update(text) {
     text = text || "";
     if (text === this.text) return;
+    if (this.plain && text.startsWith(this.text)) {
+      this.plain.appendData(text.slice(this.text.length));
+      this.text = text;
+      return;
+    }
+    // settled blocks were checked when they settled: only the rest needs a look
+    const settled = !this.plain && text.startsWith(this.text.slice(0, this.settledLength));
+    if (nestingDepth(settled ? text.slice(this.settledLength) : text) > MAX_MARKDOWN_DEPTH) {
+      this.showPlain(text);
+      return;
+    }
+    try {
+      this.updateMarkdown(text);
+    } catch {
+      this.showPlain(text);
+    }
+  }
+
+  showPlain(text) {
+    this.reset();
+    this.text = text;
+    this.plain = document.createTextNode(text);
+    const el = document.createElement("div");
+    el.className = "tfw-md-block tfw-md-plain";
+    el.title = "shown as plain text: this message cannot be rendered as markdown";
+    el.style.whiteSpace = "pre-wrap";
+    el.style.overflowWrap = "anywhere";
+    el.appendChild(this.plain);
+    this.container.appendChild(el);
+  }
+
+  updateMarkdown(text) {
     if (!text.startsWith(this.text.slice(0, this.settledLength))) this.reset();
     this.text = text;
     const rest = text.slice(this.settledLength);
@@ -77,7 +148,8 @@ export class StreamingMarkdown {
     if (keep > 0 && rest.startsWith(settledText) && settledText.length > 0) {
       const settled = document.createElement("div");
       settled.className = "tfw-md-block";
-      settled.innerHTML = renderMarkdown(settledText);
+      settled.innerHTML = renderMarkdown(settledText, this.media);
+      decorateMedia(settled, this.media);
       this.container.insertBefore(settled, this.tail);
       this.settledLength += settledText.length;
       this.renders += 1;
@@ -87,7 +159,8 @@ export class StreamingMarkdown {
       this.tail.className = "tfw-md-block tfw-md-tail";
       this.container.appendChild(this.tail);
     }
-    this.tail.innerHTML = renderMarkdown(text.slice(this.settledLength));
+    this.tail.innerHTML = renderMarkdown(text.slice(this.settledLength), this.media);
+    decorateMedia(this.tail, this.media);
     this.renders += 1;
   }
 
@@ -96,5 +169,6 @@ export class StreamingMarkdown {
     this.text = "";
     this.settledLength = 0;
     this.tail = null;
+    this.plain = null;
   }
 }

@@ -15,6 +15,7 @@ import {
   usageParts,
 } from "./format.js";
 import { StreamingMarkdown } from "./markdown.js";
+import { MediaPolicy } from "./media.js";
 import { pauseControls } from "./actions.js";
 import { attachTimeline, costByThread, spansCost, usageChipExtras } from "./timeline.js";
 import { restoreFocus, saveFocus } from "./focus.js";
@@ -36,6 +37,8 @@ export class TurnRenderer {
     this.frames = 0;
     /** Interactive pause cards (a session view): see actions.js. Null for a plain view. */
     this.actions = null;
+    /** Remote media in this view: blocked until allowed (see media.js). */
+    this.media = new MediaPolicy();
     this.build();
   }
 
@@ -309,7 +312,7 @@ export class TurnRenderer {
     );
     m = {
       root, reasoning, reasoningText, content, refusal, tools, usage,
-      md: new StreamingMarkdown(content),
+      md: new StreamingMarkdown(content, this.media),
       last: { reasoning: "", refusal: null, usage: null, tools: null },
     };
     this.messageEls.set(id, m);

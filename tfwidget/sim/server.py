@@ -26,6 +26,8 @@ __all__ = ["SimTurn", "Simulator", "serve"]
 
 BASE_PATH = "/api/llm"
 _MAX_BODY = 10 * 1024 * 1024
+_MAX_CHUNK_LINE = 1024  # a chunk-size line longer than this is malformed
+_READ_PIECE = 1 << 20  # request bodies are read in pieces of at most this size
 _BATCH = 512
 _INPUT_TYPES = ("user.message", "user.tool_approval", "user.tool_response")
 
@@ -294,6 +296,8 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = False
     block_on_close = True
     allow_reuse_address = True
+    # the listen backlog: a burst of hundreds of concurrent subscribers must queue, not be reset (was 5)
+    request_queue_size = 1024
 
     def __init__(self, sim: Simulator, port: int) -> None:
         self.sim = sim
@@ -355,6 +359,38 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def setup(self) -> None:
+        # every blocking read or write of this connection gives up after the simulator's idle timeout: an idle
+        # keep-alive connection, a half-sent request or a client that stopped reading frees its thread
+        self.timeout = self.server.sim.idle_timeout or None
+        self._request_timer: threading.Timer | None = None
+        super().setup()
+
+    def handle_one_request(self) -> None:
+        # a client trickling a request byte by byte never trips the per-read timeout: the whole request (line,
+        # headers, body) must arrive within twice the idle timeout, or the connection is closed
+        timeout = self.server.sim.idle_timeout
+        if timeout:
+            self._request_timer = threading.Timer(2 * timeout, self._request_too_slow)
+            self._request_timer.daemon = True
+            self._request_timer.start()
+        try:
+            super().handle_one_request()
+        finally:
+            self._request_read()
+
+    def _request_read(self) -> None:
+        timer, self._request_timer = self._request_timer, None
+        if timer is not None:
+            timer.cancel()
+
+    def _request_too_slow(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
     # -- plumbing
     def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
@@ -380,15 +416,31 @@ class _Handler(BaseHTTPRequestHandler):
             return self._read_chunked()
         if not length:
             return b""
-        try:
-            n = int(length)
-        except ValueError:
+        length = length.strip()
+        if not (length.isdigit() and length.isascii() and len(length) <= 20):
             self.close_connection = True
-            raise _bad("Invalid Content-Length header") from None
+            raise _bad(f"Invalid Content-Length header {length[:40]!r}: expected a non-negative integer")
+        n = int(length)
         if n > _MAX_BODY:
             self.close_connection = True
-            raise ApiError(413, "Request body too large", "invalid_request_error", "body_too_large")
-        return self.rfile.read(n)
+            raise ApiError(
+                413,
+                f"Request body too large ({n} bytes; at most {_MAX_BODY})",
+                "invalid_request_error",
+                "body_too_large",
+            )
+        return self._read_exactly(n)
+
+    def _read_exactly(self, n: int) -> bytes:
+        """Read ``n`` body bytes in bounded pieces (a short read means the client went away)."""
+        out = bytearray()
+        while len(out) < n:
+            piece = self.rfile.read(min(_READ_PIECE, n - len(out)))
+            if not piece:
+                self.close_connection = True
+                raise _Abort()
+            out += piece
+        return bytes(out)
 
     @staticmethod
     def _parse_json(raw: bytes) -> Any:
@@ -396,28 +448,50 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         try:
             return json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise _bad(f"Request body is not valid JSON: {exc}", "invalid_json") from None
+        except RecursionError:
+            raise _bad("Request body is not valid JSON: nested too deeply", "invalid_json") from None
+        except ValueError as exc:  # also UnicodeDecodeError and integers with too many digits
+            raise _bad(f"Request body is not valid JSON: {str(exc)[:200]}", "invalid_json") from None
 
     def _read_chunked(self) -> bytes:
         out = bytearray()
-        while True:
-            line = self.rfile.readline(1024)
-            size = int(line.split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                    pass
-                return bytes(out)
-            out += self.rfile.read(size)
-            self.rfile.readline(1024)
-            if len(out) > _MAX_BODY:
+        for _ in range(_MAX_BODY):  # bounded: every round reads at least one byte or ends
+            line = self.rfile.readline(_MAX_CHUNK_LINE + 1)
+            if not line:
                 self.close_connection = True
-                raise ApiError(413, "Request body too large", "invalid_request_error", "body_too_large")
+                raise _Abort()
+            text = line.split(b";")[0].strip()
+            if (
+                len(line) > _MAX_CHUNK_LINE
+                or not text
+                or len(text) > 16
+                or text.strip(b"0123456789abcdefABCDEF")
+            ):
+                self.close_connection = True
+                raise _bad(f"Invalid chunk size line {line[:40]!r}", "invalid_chunk")
+            size = int(text, 16)
+            if size == 0:
+                for _ in range(100):  # trailer lines, bounded
+                    if self.rfile.readline(_MAX_CHUNK_LINE) in (b"\r\n", b"\n", b""):
+                        break
+                return bytes(out)
+            if len(out) + size > _MAX_BODY:
+                self.close_connection = True
+                raise ApiError(
+                    413,
+                    f"Request body too large (a chunk of {size} bytes; at most {_MAX_BODY} in all)",
+                    "invalid_request_error",
+                    "body_too_large",
+                )
+            out += self._read_exactly(size)
+            self.rfile.readline(_MAX_CHUNK_LINE)
+        raise _bad("Too many chunks", "invalid_chunk")
 
     def _dispatch(self, method: str) -> None:
         sim = self.server.sim
         try:
             raw = self._read_raw()
+            self._request_read()  # the request is in: what follows (a stream) may take as long as it takes
             if not self._authorized():
                 raise ApiError(
                     401,
@@ -453,7 +527,10 @@ class _Handler(BaseHTTPRequestHandler):
             raise _not_found(f"No route for {method} {sub}")
         except ApiError as err:
             try:
-                self._send_json(err.status, err.body(), err.headers)
+                headers = dict(err.headers or {})
+                if self.close_connection:  # the rest of the request was not read: say so, then close
+                    headers["Connection"] = "close"
+                self._send_json(err.status, err.body(), headers)
             except OSError:
                 self.close_connection = True
         except (_Abort, OSError):
@@ -569,7 +646,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _ensure_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        if isinstance(value, str) and re.fullmatch(r"-?\d{1,30}", value.strip()):
             value = int(value)
         else:
             raise _bad(f"{name} must be an integer, got {value!r}", "invalid_parameter")
@@ -594,8 +671,8 @@ def _decode_token(token: str, **expected: Any) -> int:
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise ValueError
         return offset
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise _bad(f"Invalid page_token {token!r}", "invalid_page_token") from None
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError):
+        raise _bad(f"Invalid page_token {token[:80]!r}", "invalid_page_token") from None
 
 
 def _page(
@@ -638,6 +715,9 @@ class Simulator:
         agent_name: agent name of the first session.
         keepalive: seconds of silence after which a ``:`` keep-alive comment is sent on open
             streams (``None`` or 0 disables them).
+        idle_timeout: seconds a connection may stay silent (no request byte while one is expected, no
+            progress writing to a client that stopped reading) before it is closed and its thread ends;
+            ``None`` waits forever.
         **scenario_options: passed to the scenario generator, e.g. ``deltas=100_000`` for
             ``"large"``.
 
@@ -653,11 +733,17 @@ class Simulator:
         faults: Faults | None = None,
         agent_name: str = "sim-agent",
         keepalive: float | None = 15.0,
+        idle_timeout: float | None = 60.0,
         **scenario_options: Any,
     ) -> None:
         self.scenario = Scenario.load(scenario, **scenario_options)
         self.speed = speed
         self.keepalive = keepalive or 0.0
+        if idle_timeout is not None and not idle_timeout > 0:
+            raise ValueError(
+                f"idle_timeout must be a positive number of seconds or None, not {idle_timeout!r}"
+            )
+        self.idle_timeout = idle_timeout
         self.agent_name = agent_name
         self._port = port
         self._api_key = "tfy-sim-" + secrets.token_urlsafe(24)
