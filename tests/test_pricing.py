@@ -251,3 +251,21 @@ def test_static_svg_and_plot_timeline() -> None:
     fig2 = tfwidget.plot_usage(st, cost=True, context_fill=True)
     labels = [a.get_ylabel() for a in fig2.axes]
     assert "cumulative cost (USD)" in labels and "context fill (% of window)" in labels
+
+
+def test_the_static_transcript_shows_the_waterfall_without_javascript() -> None:
+    from tfwidget.view import build_view
+    from tfwidget.widget import transcript_html
+
+    st = TurnState.from_items(load(RECORDINGS / "sub_agents.jsonl"))
+    page = transcript_html(build_view(st))
+    assert '<svg class="tfw-tls"' in page and "<script" not in page
+    for th in st.threads:
+        assert f'data-thread="{th}"' in page
+    # the SVG from the view's spans draws the same lanes and bars as the SVG from the state
+    import re
+
+    def drawn(svg: str) -> list[str]:
+        return re.findall(r'data-(?:thread|id)="([^"]*)"', svg)
+
+    assert drawn(timeline_svg(build_view(st)["spans"])) == drawn(timeline_svg(st))

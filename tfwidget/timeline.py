@@ -14,6 +14,7 @@ bars below them when they overlap.
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,7 @@ from .timing import Span, spans
 if TYPE_CHECKING:
     from .state import TurnState
 
-__all__ = ["Bar", "Lane", "layout_timeline", "plot_timeline", "timeline_svg"]
+__all__ = ["Bar", "Lane", "layout_timeline", "plot_timeline", "spans_from_view", "timeline_svg"]
 
 _PLOT_EXTRA = "plot_timeline() needs matplotlib, which is not installed: pip install 'tfwidget[plot]'"
 _KIND_ORDER = {"model_call": 0, "tool_call": 1, "pause": 2}
@@ -56,9 +57,47 @@ class Lane:
     rows: list[list[Bar]] = field(default_factory=list)
 
 
-def layout_timeline(state: TurnState) -> tuple[float, list[Lane]]:
-    """``(duration in seconds, lanes)`` of a state's waterfall (the same layout as the view's Timeline)."""
-    out = spans(state)
+def spans_from_view(rows: Iterable[Mapping[str, Any]]) -> list[Span]:
+    """:class:`Span` records back from the view model's ``spans`` (epoch ms dicts, see
+    :func:`tfwidget.timing.spans_view`): what a static renderer has when it holds only a view snapshot."""
+
+    def sec(v: Any) -> float | None:
+        return None if v is None else float(v) / 1000.0
+
+    out = []
+    for r in rows:
+        out.append(
+            Span(
+                r["kind"], r["id"], r.get("parent_id"), r.get("thread_id"), r.get("name") or r["id"],
+                sec(r.get("start_ms")), sec(r.get("end_ms")), r.get("time_source") or "received",
+                r.get("status"), sec(r.get("first_ms")), r.get("input_tokens"), r.get("output_tokens"),
+                r.get("cache_read_tokens"), None, r.get("cost_usd"), r.get("cost_source"),
+                r.get("total_cost_usd"), None,
+            )
+        )  # fmt: skip
+    return out
+
+
+def _as_spans(source: Any) -> list[Span]:
+    from .state import TurnState
+
+    if isinstance(source, TurnState):
+        return spans(source)
+    if isinstance(source, (list, tuple)) and all(isinstance(x, Span) for x in source):
+        return list(source)
+    if isinstance(source, (list, tuple)) and all(isinstance(x, Mapping) for x in source):
+        return spans_from_view(source)
+    raise TypeError(
+        f"expected a TurnState, a list of Span or the view's spans (list of dicts), not {type(source).__name__}"
+    )
+
+
+def layout_timeline(source: Any) -> tuple[float, list[Lane]]:
+    """``(duration in seconds, lanes)`` of a turn's waterfall (the same layout as the view's Timeline).
+
+    ``source``: a TurnState, a list of :class:`Span`, or the view model's ``spans``.
+    """
+    out = _as_spans(source)
     turn = next((s for s in out if s.kind == "turn"), None)
     times = [t for s in out for t in (s.started_at, s.first_token_at, s.ended_at) if t is not None]
     if not times:
@@ -163,19 +202,22 @@ _SVG_STYLE = """
 """
 
 
-def timeline_svg(state: TurnState, *, width: int = 720) -> str:
+def timeline_svg(state: TurnState | list[Span] | list[Mapping[str, Any]], *, width: int = 720) -> str:
     """The turn's waterfall as one inline ``<svg>`` element (no JavaScript; hover titles on every bar).
 
-    For static pages (exported transcripts): every text is escaped; colours follow
-    ``prefers-color-scheme``. Returns ``""`` when nothing in the turn is timed.
+    ``state``: a TurnState, a list of :class:`Span`, or a view snapshot's ``spans``. For static pages
+    (exported transcripts): every text is escaped; colours follow ``prefers-color-scheme``. Returns ``""``
+    when nothing in the turn is timed.
     """
-    from .state import TurnState
-
-    if not isinstance(state, TurnState):
-        raise TypeError(f"timeline_svg() needs a TurnState, not {type(state).__name__}")
     if not isinstance(width, int) or width < 200:
         raise ValueError(f"width must be an int of at least 200 (pixels), not {width!r}")
-    duration, lanes = layout_timeline(state)
+    try:
+        spans_list = _as_spans(state)
+    except TypeError:
+        raise TypeError(
+            f"timeline_svg() needs a TurnState (or its spans), not {type(state).__name__}"
+        ) from None
+    duration, lanes = layout_timeline(spans_list)
     if not lanes:
         return ""
     label_w, row_h, axis_h, pad = 140, 16, 18, 6
