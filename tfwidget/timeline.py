@@ -16,12 +16,10 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .state import TurnState
 from .timing import Span, spans
-
-if TYPE_CHECKING:
-    from .state import TurnState
 
 __all__ = ["Bar", "Lane", "layout_timeline", "plot_timeline", "spans_from_view", "timeline_svg"]
 
@@ -79,8 +77,6 @@ def spans_from_view(rows: Iterable[Mapping[str, Any]]) -> list[Span]:
 
 
 def _as_spans(source: Any) -> list[Span]:
-    from .state import TurnState
-
     if isinstance(source, TurnState):
         return spans(source)
     if isinstance(source, (list, tuple)) and all(isinstance(x, Span) for x in source):

@@ -44,13 +44,12 @@ import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    import pandas as pd
+import pandas as pd
 
-    from .pricing import Pricing
-    from .state import TurnState
+from .pricing import Pricing, call_costs, current_model, current_pricing, message_bases
+from .state import TurnState
 
 __all__ = [
     "SPANS_COLUMNS",
@@ -65,6 +64,7 @@ __all__ = [
     "TurnTiming",
     "decisions",
     "link_pauses",
+    "message_bases",
     "spans",
     "spans_frame",
     "turn_timing",
@@ -211,13 +211,6 @@ def _ts(created_at: Any) -> float | None:
         return datetime.fromisoformat(created_at.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
-
-
-def message_bases(state: TurnState) -> dict[str, Any]:
-    """Each message's base event by id, as the fold keeps it (read-only): its ``thread_id``, ``usage`` and
-    ``finish_reason`` are current (the merge sets them on the base), its text fields are not. Cheap: no
-    merged copy is built (``state.merged_messages()`` would copy each streaming message)."""
-    return {mid: m.base for mid, m in state._msgs.items()}
 
 
 class _Tracker:
@@ -427,7 +420,6 @@ def turn_timing(state: TurnState) -> TurnTiming:
     Incremental: a call reads only the items applied since the previous call, so calling it on every
     flush of a live view costs O(new items).
     """
-    from .state import TurnState
 
     if not isinstance(state, TurnState):
         raise TypeError(f"turn_timing() needs a TurnState, not {type(state).__name__}")
@@ -574,7 +566,6 @@ def spans(
     thread). ``pricing`` and ``model`` (the main thread's model) are passed to
     :func:`tfwidget.pricing.call_costs` for the costs.
     """
-    from .pricing import call_costs
 
     t = turn_timing(state)
     costs = _costs if _costs is not None else call_costs(state, pricing=pricing, model=model)
@@ -778,7 +769,6 @@ def spans_frame(
 
 def spans_to_frame(items: list[Span]) -> pd.DataFrame:
     """A list of :class:`Span` as a DataFrame with :data:`SPANS_COLUMNS`."""
-    import pandas as pd
 
     times = _times_col
 
@@ -820,7 +810,6 @@ def spans_to_frame(items: list[Span]) -> pd.DataFrame:
 
 
 def _times_col(vals: list[float | None]) -> Any:
-    import pandas as pd
 
     return pd.to_datetime(
         pd.Series([float("nan") if v is None else v for v in vals], dtype="float64"), unit="s", utc=True
@@ -835,7 +824,6 @@ def _per_s(tokens: int | None, seconds: float | None) -> float | None:
 
 def call_timing_columns(state: TurnState, message_ids: list[str], usages: list[Any]) -> dict[str, Any]:
     """The timing columns of ``messages_df`` for these messages (see :mod:`tfwidget.frames`)."""
-    import pandas as pd
 
     t = turn_timing(state)
     calls = [t.calls.get(mid) for mid in message_ids]
@@ -858,7 +846,6 @@ def call_timing_columns(state: TurnState, message_ids: list[str], usages: list[A
 
 def tool_timing_columns(state: TurnState, tool_call_ids: list[str]) -> dict[str, Any]:
     """The timing columns of ``tool_calls_df`` for these tool calls (see :mod:`tfwidget.frames`)."""
-    import pandas as pd
 
     t = turn_timing(state)
     tools = [t.tools.get(i) for i in tool_call_ids]
@@ -895,9 +882,6 @@ def usage_extra_columns(
     context_window: int | None = None,
 ) -> dict[str, Any]:
     """The timing, cost and context columns of ``usage_df`` (see :mod:`tfwidget.frames`)."""
-    import pandas as pd
-
-    from .pricing import call_costs, current_model
 
     if context_window is not None and (
         not isinstance(context_window, int) or isinstance(context_window, bool) or context_window <= 0
@@ -943,7 +927,6 @@ def spans_view(
     first_ms, end_ms, time_source``, and where known ``cost_usd, cost_source, total_cost_usd, input_tokens,
     output_tokens, cache_read_tokens, model, context_window`` (model calls), ``tool_call_id`` (pauses).
     """
-    from .pricing import call_costs, current_model, current_pricing
 
     turn_timing(state)
     tracker = _TRACKERS[state]
