@@ -290,3 +290,35 @@ def test_link_pauses_closes_a_wait_with_the_decision() -> None:
     row = df[df.kind == "pause"].iloc[0]
     assert row.duration_s == pytest.approx(30.0)
     assert row.status == "approved"
+
+
+def test_session_spans_close_the_wait_when_the_person_decides(monkeypatch: pytest.MonkeyPatch) -> None:
+    """chat(): a paused turn's wait for approval ends when the approving turn starts, and says so."""
+    import time as _time
+
+    from tfwidget.session import chat
+    from tfwidget.widget import TurnView
+
+    monkeypatch.setattr(TurnView, "send", lambda self, content, buffers=None: None)  # no front end here
+    with serve("plain_answer", speed=0) as sim, GatewayClient(sim.base_url, sim.api_key) as client:
+        view = chat("sim-agent", client=client)
+        view.send("Please refund order 42")
+        view.wait(10)
+        [p] = view.pending
+        _time.sleep(0.4)  # the person reads the card
+        resumed = view.approve(p.tool_call_id)
+        view.wait(10)
+        assert resumed.status == "done"
+        df = view.spans_df
+    assert list(df.columns) == ["turn_id", *SPANS_COLUMNS]
+    pauses = df[df.kind == "pause"]
+    assert len(pauses) == 1
+    row = pauses.iloc[0]
+    assert row.status == "approved" and row.parent_id == p.tool_call_id
+    resume_start = df[(df.kind == "turn") & (df.turn_id == resumed.turn_id)].started_at.iloc[0]
+    assert row.ended_at == resume_start
+    assert 0.4 <= row.duration_s <= 30
+    # the tool call's row in the paused turn says since when it waited
+    calls = view.tool_calls_df
+    waited = calls[calls.tool_call_id == p.tool_call_id]
+    assert waited.awaiting_since.notna().any()
