@@ -46,8 +46,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
+from .events import ModelMessageDeltaEvent
 from .pricing import Pricing, call_costs, current_model, current_pricing, message_bases
 from .state import TurnState
 
@@ -242,8 +244,22 @@ class _Tracker:
 
     def update(self, state: TurnState) -> TurnTiming:
         items = state.items
+        one = self._one
+        quiet = self._quiet
+        waiting = self._waiting
+        last = ""  # the quoted id that matched last (deltas of one call come in runs)
         for i in range(self._n, len(items)):
-            self._one(items[i])
+            it = items[i]
+            raw = it.raw
+            # the common case inline: a released mid-stream delta of a call that already had its first token
+            if it._event is None and not waiting and quiet and '"finish_reason"' not in raw:
+                if last and last in raw and last[1:-1] in quiet:
+                    continue
+                hit = next((q for q in quiet.values() if q in raw), None)
+                if hit is not None:
+                    last = hit
+                    continue
+            one(it)
         self._n = len(items)
         t = self.t
         t.clock = self._turn_clock()
@@ -306,6 +322,10 @@ class _Tracker:
             d = json.loads(raw)
             typ, eid, tid, cat = d.get("type"), d.get("id"), d.get("thread_id"), d.get("created_at")
         else:
+            if type(ev) is ModelMessageDeltaEvent and not ev.finish_reason:
+                call = self.t.calls.get(ev.id)
+                if call is not None and call.first_token_at is not None:
+                    return  # mid-stream: nothing to time (the same fast path for parsed deltas)
             d = None
             typ, eid, tid, cat = ev.type, ev.id, ev.thread_id, ev.created_at
         at, src = self._clock(item, cat)
@@ -810,10 +830,10 @@ def spans_to_frame(items: list[Span]) -> pd.DataFrame:
 
 
 def _times_col(vals: list[float | None]) -> Any:
-
-    return pd.to_datetime(
-        pd.Series([float("nan") if v is None else v for v in vals], dtype="float64"), unit="s", utc=True
-    ).astype("datetime64[ns, UTC]")
+    """Epoch seconds (``None`` = unknown) -> a ``datetime64[ns, UTC]`` Series (``NaT`` where unknown)."""
+    nat = np.iinfo(np.int64).min
+    ns = np.array([nat if v is None else round(v * 1e9) for v in vals], dtype="int64")
+    return pd.Series(pd.DatetimeIndex(ns.view("datetime64[ns]"), tz="UTC"))
 
 
 def _per_s(tokens: int | None, seconds: float | None) -> float | None:
