@@ -322,3 +322,39 @@ def test_session_spans_close_the_wait_when_the_person_decides(monkeypatch: pytes
     calls = view.tool_calls_df
     waited = calls[calls.tool_call_id == p.tool_call_id]
     assert waited.awaiting_since.notna().any()
+
+
+def test_a_linked_decision_reaches_the_paused_turns_view_spans() -> None:
+    from tfwidget.timing import spans_view
+
+    paused = TurnState.from_items(load(RECORDINGS / "approval_pause.jsonl"))
+    before = [s for s in spans_view(paused) if s["kind"] == "pause"]
+    assert [s["end_ms"] for s in before] == [None] and before[0]["status"] == "waiting"
+    (p,) = turn_timing(paused).pauses.values()
+    resume = TurnState.from_items(
+        [
+            tfwidget.StreamItem(
+                1,
+                tfwidget.parse_event(
+                    {
+                        "type": "turn.created",
+                        "id": "r0",
+                        "turn_id": "t-resume",
+                        "previous_turn_id": paused.turn_id,
+                        "input": [
+                            {
+                                "type": "user.tool_approval",
+                                "tool_call_id": p.tool_call_id,
+                                "approval": {"status": "deny", "reason": "too much"},
+                            }
+                        ],
+                    }
+                ),
+                (p.started_at or 0) + 5.0,
+            )
+        ]
+    )
+    link_pauses([paused, resume])
+    (after,) = [s for s in spans_view(paused) if s["kind"] == "pause"]
+    assert after["status"] == "denied: too much"
+    assert after["end_ms"] - after["start_ms"] == pytest.approx(5000, abs=2)

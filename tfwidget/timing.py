@@ -496,6 +496,7 @@ def link_pauses(states: Iterable[TurnState]) -> None:
             if target is None:
                 continue
             tt = turn_timing(target)
+            before = [(p.ended_at, p.decision) for p in tt.pauses.values()]
             for p in tt.pauses.values():
                 if p.tool_call_id is not None and p.tool_call_id in ds:
                     dec = ds[p.tool_call_id]
@@ -505,6 +506,8 @@ def link_pauses(states: Iterable[TurnState]) -> None:
                     )
                 elif p.kind == "mcp_auth" and target is prev and p.ended_at is None:
                     p.ended_at, p.decision = start, "resumed"
+            if before != [(p.ended_at, p.decision) for p in tt.pauses.values()]:
+                _TRACKERS[target].version += 1  # the view's spans of the paused turn show the decision
 
 
 # ------------------------------------------------------------------------------------------ spans
