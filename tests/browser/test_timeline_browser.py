@@ -128,6 +128,15 @@ def test_timeline_grows_live_nests_sub_agents_and_jumps_to_cards(lab: Lab) -> No
     assert any("$" in c for c in chips), chips
     assert not any("cache " in c and "/" in c for c in chips), chips  # "cache read N", not "cache N/M"
 
+    # the usage chart: a cumulative cost axis and the context window; the header's cost per thread on hover
+    legend = widget.locator(".tfw-usage .tfw-legend").inner_text()
+    assert "cumulative cost" in legend and "context window" in legend, legend
+    assert widget.locator(".tfw-usage .tfw-cost-line").count() == 1
+    cost_title = widget.locator(".tfw-header .tfw-cost").get_attribute("title") or ""
+    assert "main: $" in cost_title and all(
+        f"{name}: $" in cost_title for name in ("qdrant-research", "milvus-research")
+    ), cost_title
+
     lab.save()
     lab.set_theme(DARK_THEME)
     lab.wait_output(".tfw-root")
