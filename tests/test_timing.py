@@ -358,3 +358,22 @@ def test_a_linked_decision_reaches_the_paused_turns_view_spans() -> None:
     (after,) = [s for s in spans_view(paused) if s["kind"] == "pause"]
     assert after["status"] == "denied: too much"
     assert after["end_ms"] - after["start_ms"] == pytest.approx(5000, abs=2)
+
+
+def test_tfwidget_show_reports_cache_reads_with_their_source_and_the_timing(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "tfwidget.cli", "show", str(RECORDINGS / "sub_agents.jsonl")],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    usage = next(line for line in proc.stdout.splitlines() if line.startswith("usage:"))
+    assert "11,000 cache read" in usage  # metrics lack cache fields: the calls' usage is summed
+    assert (
+        "cache read, cache write from sum of calls' usage" in usage
+        and "in, out, total from turn.done" in usage
+    )
+    timing = next(line for line in proc.stdout.splitlines() if line.startswith("time:"))
+    st = TurnState.from_items(load(RECORDINGS / "sub_agents.jsonl"))
+    assert f"time: {turn_timing(st).duration_s:.2f} s" in timing and "4 model calls" in timing
