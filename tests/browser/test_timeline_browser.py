@@ -145,3 +145,36 @@ def test_timeline_grows_live_nests_sub_agents_and_jumps_to_cards(lab: Lab) -> No
     assert widget.locator(".tfw-tl-lane").count() == len(lanes)
     lab.screenshot("timeline-dark", selector=".tfw-root")
     lab.assert_no_errors()
+
+
+BAD_BREAKDOWN_CELL = """
+import json, tfwidget
+from tfwidget.sse import StreamItem
+usage = {"input_tokens": 1000, "output_tokens": 10,
+         "input_tokens_breakdown": {"harness": 300, "skills": 0, "instructions": 50, "tool_definitions": 100,
+                                    "messages": 400}}
+events = [
+    {"type": "turn.created", "id": "t0", "turn_id": "t-bad"},
+    {"type": "model.message", "id": "m1", "thread_id": "main"},
+    {"type": "model.message.delta", "id": "m1", "thread_id": "main", "content": "hello"},
+    {"type": "model.message.delta", "id": "m1", "thread_id": "main", "finish_reason": "stop", "usage": usage},
+    {"type": "turn.done", "id": "d", "state": {"status": "done"}},
+]
+items = [StreamItem(i, tfwidget.parse_event(e), 1000.0 + i, json.dumps(e)) for i, e in enumerate(events, 1)]
+tfwidget.replay(items)
+"""
+
+
+def test_a_breakdown_that_does_not_add_up_is_flagged_in_the_view(lab: Lab) -> None:
+    lab.run_notebook([BAD_BREAKDOWN_CELL], "bad_breakdown")
+    lab.wait_output(".tfw-root")
+    widget = _root(lab)
+    widget.locator(".tfw-usage-chip > summary").first.click()
+    gap = widget.locator(".tfw-usage-chip .tfw-breakdown-gap")
+    assert gap.count() == 1
+    assert gap.inner_text().split()[-1] == "150"  # 1000 input - 850 in the breakdown
+    assert widget.locator(".tfw-usage rect.tfw-seg-unexplained").count() == 1
+    assert "not in the breakdown" in widget.locator(".tfw-usage .tfw-legend").inner_text()
+    title = widget.locator(".tfw-usage .tfw-bar title").first.text_content() or ""
+    assert "breakdown does not add up: 150 input tokens not in it" in title
+    lab.assert_no_errors()
