@@ -309,11 +309,7 @@ export function attachTimeline(renderer) {
   };
   function show(name) {
     current = name;
-    const modelKey = modelKeyOf(boundModel);
-    if (modelKey) {
-      TAB_OF_MODEL.set(modelKey, name);
-      if (TAB_OF_MODEL.size > 500) TAB_OF_MODEL.delete(TAB_OF_MODEL.keys().next().value);
-    }
+    remember();
     for (const b of bar.querySelectorAll(".tfw-tab")) b.setAttribute("aria-selected", b.dataset.tab === name ? "true" : "false");
     renderer.scrollEl.hidden = name !== "transcript";
     panel.el.hidden = name !== "timeline";
@@ -323,7 +319,16 @@ export function attachTimeline(renderer) {
       if (LIVE.has(renderer.store.view.status)) startTimer();
     } else stopTimer();
   }
+  const remember = () => {
+    // the key may only become known later (a view mounted while connecting has no turn id yet)
+    const key = modelKeyOf(boundModel);
+    if (key && TAB_OF_MODEL.get(key) !== current) {
+      TAB_OF_MODEL.set(key, current);
+      if (TAB_OF_MODEL.size > 500) TAB_OF_MODEL.delete(TAB_OF_MODEL.keys().next().value);
+    }
+  };
   const update = (touched) => {
+    remember();
     if (touched("clock")) panel.setClock(renderer.store.view.clock);
     if (current !== "timeline") return;
     if (touched("spans") || touched("status")) panel.render();
