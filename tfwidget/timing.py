@@ -42,7 +42,7 @@ from __future__ import annotations
 import json
 import weakref
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -765,8 +765,6 @@ def spans(
 
 
 def _replace(s: Span, **kw: Any) -> Span:
-    from dataclasses import replace
-
     return replace(s, **kw)
 
 
