@@ -290,3 +290,90 @@ def test_link_pauses_closes_a_wait_with_the_decision() -> None:
     row = df[df.kind == "pause"].iloc[0]
     assert row.duration_s == pytest.approx(30.0)
     assert row.status == "approved"
+
+
+def test_session_spans_close_the_wait_when_the_person_decides(monkeypatch: pytest.MonkeyPatch) -> None:
+    """chat(): a paused turn's wait for approval ends when the approving turn starts, and says so."""
+    import time as _time
+
+    from tfwidget.session import chat
+    from tfwidget.widget import TurnView
+
+    monkeypatch.setattr(TurnView, "send", lambda self, content, buffers=None: None)  # no front end here
+    with serve("plain_answer", speed=0) as sim, GatewayClient(sim.base_url, sim.api_key) as client:
+        view = chat("sim-agent", client=client)
+        view.send("Please refund order 42")
+        view.wait(10)
+        [p] = view.pending
+        _time.sleep(0.4)  # the person reads the card
+        resumed = view.approve(p.tool_call_id)
+        view.wait(10)
+        assert resumed.status == "done"
+        df = view.spans_df
+    assert list(df.columns) == ["turn_id", *SPANS_COLUMNS]
+    pauses = df[df.kind == "pause"]
+    assert len(pauses) == 1
+    row = pauses.iloc[0]
+    assert row.status == "approved" and row.parent_id == p.tool_call_id
+    resume_start = df[(df.kind == "turn") & (df.turn_id == resumed.turn_id)].started_at.iloc[0]
+    assert row.ended_at == resume_start
+    assert 0.4 <= row.duration_s <= 30
+    # the tool call's row in the paused turn says since when it waited
+    calls = view.tool_calls_df
+    waited = calls[calls.tool_call_id == p.tool_call_id]
+    assert waited.awaiting_since.notna().any()
+
+
+def test_a_linked_decision_reaches_the_paused_turns_view_spans() -> None:
+    from tfwidget.timing import spans_view
+
+    paused = TurnState.from_items(load(RECORDINGS / "approval_pause.jsonl"))
+    before = [s for s in spans_view(paused) if s["kind"] == "pause"]
+    assert [s["end_ms"] for s in before] == [None] and before[0]["status"] == "waiting"
+    (p,) = turn_timing(paused).pauses.values()
+    resume = TurnState.from_items(
+        [
+            tfwidget.StreamItem(
+                1,
+                tfwidget.parse_event(
+                    {
+                        "type": "turn.created",
+                        "id": "r0",
+                        "turn_id": "t-resume",
+                        "previous_turn_id": paused.turn_id,
+                        "input": [
+                            {
+                                "type": "user.tool_approval",
+                                "tool_call_id": p.tool_call_id,
+                                "approval": {"status": "deny", "reason": "too much"},
+                            }
+                        ],
+                    }
+                ),
+                (p.started_at or 0) + 5.0,
+            )
+        ]
+    )
+    link_pauses([paused, resume])
+    (after,) = [s for s in spans_view(paused) if s["kind"] == "pause"]
+    assert after["status"] == "denied: too much"
+    assert after["end_ms"] - after["start_ms"] == pytest.approx(5000, abs=2)
+
+
+def test_tfwidget_show_reports_cache_reads_with_their_source_and_the_timing(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "tfwidget.cli", "show", str(RECORDINGS / "sub_agents.jsonl")],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    usage = next(line for line in proc.stdout.splitlines() if line.startswith("usage:"))
+    assert "11,000 cache read" in usage  # metrics lack cache fields: the calls' usage is summed
+    assert (
+        "cache read, cache write from sum of calls' usage" in usage
+        and "in, out, total from turn.done" in usage
+    )
+    timing = next(line for line in proc.stdout.splitlines() if line.startswith("time:"))
+    st = TurnState.from_items(load(RECORDINGS / "sub_agents.jsonl"))
+    assert f"time: {turn_timing(st).duration_s:.2f} s" in timing and "4 model calls" in timing

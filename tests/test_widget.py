@@ -302,7 +302,9 @@ def test_static_fallback_is_escaped_and_scriptless(sent):
     assert metadata == {}  # outside Colab anywidget adds no display metadata
     fallback = bundle["text/html"]
     assert "<script" not in fallback.lower()
-    assert "<img" not in fallback and "<svg" not in fallback and "<i>gh" not in fallback
+    assert "<img" not in fallback and "<svg onload" not in fallback and "<i>gh" not in fallback
+    # the only svg is the timeline's own (tfwidget.timeline), with its texts escaped
+    assert fallback.count("<svg") == fallback.count('<svg class="tfw-tls"') <= 1
     assert html.escape(XSS[1]) in fallback
     assert "href=" not in fallback  # not even the sign-in link becomes a link
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == v.model_id

@@ -62,6 +62,7 @@ __all__ = [
     "load",
     "messages_frame",
     "parse_event",
+    "plot_timeline",
     "plot_usage",
     "replay",
     "save",
@@ -87,6 +88,7 @@ _LAZY = {
     "diff": ("tfwidget.turndiff", "diff"),
     "TurnDiff": ("tfwidget.turndiff", "TurnDiff"),
     "plot_usage": ("tfwidget.analysis", "plot_usage"),
+    "plot_timeline": ("tfwidget.timeline", "plot_timeline"),
     "TurnCollection": ("tfwidget.analysis", "TurnCollection"),
     "to_arrow": ("tfwidget.analysis", "to_arrow"),
     "spans_frame": ("tfwidget.timing", "spans_frame"),
@@ -128,6 +130,7 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
         StreamLimitError,
     )
     from .session import SessionView, chat
+    from .timeline import plot_timeline
     from .timing import spans_frame
     from .turndiff import TurnDiff, diff
     from .widget import TurnView, replay, watch

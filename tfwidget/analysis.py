@@ -297,6 +297,8 @@ def plot_usage(
     cumulative: bool = True,
     backend: str = "matplotlib",
     title: str | None = None,
+    cost: bool = False,
+    context_fill: bool = False,
 ) -> Any:
     """Token usage per model call as stacked bars, in call order.
 
@@ -314,6 +316,10 @@ def plot_usage(
         cumulative: draw the running total.
         backend: only ``"matplotlib"``.
         title: the Axes title (default: a summary of the totals).
+        cost: the second y axis shows the running cost in USD (``usage_df.cost_usd``; priced or
+            allocated calls, see :mod:`tfwidget.pricing`) instead of the running token total.
+        context_fill: mark each call's context fill (``usage_df.context_fill``: input tokens over the model's
+            context window) as a percentage on a further y axis on the right (``fig.axes[-1]``).
 
     Returns:
         The new Figure (not left open in pyplot: it shows when it is a cell's last expression), or ``ax``
@@ -429,7 +435,20 @@ def plot_usage(
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)
 
-    if cumulative and n:
+    if cost and n:
+        if "cost_usd" not in frame.columns:
+            raise ValueError("cost=True needs a cost_usd column: pass a usage_df (see tfwidget.pricing)")
+        ax2 = ax.twinx()
+        spent = _num(frame, "cost_usd").cumsum()
+        ax2.plot(
+            x, spent, color="#222222", marker="o", markersize=3, linewidth=1.4, label="cumulative cost (USD)"
+        )
+        ax2.set_ylabel("cumulative cost (USD)")
+        ax2.set_ylim(0, float(spent.max()) * 1.08 or 1.0)
+        ax2.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _p: f"${v:,.4g}"))
+        h2, _ = ax2.get_legend_handles_labels()
+        handles = [*handles, *h2]
+    elif cumulative and n:
         ax2 = ax.twinx()
         running = (inp + out).cumsum()
         ax2.plot(
@@ -440,6 +459,22 @@ def plot_usage(
         ax2.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _p: f"{v:,.0f}"))
         h2, _ = ax2.get_legend_handles_labels()
         handles = [*handles, *h2]
+    if context_fill and n:
+        if "context_fill" not in frame.columns:
+            raise ValueError("context_fill=True needs a context_fill column: pass a usage_df")
+        fill = pd.to_numeric(frame["context_fill"], errors="coerce").astype("float64") * 100
+        ax3 = ax.twinx()
+        if cost or cumulative:
+            ax3.spines["right"].set_position(("axes", 1.2))
+        ax3.plot(
+            x, fill, linestyle="none", marker="D", markersize=5, color="#c62828", label="context fill (%)"
+        )
+        top = float(fill.max()) if fill.notna().any() else 1.0
+        ax3.set_ylim(0, min(100.0, max(1.0, top * 1.25)))
+        ax3.set_ylabel("context fill (% of window)")
+        ax3.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _p: f"{v:.3g}%"))
+        h3, _ = ax3.get_legend_handles_labels()
+        handles = [*handles, *h3]
 
     if handles:
         if own:

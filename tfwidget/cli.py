@@ -412,10 +412,39 @@ def summarize(state: Any, *, name: str | None = None, width: int = 100) -> str:
         f"usage: {t['input_tokens']:,} in · {t['output_tokens']:,} out · {t['cache_read_tokens']:,} cache read · "
         f"{t['cache_write_tokens']:,} cache write · {t['total_tokens']:,} total{cost} ({src})"
     )
+    timing = _timing_line(state)
+    if timing:
+        lines.append(timing)
     lines.append(f"anomalies: {len(state.anomalies)}")
     for a in state.anomalies[:5]:
         lines.append("  " + _short(f"{getattr(a, 'kind', '')}: {getattr(a, 'message', a)}", width))
     return "\n".join(lines)
+
+
+def _timing_line(state: Any) -> str | None:
+    """``time: 4.05 s · 4 model calls, time to first token median 0.03 s · slowest: create_sub_agent 2.83 s``
+    (receive times, or the events' created_at, said so)."""
+    from .timing import spans
+
+    out = spans(state)
+    turn = next((s for s in out if s.kind == "turn"), None)
+    if turn is None or turn.started_at is None:
+        return None
+    bits = [f"time: {turn.duration_s:.2f} s" if turn.duration_s is not None else "time: running"]
+    calls = [s for s in out if s.kind == "model_call"]
+    ttfts = sorted(s.ttft_s for s in calls if s.ttft_s is not None)
+    if calls:
+        text = f"{len(calls)} model call{'s' * (len(calls) != 1)}"
+        if ttfts:
+            text += f", time to first token median {ttfts[len(ttfts) // 2]:.2f} s"
+        bits.append(text)
+    steps = [s for s in out if s.kind in ("model_call", "tool_call") and s.duration_s is not None]
+    if steps:
+        slow = max(steps, key=lambda s: s.duration_s or 0.0)
+        bits.append(f"slowest: {slow.name} {slow.duration_s:.2f} s")
+    if turn.time_source == "created_at":
+        bits.append("(from the events' created_at)")
+    return " · ".join(bits)
 
 
 def cmd_show(args: argparse.Namespace) -> int:

@@ -53,6 +53,7 @@ __all__ = [
     "call_costs",
     "current_model",
     "current_pricing",
+    "message_bases",
     "reconcile",
     "set_pricing",
 ]
@@ -274,6 +275,13 @@ def _default_pricing() -> Pricing:
     return current_pricing()
 
 
+def message_bases(state: TurnState) -> dict[str, Any]:
+    """Each message's base event by id, as the fold keeps it (read-only): its ``thread_id``, ``usage`` and
+    ``finish_reason`` are current (the merge sets them on the base), its text fields are not. Cheap: no
+    merged copy is built (``state.merged_messages()`` would copy each streaming message)."""
+    return {mid: m.base for mid, m in state._msgs.items()}
+
+
 def call_costs(
     state: TurnState, *, pricing: Pricing | None = None, model: str | None = None
 ) -> dict[str, CallCost]:
@@ -296,8 +304,6 @@ def reconcile(
     threads = state.threads
     priced: dict[str, CallCost] = {}
     unpriced: list[tuple[str, str | None, str | None, int | None, int]] = []
-    from .timing import message_bases
-
     for m in message_bases(state).values():
         u = m.usage
         tid = m.thread_id or "main"

@@ -42,15 +42,16 @@ from __future__ import annotations
 import json
 import weakref
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    import pandas as pd
+import numpy as np
+import pandas as pd
 
-    from .pricing import Pricing
-    from .state import TurnState
+from .events import ModelMessageDeltaEvent
+from .pricing import Pricing, call_costs, current_model, current_pricing, message_bases
+from .state import TurnState
 
 __all__ = [
     "SPANS_COLUMNS",
@@ -65,6 +66,7 @@ __all__ = [
     "TurnTiming",
     "decisions",
     "link_pauses",
+    "message_bases",
     "spans",
     "spans_frame",
     "turn_timing",
@@ -213,13 +215,6 @@ def _ts(created_at: Any) -> float | None:
         return None
 
 
-def message_bases(state: TurnState) -> dict[str, Any]:
-    """Each message's base event by id, as the fold keeps it (read-only): its ``thread_id``, ``usage`` and
-    ``finish_reason`` are current (the merge sets them on the base), its text fields are not. Cheap: no
-    merged copy is built (``state.merged_messages()`` would copy each streaming message)."""
-    return {mid: m.base for mid, m in state._msgs.items()}
-
-
 class _Tracker:
     """Incremental scan of a state's items: each call reads only the items added since the last one."""
 
@@ -249,8 +244,22 @@ class _Tracker:
 
     def update(self, state: TurnState) -> TurnTiming:
         items = state.items
+        one = self._one
+        quiet = self._quiet
+        waiting = self._waiting
+        last = ""  # the quoted id that matched last (deltas of one call come in runs)
         for i in range(self._n, len(items)):
-            self._one(items[i])
+            it = items[i]
+            raw = it.raw
+            # the common case inline: a released mid-stream delta of a call that already had its first token
+            if it._event is None and not waiting and quiet and '"finish_reason"' not in raw:
+                if last and last in raw and last[1:-1] in quiet:
+                    continue
+                hit = next((q for q in quiet.values() if q in raw), None)
+                if hit is not None:
+                    last = hit
+                    continue
+            one(it)
         self._n = len(items)
         t = self.t
         t.clock = self._turn_clock()
@@ -313,6 +322,10 @@ class _Tracker:
             d = json.loads(raw)
             typ, eid, tid, cat = d.get("type"), d.get("id"), d.get("thread_id"), d.get("created_at")
         else:
+            if type(ev) is ModelMessageDeltaEvent and not ev.finish_reason:
+                call = self.t.calls.get(ev.id)
+                if call is not None and call.first_token_at is not None:
+                    return  # mid-stream: nothing to time (the same fast path for parsed deltas)
             d = None
             typ, eid, tid, cat = ev.type, ev.id, ev.thread_id, ev.created_at
         at, src = self._clock(item, cat)
@@ -427,7 +440,6 @@ def turn_timing(state: TurnState) -> TurnTiming:
     Incremental: a call reads only the items applied since the previous call, so calling it on every
     flush of a live view costs O(new items).
     """
-    from .state import TurnState
 
     if not isinstance(state, TurnState):
         raise TypeError(f"turn_timing() needs a TurnState, not {type(state).__name__}")
@@ -484,6 +496,7 @@ def link_pauses(states: Iterable[TurnState]) -> None:
             if target is None:
                 continue
             tt = turn_timing(target)
+            before = [(p.ended_at, p.decision) for p in tt.pauses.values()]
             for p in tt.pauses.values():
                 if p.tool_call_id is not None and p.tool_call_id in ds:
                     dec = ds[p.tool_call_id]
@@ -493,6 +506,8 @@ def link_pauses(states: Iterable[TurnState]) -> None:
                     )
                 elif p.kind == "mcp_auth" and target is prev and p.ended_at is None:
                     p.ended_at, p.decision = start, "resumed"
+            if before != [(p.ended_at, p.decision) for p in tt.pauses.values()]:
+                _TRACKERS[target].version += 1  # the view's spans of the paused turn show the decision
 
 
 # ------------------------------------------------------------------------------------------ spans
@@ -574,7 +589,6 @@ def spans(
     thread). ``pricing`` and ``model`` (the main thread's model) are passed to
     :func:`tfwidget.pricing.call_costs` for the costs.
     """
-    from .pricing import call_costs
 
     t = turn_timing(state)
     costs = _costs if _costs is not None else call_costs(state, pricing=pricing, model=model)
@@ -751,8 +765,6 @@ def spans(
 
 
 def _replace(s: Span, **kw: Any) -> Span:
-    from dataclasses import replace
-
     return replace(s, **kw)
 
 
@@ -778,7 +790,6 @@ def spans_frame(
 
 def spans_to_frame(items: list[Span]) -> pd.DataFrame:
     """A list of :class:`Span` as a DataFrame with :data:`SPANS_COLUMNS`."""
-    import pandas as pd
 
     times = _times_col
 
@@ -820,11 +831,10 @@ def spans_to_frame(items: list[Span]) -> pd.DataFrame:
 
 
 def _times_col(vals: list[float | None]) -> Any:
-    import pandas as pd
-
-    return pd.to_datetime(
-        pd.Series([float("nan") if v is None else v for v in vals], dtype="float64"), unit="s", utc=True
-    ).astype("datetime64[ns, UTC]")
+    """Epoch seconds (``None`` = unknown) -> a ``datetime64[ns, UTC]`` Series (``NaT`` where unknown)."""
+    nat = np.iinfo(np.int64).min
+    ns = np.array([nat if v is None else round(v * 1e9) for v in vals], dtype="int64")
+    return pd.Series(pd.DatetimeIndex(ns.view("datetime64[ns]"), tz="UTC"))
 
 
 def _per_s(tokens: int | None, seconds: float | None) -> float | None:
@@ -835,7 +845,6 @@ def _per_s(tokens: int | None, seconds: float | None) -> float | None:
 
 def call_timing_columns(state: TurnState, message_ids: list[str], usages: list[Any]) -> dict[str, Any]:
     """The timing columns of ``messages_df`` for these messages (see :mod:`tfwidget.frames`)."""
-    import pandas as pd
 
     t = turn_timing(state)
     calls = [t.calls.get(mid) for mid in message_ids]
@@ -858,7 +867,6 @@ def call_timing_columns(state: TurnState, message_ids: list[str], usages: list[A
 
 def tool_timing_columns(state: TurnState, tool_call_ids: list[str]) -> dict[str, Any]:
     """The timing columns of ``tool_calls_df`` for these tool calls (see :mod:`tfwidget.frames`)."""
-    import pandas as pd
 
     t = turn_timing(state)
     tools = [t.tools.get(i) for i in tool_call_ids]
@@ -895,9 +903,6 @@ def usage_extra_columns(
     context_window: int | None = None,
 ) -> dict[str, Any]:
     """The timing, cost and context columns of ``usage_df`` (see :mod:`tfwidget.frames`)."""
-    import pandas as pd
-
-    from .pricing import call_costs, current_model
 
     if context_window is not None and (
         not isinstance(context_window, int) or isinstance(context_window, bool) or context_window <= 0
@@ -943,7 +948,6 @@ def spans_view(
     first_ms, end_ms, time_source``, and where known ``cost_usd, cost_source, total_cost_usd, input_tokens,
     output_tokens, cache_read_tokens, model, context_window`` (model calls), ``tool_call_id`` (pauses).
     """
-    from .pricing import call_costs, current_model, current_pricing
 
     turn_timing(state)
     tracker = _TRACKERS[state]

@@ -690,8 +690,20 @@ def transcript_html(view: Mapping[str, Any]) -> str:
         out.append(
             f'<div style="color:#6e7781;font-size:11px">{_e(n.get("level"))}: {_e(n.get("text"))}</div>'
         )
+    out.append(_static_timeline(view))
     out.append("</div>")
     return "".join(out)
+
+
+def _static_timeline(view: Mapping[str, Any]) -> str:
+    """The waterfall of the view's spans as inline SVG (tfwidget.timeline), under a "timeline" heading."""
+    from .timeline import timeline_svg
+
+    rows = view.get("spans") or []
+    svg = timeline_svg(rows) if rows else ""
+    if not svg:
+        return ""
+    return f'<details open class="tfw-static-timeline" style="margin-top:8px"><summary>timeline</summary>{svg}</details>'
 
 
 def _static_pause(p: Mapping[str, Any]) -> str:

@@ -4,6 +4,7 @@ import { BREAKDOWN_KEYS, fmtCompact, fmtCost, fmtInt, usageParts } from "./forma
 
 const SERIES = [
   ...BREAKDOWN_KEYS.map((key) => ({ key, label: key.replace("_", " ") })),
+  { key: "unexplained", label: "not in the breakdown" },
   { key: "output", label: "output" },
 ];
 
@@ -17,8 +18,10 @@ export function usageChart(usage, threadLabel = (id) => id, spans = null) {
   const rows = (usage || []).map((u, i) => {
     const p = usageParts(u);
     const segments = {};
-    if (p.breakdown) Object.assign(segments, p.breakdown);
-    else segments.messages = p.input;
+    if (p.breakdown) {
+      Object.assign(segments, p.breakdown);
+      if (p.breakdownGap > 0) segments.unexplained = p.breakdownGap; // drawn apart, never as conversation
+    } else segments.messages = p.input;
     segments.output = p.output;
     const total = Object.values(segments).reduce((a, b) => a + b, 0);
     return { i, u, p, segments, total };
@@ -72,6 +75,9 @@ export function usageChart(usage, threadLabel = (id) => id, spans = null) {
     if (row.p.cacheRead || row.p.cacheWrite) {
       lines.push(`cache read ${fmtInt(row.p.cacheRead)} · write ${fmtInt(row.p.cacheWrite)}`);
     }
+    if (row.p.breakdownGap) {
+      lines.push(`breakdown does not add up: ${row.p.breakdownGap > 0 ? `${fmtInt(row.p.breakdownGap)} input tokens not in it` : `it exceeds the input by ${fmtInt(-row.p.breakdownGap)}`}`);
+    }
     const sp = spanOf.get(row.u.message_id);
     if (windows[idx]) lines.push(`context ${((row.p.input / windows[idx]) * 100).toFixed(1)}% of ${fmtInt(windows[idx])}`);
     if (sp && sp.cost_usd != null) lines.push(`cost ${fmtCost(sp.cost_usd)} (${sp.cost_source})`);
@@ -120,7 +126,9 @@ export function usageChart(usage, threadLabel = (id) => id, spans = null) {
   const legend = h(
     "div",
     { class: "tfw-legend" },
-    ...SERIES.map((s) => h("span", { class: "tfw-legend-item" }, h("span", { class: `tfw-swatch tfw-seg-${s.key}` }), s.label)),
+    ...SERIES.filter((s) => s.key !== "unexplained" || rows.some((r) => r.p.breakdownGap > 0)).map((s) =>
+      h("span", { class: "tfw-legend-item" }, h("span", { class: `tfw-swatch tfw-seg-${s.key}` }), s.label),
+    ),
     ...extra,
   );
   return h("div", { class: "tfw-chart" }, root, legend);

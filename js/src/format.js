@@ -83,11 +83,14 @@ export function usageParts(u) {
     if (v != null) any = true;
     breakdown[k] = Number(v || 0);
   }
+  const input = Number(u.input_tokens || 0);
   return {
-    input: Number(u.input_tokens || 0),
+    input,
     output: Number(u.output_tokens || 0),
     cacheRead: Number(u.cache_read_tokens || 0),
     cacheWrite: Number(u.cache_write_tokens || 0),
     breakdown: any ? breakdown : null,
+    // input minus the breakdown's sum: non-zero means the breakdown does not add up (shown, not hidden)
+    breakdownGap: any ? input - Object.values(breakdown).reduce((a, b) => a + b, 0) : 0,
   };
 }

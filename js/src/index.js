@@ -20,6 +20,7 @@ export function mount(model, el) {
   if (model.get("_session") !== undefined) return mountSession(model, el);
   const store = new ViewStore();
   const renderer = new TurnRenderer(el, store);
+  renderer.timeline.restore(model); // reopen the tab chosen before a re-mount
   let frame = 0;
   let helloSent = 0;
 

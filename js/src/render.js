@@ -538,6 +538,11 @@ export function usageChip(usage, span = null) {
       rows.push(h("tr", {}, h("td", { text: k.replace("_", " ") }), h("td", { class: "tfw-num", text: fmtInt(p.breakdown[k]) })));
     }
   }
+  if (p.breakdownGap) {
+    const text = p.breakdownGap > 0 ? "not in the breakdown" : "breakdown exceeds input by";
+    rows.push(h("tr", { class: "tfw-breakdown-gap", title: "the reported breakdown does not add up to the input tokens" },
+      h("td", { text }), h("td", { class: "tfw-num", text: fmtInt(Math.abs(p.breakdownGap)) })));
+  }
   rows.push(h("tr", { class: "tfw-sum" }, h("td", { text: "input" }), h("td", { class: "tfw-num", text: fmtInt(p.input) })));
   rows.push(h("tr", {}, h("td", { text: "output" }), h("td", { class: "tfw-num", text: fmtInt(p.output) })));
   if (p.cacheRead || p.cacheWrite) {

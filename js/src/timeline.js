@@ -259,8 +259,21 @@ export class TimelinePanel {
  * Give a TurnRenderer its Transcript / Timeline tabs. Returns {bar, panel, update(touched)}: put `bar` and
  * `panel.el` into the layout, call `update` from the renderer's render() with its `touched(key)` test.
  */
+// The tab a person chose, per widget (its model id, else its turn id): a view re-mounted by its host (the
+// output area re-rendered, with a new element and model proxy) opens on the same tab.
+const TAB_OF_MODEL = new Map();
+
+function modelKeyOf(model) {
+  if (!model) return null;
+  if (typeof model.model_id === "string") return `model:${model.model_id}`;
+  if (model.widget_manager && typeof model.comm?.comm_id === "string") return `comm:${model.comm.comm_id}`;
+  const view = typeof model.get === "function" ? model.get("_view") : null;
+  return view && view.turn_id ? `turn:${view.turn_id}` : null;
+}
+
 export function attachTimeline(renderer) {
   let current = "transcript";
+  let boundModel = null;
   let timer = 0;
   const panel = new TimelinePanel(
     () => renderer.store.view,
@@ -296,6 +309,7 @@ export function attachTimeline(renderer) {
   };
   function show(name) {
     current = name;
+    remember();
     for (const b of bar.querySelectorAll(".tfw-tab")) b.setAttribute("aria-selected", b.dataset.tab === name ? "true" : "false");
     renderer.scrollEl.hidden = name !== "transcript";
     panel.el.hidden = name !== "timeline";
@@ -305,14 +319,31 @@ export function attachTimeline(renderer) {
       if (LIVE.has(renderer.store.view.status)) startTimer();
     } else stopTimer();
   }
+  const remember = () => {
+    // the key may only become known later (a view mounted while connecting has no turn id yet)
+    const key = modelKeyOf(boundModel);
+    if (key && TAB_OF_MODEL.get(key) !== current) {
+      TAB_OF_MODEL.set(key, current);
+      if (TAB_OF_MODEL.size > 500) TAB_OF_MODEL.delete(TAB_OF_MODEL.keys().next().value);
+    }
+  };
   const update = (touched) => {
+    remember();
     if (touched("clock")) panel.setClock(renderer.store.view.clock);
     if (current !== "timeline") return;
     if (touched("spans") || touched("status")) panel.render();
     else if (touched("clock")) panel.layout();
     if (LIVE.has(renderer.store.view.status)) startTimer();
   };
-  return { bar, panel, update, show };
+  /** Remember the chosen tab for `model` and reopen the one chosen before (a re-mounted view). */
+  const restore = (model) => {
+    boundModel = model || null;
+    const modelKey = modelKeyOf(model);
+    if (!modelKey) return;
+    const tab = TAB_OF_MODEL.get(modelKey);
+    if (tab && tab !== current) show(tab);
+  };
+  return { bar, panel, update, show, restore };
 }
 
 /** Scroll the transcript to a span's card and flash it. */

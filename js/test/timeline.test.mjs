@@ -55,3 +55,14 @@ test("no spans: nothing to lay out", () => {
   assert.deepEqual(layoutTimeline([], {}).lanes, []);
   assert.deepEqual(layoutTimeline(undefined, {}).lanes, []);
 });
+
+test("a breakdown that does not add up to the input says by how much", async () => {
+  const { usageParts } = await import("../src/format.js");
+  const ok = usageParts({ input_tokens: 100, harness: 60, skills: 0, instructions: 10, tool_definitions: 10, messages: 20 });
+  assert.equal(ok.breakdownGap, 0);
+  const short = usageParts({ input_tokens: 1000, input_tokens_breakdown: { harness: 300, instructions: 50, messages: 400 } });
+  assert.equal(short.breakdownGap, 250);
+  const over = usageParts({ input_tokens: 100, harness: 150 });
+  assert.equal(over.breakdownGap, -50);
+  assert.equal(usageParts({ input_tokens: 100 }).breakdownGap, 0); // no breakdown: nothing to flag
+});
