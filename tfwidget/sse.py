@@ -323,6 +323,8 @@ class SSEDecoder:
         data = "\n".join(parts) if len(parts) > 1 else parts[0]
         self._data = []
         self._size = 0
+        if not data:  # "data:" with nothing after it carries no event: skipped like a comment
+            return
         self.frames += 1
         out.append((data, self.last_event_id or None))
 
