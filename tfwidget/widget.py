@@ -19,6 +19,7 @@ import json
 import os
 import threading
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -130,6 +131,15 @@ class TurnView(anywidget.AnyWidget):
     _actions = traitlets.Dict().tag(sync=True)
     #: Load remote images, video and audio in model and tool output (see :mod:`tfwidget.media`).
     remote_media = traitlets.Bool(False).tag(sync=True)
+    # Names this model for the front end: when the host re-renders the same model in place (an output
+    # update), the new view carries on with the old view's DOM instead of rebuilding it.
+    _uid = traitlets.Unicode().tag(sync=True)
+    #: Scroll the view into sight once, when its turn is first seen streaming (e.g. after "Run All").
+    reveal = traitlets.Bool(False).tag(sync=True)
+
+    @traitlets.default("_uid")
+    def _default_uid(self) -> str:
+        return uuid.uuid4().hex
 
     def __init__(
         self,
@@ -787,19 +797,23 @@ def watch(
     api_key: str | None = None,
     after_sequence_number: int | None = None,
     flush_interval: float = 0.05,
+    reveal: bool = False,
 ) -> TurnView:
     """Follow a turn live: returns a :class:`TurnView` that fills in the background.
 
     Uses ``client`` (a :class:`~tfwidget.client.GatewayClient`) or builds one from ``base_url`` and
     ``api_key``. Reconnects show as ``reconnecting``; a client error ends the view in status ``error``.
-    The API key stays inside the client: it is never part of the widget's state.
+    The API key stays inside the client: it is never part of the widget's state. With ``reveal=True`` the
+    page scrolls the view into sight once, when the turn starts streaming (useful after "Run All").
     """
     own_client = client is None
     if own_client:
         from .client import GatewayClient
 
         client = GatewayClient(base_url, api_key)
-    view = TurnView(session_id=session_id, flush_interval=flush_interval, status="connecting")
+    view = TurnView(
+        session_id=session_id, flush_interval=flush_interval, status="connecting", reveal=bool(reveal)
+    )
 
     def on_reconnect(info: Any) -> None:
         after = getattr(info, "after_sequence_number", None)

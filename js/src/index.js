@@ -9,6 +9,8 @@ import { mountPlayer } from "./player.js";
 import { mountSession } from "./session_view.js";
 import { guardKeys } from "./keys.js";
 import { followTheme } from "./theme.js";
+import { ViewMemory, orphanOf, register, unregister } from "./handoff.js";
+import { installFollow } from "./follow.js";
 
 const LIVE = new Set(["connecting", "streaming", "reconnecting"]);
 
@@ -18,15 +20,25 @@ const LIVE = new Set(["connecting", "streaming", "reconnecting"]);
  */
 export function mount(model, el) {
   if (model.get("_session") !== undefined) return mountSession(model, el);
+  // The host re-rendered this model in place (an output update): carry on with the same DOM.
+  const orphan = orphanOf(model);
+  if (orphan) return orphan.moveTo(el, model);
   const store = new ViewStore();
   const renderer = new TurnRenderer(el, store);
   renderer.timeline.restore(model); // reopen the tab chosen before a re-mount
+  const follow = installFollow(renderer); // wheel hand-back to the page, "Jump to latest"
   let frame = 0;
   let helloSent = 0;
+  let revealed = false;
 
   const flush = () => {
     frame = 0;
     renderer.render();
+    follow.update();
+    if (!revealed && LIVE.has(store.view.status) && model.get("reveal") && renderer.root.isConnected) {
+      revealed = true; // once: the page is the person's after that
+      renderer.root.scrollIntoView({ block: "nearest" });
+    }
     if (store.gap) requestResync();
   };
   const schedule = () => {
@@ -61,9 +73,17 @@ export function mount(model, el) {
     else if (msg && msg.type === "ack") actions.ack(msg);
   };
 
-  model.on("change:_view", onView);
-  model.on("change:_actions", onActions);
-  model.on("msg:custom", onMsg);
+  const listen = (m) => {
+    m.on("change:_view", onView);
+    m.on("change:_actions", onActions);
+    m.on("msg:custom", onMsg);
+  };
+  const unlisten = (m) => {
+    m.off("change:_view", onView);
+    m.off("change:_actions", onActions);
+    m.off("msg:custom", onMsg);
+  };
+  listen(model);
   onView();
   renderer.render(); // first paint synchronously, so the widget never shows empty
   safeSend(model, { type: "hello", rev: store.rev });
@@ -75,20 +95,63 @@ export function mount(model, el) {
   // A PlayerView (tfwidget.replay(..., controls=True)) gets a player bar.
   const unmountPlayer = model.get("_player_meta") ? mountPlayer(model, renderer.root) : null;
 
-  el.__tfw = { store, renderer }; // for debugging and the browser tests
-  const unguard = guardKeys(el);
-  const unfollow = followTheme(el);
-  return () => {
+  let unguard = guardKeys(el);
+  let unfollow = followTheme(el);
+  const memory = new ViewMemory(renderer.root, renderer.scrollEl, () => renderer.stick);
+  const instance = {
+    root: renderer.root,
+    el,
+    moveTo(target, proxy) {
+      // Listen through the new view's model proxy: the host may drop the old view's listeners.
+      unlisten(model);
+      model = proxy;
+      listen(model);
+      replaceWith(target, renderer.root);
+      renderer.el = target;
+      instance.el = target;
+      target.__tfw = el.__tfw;
+      // Keys and theme are watched on the element the host gave this view.
+      unguard();
+      unfollow();
+      unguard = guardKeys(target);
+      unfollow = followTheme(target);
+      // Whether it followed the stream is decided now: re-attaching resets scrollTop to 0.
+      const following = renderer.stick;
+      renderer.holdScroll = true;
+      memory.restoreWhenShown(
+        () => following,
+        () => {
+          renderer.holdScroll = false;
+          renderer.stick = following;
+          renderer.lastTop = renderer.scrollEl.scrollTop;
+          if (following) renderer.scrollEl.scrollTop = renderer.scrollEl.scrollHeight;
+          follow.update();
+        },
+      );
+      return cleanupFor(target);
+    },
+  };
+  const cleanupFor = (owner) => () => {
+    if (instance.el !== owner) return; // an older view whose DOM a newer one adopted
+    unregister(model, instance);
+    memory.dispose();
+    follow.dispose();
     if (unmountPlayer) unmountPlayer();
     unguard();
     unfollow();
     clearInterval(timer);
     if (frame && typeof cancelAnimationFrame === "function") cancelAnimationFrame(frame);
-    model.off("change:_view", onView);
-    model.off("change:_actions", onActions);
-    model.off("msg:custom", onMsg);
+    unlisten(model);
     renderer.media.disconnect();
   };
+  register(model, instance);
+  el.__tfw = { store, renderer }; // for debugging and the browser tests
+  return cleanupFor(el);
+}
+
+function replaceWith(el, node) {
+  el.textContent = "";
+  el.appendChild(node);
 }
 
 function safeSend(model, msg) {

@@ -5,6 +5,16 @@ import DOMPurify from "dompurify";
 import { decorateMedia, guardMediaNode, sanitizing } from "./media.js";
 
 const marked = new Marked({ gfm: true, breaks: false, async: false });
+// Task list items ("- [x]") keep their box. The sanitizer forbids <input>, so the box is a read-only
+// checkbox role on a span, with the box as text (it survives copy and the static transcript alike).
+marked.use({
+  renderer: {
+    checkbox({ checked }) {
+      const state = checked ? "true" : "false";
+      return `<span class="tfw-task" role="checkbox" aria-checked="${state}" aria-readonly="true" data-checked="${state}">${checked ? "☑" : "☐"}</span> `;
+    },
+  },
+});
 
 let purifier = null;
 

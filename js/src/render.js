@@ -34,6 +34,7 @@ export class TurnRenderer {
     this.el = el;
     this.store = store;
     this.stick = true; // follow the bottom while streaming until the user scrolls up
+    this.lastTop = 0;
     this.frames = 0;
     /** Interactive pause cards (a session view): see actions.js. Null for a plain view. */
     this.actions = null;
@@ -50,7 +51,14 @@ export class TurnRenderer {
     this.scrollEl = h("div", { class: "tfw-scroll" }, this.inputEl, this.mainEl, this.pendingEl);
     this.scrollEl.addEventListener("scroll", () => {
       const s = this.scrollEl;
-      this.stick = s.scrollHeight - s.scrollTop - s.clientHeight < 48;
+      // Off the page, or just put back on it (being moved): its scrollTop means nothing.
+      if (!s.isConnected || this.holdScroll) return;
+      // Following stops only when the person scrolls up: following itself only ever scrolls down, and may
+      // fall short of the end where the host skips an off-screen cell's layout.
+      const top = s.scrollTop;
+      if (s.scrollHeight - top - s.clientHeight < 48) this.stick = true;
+      else if (top < this.lastTop - 1) this.stick = false;
+      this.lastTop = top;
     });
     this.usageEl = h("div", { class: "tfw-usage" });
     this.footerEl = h("div", { class: "tfw-footer" });
@@ -118,11 +126,10 @@ export class TurnRenderer {
     this.root.dataset.status = view.status || "connecting";
     this.root.dataset.resolved = isResolved(this.actions) ? "true" : "false";
 
-    const statusChanged = touched("status");
     dirty.clear();
     restoreFocus(this.root, focus);
-    // Follow the stream; also reveal the end (e.g. a pause card) when the turn settles.
-    if (this.stick && (LIVE.has(view.status) || statusChanged)) this.scrollEl.scrollTop = this.scrollEl.scrollHeight;
+    // Follow the stream, and whatever the settled snapshot adds after it (usage, a pause card).
+    if (this.stick) this.scrollEl.scrollTop = this.scrollEl.scrollHeight;
   }
 
   // ----- header ---------------------------------------------------------------------------------

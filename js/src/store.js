@@ -6,6 +6,8 @@
 //   - `messages` / `tools` / `events` entries overwrite fields of the item with that id;
 //     text fields given as [offset, text] mean "the text from offset on is text".
 
+import { diffViews } from "./snapshot.js";
+
 /** Text fields that patches send as [offset, text] appends. */
 export const TEXT_FIELDS = {
   messages: ["content", "reasoning", "refusal"],
@@ -91,8 +93,18 @@ export class ViewStore {
     if (!snapshot || typeof snapshot !== "object") return false;
     const rev = typeof snapshot.rev === "number" ? snapshot.rev : 0;
     if (rev < this.view.rev) return false;
-    this.view = { ...emptyView(), ...structuredCloneSafe(snapshot) };
-    this.dirty.all = true;
+    const next = { ...emptyView(), ...structuredCloneSafe(snapshot) };
+    // Mark only what differs from the view on screen: settling must not rebuild what the person is
+    // looking at (scroll position, open details, selection, focus). See snapshot.js.
+    const diff = diffViews(this.view, next);
+    const dirty = this.dirty;
+    if (diff.all) dirty.all = true;
+    else {
+      for (const k of diff.keys) dirty.keys.add(k);
+      for (const kind of ["messages", "tools", "events"]) for (const id of diff[kind]) dirty[kind].add(id);
+      dirty.timelineFrom = Math.min(dirty.timelineFrom, diff.timelineFrom);
+    }
+    this.view = next;
     this.gap = false;
     return true;
   }

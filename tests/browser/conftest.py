@@ -1,4 +1,4 @@
-"""Real-browser harness: a scratch JupyterLab server driven by headless chromium through Playwright.
+"""Real-browser harness: scratch JupyterLab 4 / Notebook 7 servers driven by headless chromium (Playwright).
 
 Fixtures
 --------
@@ -16,6 +16,11 @@ Fixtures
     A :class:`Lab`: a fresh browser context and page pointed at the server, collecting console
     errors and uncaught page errors, with helpers to run a notebook, wait for and read widget output,
     take screenshots, switch the theme and reload. Kernels started by the test are shut down after it.
+``notebook_server`` (session)
+    Jupyter Notebook 7, launched by the same :func:`start_jupyter` as ``jupyter_server``.
+``host`` (function, parametrized ``lab`` / ``notebook``)
+    The same :class:`Lab` helpers on JupyterLab 4 or on Notebook 7 (only the page URL, the kernel-idle
+    signal and the host's own console noise differ), so one test covers both hosts.
 
 Screenshots go to ``artifacts/screenshots/`` at the repository root, named after the test.
 """
@@ -57,10 +62,17 @@ THEME_PLUGIN = "@jupyterlab/apputils-extension:themes"
 LIGHT_THEME = "JupyterLab Light"
 DARK_THEME = "JupyterLab Dark"
 
+# Uncaught errors of the host itself, seen on a plain notebook without any widget (Notebook 7).
+HOST_PAGE_ERRORS: tuple[str, ...] = ("reading 'schema'", "Not same Y.Doc")
+
 # Console messages JupyterLab itself may print in a scratch, offline setup. Anything else is reported.
 BENIGN_CONSOLE_PATTERNS: tuple[str, ...] = (
     "favicon",
     "Failed to load resource: the server responded with a status of 404",
+    # Notebook 7's own messages on a plain notebook (see the host notes)
+    "reading 'schema'",
+    "Not same Y.Doc",
+    "already registered",
 )
 
 
@@ -115,13 +127,22 @@ class JupyterServer:
     home: Path
     process: subprocess.Popen[bytes]
     log_path: Path
+    app: str = "lab"
+
+    @property
+    def host(self) -> str:
+        """The host's name in test ids and screenshots: ``"lab"`` (JupyterLab 4) or ``"notebook"`` (Notebook 7)."""
+        return self.app
 
     def api(self) -> httpx.Client:
         """An HTTP client for the server's REST API, authenticated with the token."""
         return httpx.Client(base_url=self.url, headers={"Authorization": f"token {self.token}"}, timeout=10.0)
 
     def lab_url(self, notebook: str) -> str:
-        """URL that opens ``notebook`` (relative to root_dir) in a reset JupyterLab workspace."""
+        """URL that opens ``notebook`` (relative to root_dir): a reset JupyterLab workspace, or Notebook 7's
+        single-notebook page."""
+        if self.app == "notebook":
+            return f"{self.url}/notebooks/{notebook}?token={self.token}"
         return f"{self.url}/lab/tree/{notebook}?reset&token={self.token}"
 
     def set_theme(self, theme: str) -> None:
@@ -165,11 +186,22 @@ def _user_settings(home: Path) -> None:
 
 @contextlib.contextmanager
 def start_jupyter_lab(home: Path, root: Path) -> Iterator[JupyterServer]:
-    """JupyterLab on loopback with a scratch HOME and root_dir, stopped by its own PID on exit.
+    """JupyterLab on loopback (see :func:`start_jupyter`); used by the browser benchmark."""
+    with start_jupyter(home, root, app="lab") as server:
+        yield server
 
-    Shared by the ``jupyter_server`` fixture and the browser benchmark. Raises ``RuntimeError`` (with the
-    end of the server's log) when it exits or does not answer ``/api/status`` within 60 s.
+
+@contextlib.contextmanager
+def start_jupyter(home: Path, root: Path, app: str = "lab") -> Iterator[JupyterServer]:
+    """JupyterLab 4 (``app="lab"``) or Notebook 7 (``app="notebook"``) on loopback with a scratch HOME and
+    root_dir, stopped by its own PID on exit.
+
+    Both hosts share the settings, the environment and the launch; only the ``jupyter`` subcommand and the
+    page URL differ. Raises ``RuntimeError`` (with the end of the server's log) when the server exits or does
+    not answer ``/api/status`` within 60 s.
     """
+    if app not in ("lab", "notebook"):
+        raise ValueError(f"app must be 'lab' or 'notebook', not {app!r}")
     _user_settings(home)
     port = _free_port()
     token = secrets.token_hex(16)
@@ -192,7 +224,7 @@ def start_jupyter_lab(home: Path, root: Path) -> Iterator[JupyterServer]:
         sys.executable,
         "-m",
         "jupyter",
-        "lab",
+        app,
         "--no-browser",
         "--ip",
         "127.0.0.1",
@@ -202,9 +234,9 @@ def start_jupyter_lab(home: Path, root: Path) -> Iterator[JupyterServer]:
         f"--ServerApp.token={token}",
         "--allow-root",
         f"--ServerApp.root_dir={root}",
-        "--LabApp.news_url=None",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
+    if app == "lab":
+        cmd += ["--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
     server = JupyterServer(
@@ -214,12 +246,13 @@ def start_jupyter_lab(home: Path, root: Path) -> Iterator[JupyterServer]:
         home=home,
         process=proc,
         log_path=log_path,
+        app=app,
     )
     try:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited with {proc.returncode}:\n{server.log_tail()}")
+                raise RuntimeError(f"jupyter {app} exited with {proc.returncode}:\n{server.log_tail()}")
             try:
                 with server.api() as client:
                     if client.get("/api/status").status_code == 200:
@@ -228,7 +261,7 @@ def start_jupyter_lab(home: Path, root: Path) -> Iterator[JupyterServer]:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(
-                    f"jupyter lab did not answer /api/status within 60 s:\n{server.log_tail()}"
+                    f"jupyter {app} did not answer /api/status within 60 s:\n{server.log_tail()}"
                 )
             time.sleep(0.2)
         yield server
@@ -312,7 +345,10 @@ class Lab:
         self.console_errors.append(text)
 
     def _on_page_error(self, err: Any) -> None:
-        self.page_errors.append(str(err))
+        text = str(err)
+        if any(pat in text for pat in HOST_PAGE_ERRORS):
+            return
+        self.page_errors.append(text)
 
     def _on_websocket(self, ws: Any) -> None:
         def keep(payload: Any) -> None:
@@ -347,21 +383,46 @@ class Lab:
     def wait_kernel_idle(self, timeout: float = 60_000) -> None:
         """Wait until the notebook panel is shown and the status bar reports an idle kernel."""
         self.page.wait_for_selector(f"{ACTIVE_PANEL} .jp-Notebook", timeout=timeout)
+        # JupyterLab says "| Idle" in its status bar; Notebook 7 has no status bar, only the toolbar's
+        # execution indicator.
         self.page.wait_for_function(
-            """() => {
+            """(app) => {
+                if (app === 'notebook') {
+                    const ind = document.querySelector('.jp-Notebook-ExecutionIndicator');
+                    return !!ind && ind.dataset.status === 'idle';
+                }
                 const bar = document.querySelector('#jp-main-statusbar');
                 return !!bar && /\\|\\s*Idle/.test(bar.textContent || '');
             }""",
+            arg=self.server.app,
             timeout=timeout,
         )
 
-    def run_all(self) -> None:
-        """Run every cell of the active notebook through the Run menu."""
-        self.page.locator(f"{ACTIVE_PANEL} .jp-Notebook").first.click(position={"x": 5, "y": 5})
-        self.page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        self.page.locator(".lm-Menu-item:not(.lm-mod-disabled) .lm-Menu-itemLabel").filter(
-            has_text="Run All Cells"
-        ).first.click()
+    def run_all(self, attempts: int = 3) -> None:
+        """Run every cell of the active notebook through the Run menu.
+
+        A click that lands before the page has wired the command up runs nothing (seen on a loaded machine
+        with Notebook 7): until a cell shows it is queued or ran, the menu is used again.
+        """
+        from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+        for attempt in range(attempts):
+            self.page.locator(f"{ACTIVE_PANEL} .jp-Notebook").first.click(position={"x": 5, "y": 5})
+            self.page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            self.page.locator(".lm-Menu-item:not(.lm-mod-disabled) .lm-Menu-itemLabel").filter(
+                has_text="Run All Cells"
+            ).first.click()
+            try:
+                self.page.wait_for_function(
+                    """(panel) => [...document.querySelectorAll(panel + ' .jp-CodeCell .jp-InputArea-prompt')]
+                        .some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))""",
+                    arg=ACTIVE_PANEL,
+                    timeout=15_000,
+                )
+                return
+            except PlaywrightTimeoutError:
+                if attempt == attempts - 1:
+                    raise AssertionError(f"Run All Cells ran nothing after {attempts} attempts") from None
 
     def run_notebook(self, cells: list[str], name: str) -> None:
         """Write a notebook made of ``cells``, open it, wait for the kernel, and run all cells."""
@@ -473,13 +534,11 @@ def _test_file_name(request: pytest.FixtureRequest) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name).strip("_")
 
 
-@pytest.fixture
-def lab(request: pytest.FixtureRequest, browser: Any, jupyter_server: JupyterServer) -> Iterator[Lab]:
-    """A fresh page on the JupyterLab server; kernels and the theme are reset afterwards."""
+def _page_on(request: pytest.FixtureRequest, browser: Any, server: JupyterServer) -> Iterator[Lab]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
-    helper = Lab(server=jupyter_server, context=context, page=page, test_name=_test_file_name(request))
+    helper = Lab(server=server, context=context, page=page, test_name=_test_file_name(request))
     page.on("console", helper._on_console)
     page.on("pageerror", helper._on_page_error)
     page.on("websocket", helper._on_websocket)
@@ -487,8 +546,37 @@ def lab(request: pytest.FixtureRequest, browser: Any, jupyter_server: JupyterSer
         yield helper
     finally:
         context.close()
-        jupyter_server.shutdown_kernels()
-        jupyter_server.set_theme(LIGHT_THEME)
+        server.shutdown_kernels()
+        server.set_theme(LIGHT_THEME)
+
+
+@pytest.fixture
+def lab(request: pytest.FixtureRequest, browser: Any, jupyter_server: JupyterServer) -> Iterator[Lab]:
+    """A fresh page on the JupyterLab server; kernels and the theme are reset afterwards."""
+    yield from _page_on(request, browser, jupyter_server)
+
+
+@pytest.fixture(scope="session")
+def notebook_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterServer]:
+    """Jupyter Notebook 7 on loopback, launched like ``jupyter_server`` (see :func:`start_jupyter`)."""
+    home = tmp_path_factory.mktemp("nb7-home")
+    root = tmp_path_factory.mktemp("nb7-root")
+    with contextlib.ExitStack() as stack:
+        try:
+            server = stack.enter_context(start_jupyter(home, root, app="notebook"))
+        except RuntimeError as err:
+            pytest.fail(str(err))
+        yield server
+
+
+@pytest.fixture(params=["lab", "notebook"])
+def host(request: pytest.FixtureRequest, browser: Any) -> Iterator[Lab]:
+    """A fresh page on JupyterLab 4 (``lab``) or Notebook 7 (``notebook``): the same helpers on both.
+
+    The server of each host starts on first use, so selecting one host (``-k lab``) starts only that one.
+    """
+    server = request.getfixturevalue("jupyter_server" if request.param == "lab" else "notebook_server")
+    yield from _page_on(request, browser, server)
 
 
 @pytest.fixture
