@@ -402,7 +402,8 @@ class Lab:
         """Run every cell of the active notebook through the Run menu.
 
         A click that lands before the page has wired the command up runs nothing (seen on a loaded machine
-        with Notebook 7): until a cell shows it is queued or ran, the menu is used again.
+        with Notebook 7), or runs only the first cell: until every cell shows it is queued or ran, the menu
+        is used again.
         """
         from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
@@ -415,7 +416,7 @@ class Lab:
             try:
                 self.page.wait_for_function(
                     """(panel) => [...document.querySelectorAll(panel + ' .jp-CodeCell .jp-InputArea-prompt')]
-                        .some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))""",
+                        .every(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))""",
                     arg=ACTIVE_PANEL,
                     timeout=15_000,
                 )
