@@ -5,8 +5,8 @@ Subcommands::
     tfwidget demo [--execute OUT.html]        JupyterLab on the quickstart notebook (or run it headless)
     tfwidget sim [...]                        a simulated gateway on 127.0.0.1 (see ``tfwidget sim --help``)
     tfwidget record SESSION TURN -o FILE      save a turn's events as a recording (.jsonl or .sse)
-    tfwidget show FILE                        summarize a recording in the terminal
-    tfwidget bench [...]                      the benchmark suite of a source checkout
+    tfwidget show FILE [--html OUT.html]      summarize a recording in the terminal (and as a static page)
+    tfwidget bench [...]                      the benchmark suite (only in a source checkout)
 
 Exit status: 0 success, 1 failure (gateway error, unreadable file, failed notebook), 2 usage or
 configuration error, 130 interrupted.
@@ -15,6 +15,7 @@ configuration error, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import html
 import os
 import secrets
 import shutil
@@ -470,10 +471,33 @@ def cmd_show(args: argparse.Namespace) -> int:
         state = TurnState.from_items(items)
         blocks.append(summarize(state, name=name if isinstance(loaded, dict) else str(path), width=width))
     print("\n\n".join(blocks))
+    if args.html:
+        out = Path(args.html)
+        page = static_turns_page(turns, title=path.name)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot write {out}: {exc}") from None
+        print(f"wrote {out} ({len(page):,} bytes)", file=sys.stderr)
     bad = [w for w in caught if issubclass(w.category, MalformedFrameWarning)]
     if bad:
         print(f"note: {len(bad)} malformed frame(s) skipped", file=sys.stderr)
     return EXIT_OK
+
+
+def static_turns_page(turns: dict[str, list[Any]], *, title: str) -> str:
+    """One self-contained HTML page (no scripts, nothing loaded from outside) of recorded turns."""
+    from .state import TurnState
+    from .static_html import render_turn_html, static_page
+    from .view import build_view
+
+    sections = []
+    for name, items in turns.items():
+        view = build_view(TurnState.from_items(items))
+        heading = f'<h2 style="font:600 14px sans-serif;margin:16px 0 6px">{html.escape(name)}</h2>'
+        sections.append(heading + render_turn_html(view))
+    return static_page("".join(sections), title=f"{title} · tfwidget")
 
 
 # ------------------------------------------------------------------------------------------------ bench
@@ -560,8 +584,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show.add_argument("file", metavar="FILE", help=".jsonl or .sse recording, or a folder of them")
     show.add_argument("--width", type=int, default=None, help="truncate texts to this many characters")
+    show.add_argument(
+        "--html",
+        metavar="OUT.html",
+        default=None,
+        help="also write the transcript as a static HTML page (no scripts, nothing loaded from outside)",
+    )
     show.set_defaults(func=cmd_show)
 
+    if not (_CHECKOUT / "benchmarks" / "__main__.py").is_file():
+        return parser  # installed from a wheel or sdist: the benchmark suite is not part of the package
     bench = sub.add_parser(
         "bench",
         help="run the benchmark suite (source checkout only)",

@@ -310,7 +310,7 @@ class _TurnRenderer:
         self.tools: Mapping[str, Any] = view.get("tools") or {}
         self.events: Mapping[str, Any] = view.get("events") or {}
         self.threads: dict[str, Mapping[str, Any]] = {
-            str(t.get("id")): t for t in view.get("threads") or [] if t.get("id")
+            str(t.get("id")): t for t in view.get("threads") or [] if t.get("id") and t.get("id") != "main"
         }
         self.pauses: dict[str, list[Mapping[str, Any]]] = {}
         for p in view.get("pauses") or []:
@@ -652,11 +652,13 @@ def render_session_html(
 
 # In JupyterLab, Notebook 7 and nbconvert's lab template every output is a ``.jp-OutputArea-child``. The
 # static transcript is displayed as its own output right before the live view's output. These rules:
-# 1. hide the static output once the live view next to it has rendered (a ``.tfw-root`` exists);
+# 1. hide the static output once the live view next to it has rendered (a ``.tfw-root`` exists: a turn; or a
+#    ``.tfw-session`` / ``.tfw-live`` element: a session view);
 # 2. hide the live view's output while it has no rendered element: "Loading widget..." or, when the
 #    notebook is reopened without a kernel, "Error displaying widget: model not found" (ipywidgets 3773).
 _HIDE_RULES = (
-    ".jp-OutputArea-child:has(.tfws-static):has(+ .jp-OutputArea-child .tfw-root){display:none}"
+    ".jp-OutputArea-child:has(.tfws-static):has(+ .jp-OutputArea-child :is(.tfw-root,.tfw-session,.tfw-live))"
+    "{display:none}"
     ".jp-OutputArea-child:has(.tfws-static)+.jp-OutputArea-child:has(> .jp-OutputArea-output"
     f'[data-mime-type="{_WIDGET_MIME}"]:not(:has(*))){{display:none}}'
 )
