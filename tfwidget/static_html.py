@@ -42,7 +42,6 @@ __all__ = [
 STATIC_CLASS = "tfws-static"
 
 _MAX_RESPONSE = 4000  # characters of one tool response shown in full
-_WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 # ------------------------------------------------------------------------------------------- markdown
 
@@ -651,16 +650,18 @@ def render_session_html(
 # ------------------------------------------------------------------------------- notebook outputs
 
 # In JupyterLab, Notebook 7 and nbconvert's lab template every output is a ``.jp-OutputArea-child``. The
-# static transcript is displayed as its own output right before the live view's output. These rules:
+# static transcript is displayed as its own output right before the live view's output. These rules (no
+# ``:has()`` inside another: CSS drops such a rule whole):
 # 1. hide the static output once the live view next to it has rendered (a ``.tfw-root`` exists: a turn; or a
 #    ``.tfw-session`` / ``.tfw-live`` element: a session view);
-# 2. hide the live view's output while it has no rendered element: "Loading widget..." or, when the
-#    notebook is reopened without a kernel, "Error displaying widget: model not found" (ipywidgets 3773).
+# 2. hide the live view's output while its widget renderer (a Lumino panel) holds no element, only the text
+#    "Loading widget..." or, when the notebook is reopened without a kernel, "Error displaying widget: model
+#    not found" (ipywidgets issue 3773).
 _HIDE_RULES = (
     ".jp-OutputArea-child:has(.tfws-static):has(+ .jp-OutputArea-child :is(.tfw-root,.tfw-session,.tfw-live))"
     "{display:none}"
-    ".jp-OutputArea-child:has(.tfws-static)+.jp-OutputArea-child:has(> .jp-OutputArea-output"
-    f'[data-mime-type="{_WIDGET_MIME}"]:not(:has(*))){{display:none}}'
+    ".jp-OutputArea-child:has(.tfws-static)+.jp-OutputArea-child>.jp-OutputArea-output.lm-Panel:not(:has(*))"
+    "{display:none}"
 )
 
 
