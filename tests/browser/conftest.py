@@ -164,8 +164,13 @@ def _user_settings(home: Path) -> None:
 
 
 @contextlib.contextmanager
-def start_jupyter_lab(home: Path, root: Path) -> Iterator[JupyterServer]:
+def start_jupyter_lab(
+    home: Path, root: Path, *, python: str | None = None, checkout: bool = True, path: str | None = None
+) -> Iterator[JupyterServer]:
     """JupyterLab on loopback with a scratch HOME and root_dir, stopped by its own PID on exit.
+
+    ``python`` runs the server (default: this interpreter); with ``checkout=False`` the repository is not put
+    on ``PYTHONPATH`` (kernels import an installed ``tfwidget``); ``path`` replaces ``PATH``.
 
     Shared by the ``jupyter_server`` fixture and the browser benchmark. Raises ``RuntimeError`` (with the
     end of the server's log) when it exits or does not answer ``/api/status`` within 60 s.
@@ -177,7 +182,11 @@ def start_jupyter_lab(home: Path, root: Path) -> Iterator[JupyterServer]:
     env.update(
         {
             "HOME": str(home),
-            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p),
+            "PYTHONPATH": os.pathsep.join(
+                p
+                for p in (str(REPO_ROOT) if checkout else "", env.get("PYTHONPATH", "") if checkout else "")
+                if p
+            ),
             "JUPYTER_CONFIG_DIR": str(home / ".jupyter"),
             "JUPYTER_DATA_DIR": str(home / ".local" / "share" / "jupyter"),
             "JUPYTER_RUNTIME_DIR": str(home / ".local" / "share" / "jupyter" / "runtime"),
@@ -187,9 +196,11 @@ def start_jupyter_lab(home: Path, root: Path) -> Iterator[JupyterServer]:
         }
     )
     env.pop("JUPYTER_TOKEN", None)
+    if path is not None:
+        env["PATH"] = path
     log_path = home / "jupyter.log"
     cmd = [
-        sys.executable,
+        python or sys.executable,
         "-m",
         "jupyter",
         "lab",
