@@ -210,7 +210,7 @@ def start_jupyter_lab(
         "--port",
         str(port),
         "--port-retries=0",
-        f"--ServerApp.token={token}",
+        f"--IdentityProvider.token={token}",
         "--allow-root",
         f"--ServerApp.root_dir={root}",
         "--LabApp.news_url=None",
