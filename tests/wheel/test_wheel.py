@@ -45,7 +45,8 @@ def run(cmd: list[str], *, timeout: float = 600, **kwargs: Any) -> subprocess.Co
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """sdist + wheel (python -m build: the wheel is built from the sdist) and a wheel by pip from the clone."""
+    """sdist + wheel (python -m build: the wheel is built from the sdist) and a wheel by pip from
+    ``git+file://`` of the clone (what ``pip install git+<url>`` builds)."""
     if shutil.which("git") is None or shutil.which("npm") is None:
         pytest.fail("building the package needs git, node and npm")
     base = tmp_path_factory.mktemp("build")
@@ -58,7 +59,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     [wheel] = dist.glob("*.whl")
     pip_dist = base / "pip-wheel"
     run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(pip_dist),
-         str(clone)], timeout=900)  # fmt: skip
+         f"git+{clone.as_uri()}"], timeout=900)  # fmt: skip
     [pip_wheel] = pip_dist.glob("*.whl")
     return {"sdist": sdist, "wheel": wheel, "pip_wheel": pip_wheel}
 
