@@ -153,3 +153,26 @@ def test_session_renders_every_turn_with_its_decisions(quiet: None) -> None:
         w for m in resumed.snapshot()["messages"].values() for w in re.findall(r"\w{4,}", m["content"] or "")
     ]
     assert words and all(w in text for w in words), "the resume turn's answer is in the transcript"
+
+
+def test_saved_notebooks_keep_a_static_transcript_before_each_view() -> None:
+    """The repository's notebooks, as saved: each TurnView output follows its static transcript."""
+    import nbformat
+
+    from .conftest import ROOT
+
+    seen = 0
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            outputs = cell.get("outputs", [])
+            for i, out in enumerate(outputs):
+                data = out.get("data", {})
+                if "application/vnd.jupyter.widget-view+json" not in data:
+                    continue
+                if not str(data.get("text/plain", "")).startswith(("<TurnView", "<SessionView")):
+                    continue
+                seen += 1
+                assert i > 0, f"{path.name}: a view without its static transcript"
+                before = "".join(outputs[i - 1].get("data", {}).get("text/html", ""))
+                assert "tfws-static" in before and "<script" not in before, path.name
+    assert seen >= 3
