@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -254,14 +255,57 @@ def test_notebook7_reopened_without_a_kernel_shows_the_transcript(browser: Any, 
 # --------------------------------------------------------------------------------------------- nbconvert
 
 
-@pytest.mark.parametrize("widget_state", [True, False], ids=["with-widget-state", "without-widget-state"])
-def test_nbconvert_html_shows_the_transcript_offline(
-    offline_page: Any, tmp_path: Path, widget_state: bool
+# What nbconvert's HTML loads from CDNs to render widgets from saved state, served from the npm registry's
+# packages instead ("online" without internet): require.js, the widget manager and anywidget's front end.
+CDN_PACKAGES = {
+    r"require(\.min)?\.js(\?.*)?$": ("requirejs@2.3.8", "package/require.js"),
+    r"@jupyter-widgets/html-manager@[^/]*/dist/embed-amd\.js$": (
+        "@jupyter-widgets/html-manager@1.0.15",
+        "package/dist/embed-amd.js",
+    ),
+    r"/anywidget@[^/]*/dist/index\.js$": ("anywidget@{anywidget}", "package/dist/index.js"),
+}
+
+
+@pytest.fixture(scope="module")
+def cdn_copies(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """URL pattern -> local file, from ``npm pack`` of the packages the CDNs serve."""
+    import tarfile
+
+    import anywidget
+
+    if shutil.which("npm") is None:
+        pytest.fail("npm is needed to fetch the widget manager for the 'online' export test")
+    folder = tmp_path_factory.mktemp("cdn")
+    out: dict[str, Path] = {}
+    for pattern, (spec, member) in CDN_PACKAGES.items():
+        spec = spec.format(anywidget=anywidget.__version__)
+        proc = subprocess.run(["npm", "pack", spec, "--silent"], cwd=folder, capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        tgz = folder / proc.stdout.strip().splitlines()[-1]
+        target = folder / tgz.stem
+        with tarfile.open(tgz) as tar:
+            tar.extractall(target, filter="data")
+        out[pattern] = target / member
+        assert out[pattern].is_file(), out[pattern]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("widget_state", "online"),
+    [(True, False), (False, False), (True, True), (False, True)],
+    ids=["with-state-offline", "without-state-offline", "with-state-online", "without-state-online"],
+)
+def test_nbconvert_html_shows_the_transcript(
+    browser: Any, tmp_path: Path, widget_state: bool, online: bool, request: pytest.FixtureRequest
 ) -> None:
-    """nbconvert HTML of the executed notebook, opened with every non-file request blocked."""
+    """nbconvert HTML of the executed notebook. Offline: every non-file request is blocked. Online: the widget
+    manager's CDN scripts are served from their npm packages, everything else is blocked."""
     from nbclient import NotebookClient
     from nbconvert import HTMLExporter
 
+    local = request.getfixturevalue("cdn_copies") if online else {}
     name = _write(tmp_path, "durable_export")
     nb = nbformat.read(tmp_path / name, as_version=4)
     env_path = os.environ.get("PYTHONPATH", "")
@@ -277,14 +321,49 @@ def test_nbconvert_html_shows_the_transcript_offline(
     page_path = tmp_path / "export.html"
     page_path.write_text(body, encoding="utf-8")
 
+    served: list[str] = []
     blocked: list[str] = []
-    offline_page.on("requestfailed", lambda r: blocked.append(r.url))
-    offline_page.goto(page_path.as_uri())
-    offline_page.wait_for_timeout(1500)  # let the blocked scripts fail and anything that would run, run
-    if widget_state:
-        assert blocked, "the export with widget state should try to load the widget manager"
-    check_static_transcripts(offline_page, "body")
-    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-    offline_page.screenshot(
-        path=str(SCREENSHOT_DIR / f"nbconvert-{'state' if widget_state else 'nostate'}.png")
-    )
+
+    def route(r: Any) -> None:
+        url = r.request.url
+        if url.startswith("file:"):
+            r.continue_()
+            return
+        for pattern, path in local.items():
+            if re.search(pattern, url.split("?")[0]):
+                served.append(url)
+                r.fulfill(path=str(path), content_type="text/javascript",
+                          headers={"Access-Control-Allow-Origin": "*"})  # fmt: skip
+                return
+        blocked.append(url)
+        r.abort()
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.route("**/*", route)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(page_path.as_uri())
+        if online and widget_state:
+            # the widget manager renders the views from the saved state; they hide their static twins
+            page.locator(".tfw-root").first.wait_for(state="visible")
+            page.wait_for_function("() => document.querySelectorAll('.tfws-static').length === 2")
+            page.wait_for_timeout(500)
+            turn = page.locator(".jp-OutputArea-output .tfw-root").first
+            assert "Apache-2.0" in turn.inner_text()
+            assert not page.locator(".tfws-static.tfws-turn-view").is_visible()
+            session_live = page.locator(".tfw-session").filter(visible=True).count()
+            session_static = page.locator(".tfws-static.tfws-session").is_visible()
+            assert session_live + session_static == 1, (session_live, session_static)
+            assert any("html-manager" in u for u in served), served
+        else:
+            page.wait_for_timeout(1500)  # let blocked scripts fail and anything that would run, run
+            if widget_state:
+                assert any("html-manager" in u for u in blocked), blocked
+            check_static_transcripts(page, "body")
+        SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+        page.screenshot(
+            path=str(SCREENSHOT_DIR / f"nbconvert-{request.node.callspec.id}.png"), full_page=True
+        )
+    finally:
+        context.close()
