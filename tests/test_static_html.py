@@ -169,7 +169,9 @@ def test_saved_notebooks_keep_a_static_transcript_before_each_view() -> None:
                 data = out.get("data", {})
                 if "application/vnd.jupyter.widget-view+json" not in data:
                     continue
-                if not str(data.get("text/plain", "")).startswith(("<TurnView", "<SessionView", "<PlayerView")):
+                if not str(data.get("text/plain", "")).startswith(
+                    ("<TurnView", "<SessionView", "<PlayerView")
+                ):
                     continue
                 seen += 1
                 assert i > 0, f"{path.name}: a view without its static transcript"
