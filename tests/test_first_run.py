@@ -56,9 +56,15 @@ def test_demo_with_a_kernel_prints_no_warnings(tmp_path: Path) -> None:
             [conn] = tmp_path.rglob(f"kernel-{kernel}.json")
             kc = BlockingKernelClient(connection_file=str(conn))
             kc.load_connection_file()
-            kc.start_channels()
+            kc.start_channels(hb=False)  # no heartbeat: a loaded machine misses its beats
             try:
-                kc.wait_for_ready(timeout=60)
+                msg_id = kc.kernel_info()
+                deadline = time.monotonic() + 90
+                while True:
+                    reply = kc.get_shell_msg(timeout=max(1.0, deadline - time.monotonic()))
+                    if reply["parent_header"].get("msg_id") == msg_id:
+                        break
+                assert reply["content"]["status"] == "ok"
             finally:
                 kc.stop_channels()
             time.sleep(1)  # anything the kernel printed at start-up reaches the log
