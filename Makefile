@@ -1,6 +1,8 @@
 # tfwidget: two commands for a newcomer.
-#   make demo   set everything up (virtualenv, package, front-end bundle) and run `tfwidget demo`
-#   make test   set up what the tests need (chromium included) and run every test
+#   make demo   set up a small virtualenv (the package, JupyterLab, matplotlib), build the front-end bundle
+#               and run `tfwidget demo`
+#   make test   add the test tools (chromium included) and run every stage: lint, js, python, notebooks,
+#               browser, wheel; each stage runs even when an earlier one failed, then all are reported
 # Everything lands in ./.venv and ./js/node_modules; nothing is installed globally except chromium.
 # The OpenTelemetry test's Arize Phoenix server (~850 MB) gets its own ./.venv-phoenix (`make phoenix`).
 
@@ -8,34 +10,70 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
-STAMP  := $(VENV)/.tfwidget-installed
+STAMP  := $(VENV)/.tfwidget-demo
+TEST_STAMP := $(VENV)/.tfwidget-test
+STAGES := lint js python notebooks browser wheel
 BUNDLE := tfwidget/static/widget.js
 PYTEST_ARGS ?=
 PHOENIX_VENV  ?= .venv-phoenix
 PHOENIX_STAMP := $(PHOENIX_VENV)/.phoenix-installed
 PHOENIX_PKG   ?= arize-phoenix==20.26.1
 
-.PHONY: demo test setup build chromium phoenix lint bench clean
+.PHONY: demo test setup test-setup build chromium phoenix lint bench clean $(addprefix test-,$(STAGES))
 
 demo: setup
 	$(VENV)/bin/tfwidget demo $(DEMO_ARGS)
 
-test: setup chromium phoenix
-	cd js && npm test
+# Every stage runs; a summary line per stage, then `make test` fails if any stage failed.
+test: test-setup chromium phoenix
+	@failed=0; summary=""; \
+	for stage in $(STAGES); do \
+	  echo "=== stage $$stage"; \
+	  if $(MAKE) --no-print-directory test-$$stage; then result=passed; else result=FAILED; failed=$$((failed + 1)); fi; \
+	  summary="$$summary\n  $$stage: $$result"; \
+	done; \
+	printf "\n=== make test: stages$$summary\n"; \
+	echo "stages: $$(( $(words $(STAGES)) - failed )) passed, $$failed failed"; \
+	test $$failed -eq 0
+
+test-lint:
 	$(VENV)/bin/ruff check tfwidget tests benchmarks
-	TFW_REQUIRE_PHOENIX=1 TFW_PHOENIX_PYTHON=$(PHOENIX_VENV)/bin/python $(PY) -m pytest tests notebooks --ignore=tests/browser --nbval-lax --nbval-current-env $(PYTEST_ARGS)
-	# the browser suite runs on its own: Playwright's sync API keeps an event loop running for its session
+	$(VENV)/bin/ruff format --check tfwidget tests benchmarks
+
+test-js:
+	cd js && npm test
+
+test-python:
+	TFW_REQUIRE_PHOENIX=1 TFW_PHOENIX_PYTHON=$(PHOENIX_VENV)/bin/python $(PY) -m pytest tests --ignore=tests/browser --ignore=tests/wheel $(PYTEST_ARGS)
+
+test-notebooks:
+	$(PY) -m pytest notebooks --nbval-lax --nbval-current-env $(PYTEST_ARGS)
+
+# the browser suite runs on its own: Playwright's sync API keeps an event loop running for its session
+test-browser:
 	TFW_REQUIRE_BROWSER=1 $(PY) -m pytest tests/browser $(PYTEST_ARGS)
 
+# sdist + wheel from a clean clone, the wheel in a fresh venv without node, one JupyterLab test on it
+test-wheel:
+	TFW_REQUIRE_BROWSER=1 $(PY) -m pytest tests/wheel $(PYTEST_ARGS)
+
 setup: $(STAMP) $(BUNDLE)
+
+test-setup: $(TEST_STAMP) $(BUNDLE)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
+# the demo's install: the package, JupyterLab and matplotlib (the `demo` extra)
 $(STAMP): pyproject.toml | $(PY)
-	$(PIP) install --quiet -e ".[test,demo]"
+	$(PIP) install --quiet -e ".[demo]"
 	touch $(STAMP)
+
+# the test tools on top (pytest, playwright, pyarrow, build, ...)
+$(TEST_STAMP): pyproject.toml $(STAMP)
+	$(PIP) install --quiet -e ".[test,demo]"
+	touch $(TEST_STAMP)
 
 js/node_modules/.package-lock.json: js/package.json js/package-lock.json
 	cd js && npm ci --no-audit --no-fund
@@ -60,12 +98,10 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-lint: setup
-	$(VENV)/bin/ruff check tfwidget tests benchmarks
-	$(VENV)/bin/ruff format --check tfwidget tests benchmarks
+lint: test-setup test-lint
 
-bench: setup
+bench: test-setup
 	$(PY) -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(PHOENIX_VENV) js/node_modules tfwidget/static/widget.js tfwidget/static/widget.css artifacts
+	rm -rf $(VENV) $(PHOENIX_VENV) js/node_modules tfwidget/static/widget.js tfwidget/static/widget.css artifacts out dist build

@@ -233,13 +233,27 @@ def test_sim_subcommand_serves_a_gateway() -> None:
         assert proc.wait(timeout=10) == 0
 
 
-def test_bench_outside_a_checkout_says_where_the_suite_is(
+def test_bench_is_not_a_command_of_an_installed_package(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Outside a source checkout (a wheel or sdist install) the CLI has no ``bench`` command at all."""
     monkeypatch.setattr(cli, "_CHECKOUT", tmp_path)
-    assert cli.main(["bench"]) == 1
-    err = capsys.readouterr().err
-    assert "make bench" in err and err.count("\n") == 1
+    assert "bench" not in cli.build_parser().format_help()
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["bench"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'bench'" in capsys.readouterr().err
+
+
+def test_show_html_writes_a_static_page(tmp_path: Path) -> None:
+    out = tmp_path / "pages" / "sub_agents.html"
+    proc = run("show", str(SUB_AGENTS), "--html", str(out))
+    assert proc.returncode == 0, proc.stderr
+    page = out.read_text(encoding="utf-8")
+    assert "<script" not in page.lower()
+    assert "<strong>Apache-2.0</strong>" in page
+    assert page.count('class="tfws-thread"') == 2
+    assert "<svg" in page
 
 
 # ------------------------------------------------------------------------------------------ demo

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import html
+import json
 import os
 import re
 import shutil
@@ -109,8 +110,10 @@ def test_python_blocks_run_against_the_simulator(
     # the last `w` is the replayed recording of the plotting block: fully folded
     state = w.state  # type: ignore[attr-defined]
     assert isinstance(state, TurnState) and state.status == "done"
-    assert (tmp_path / "usage.png").stat().st_size > 5_000
-    assert (tmp_path / "turns.parquet").stat().st_size > 1_000
+    assert (tmp_path / "out" / "usage.png").stat().st_size > 5_000
+    assert (tmp_path / "out" / "turns.parquet").stat().st_size > 1_000
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["notebooks", "out"], f"the examples wrote outside out/: {written}"
     turns = ns["turns"]
     assert list(turns.turns_df.status) == ["done", "paused"]  # type: ignore[attr-defined]
     view = ns["view"]  # the chat example: paused for an approval, approved, resumed to the end
@@ -151,7 +154,8 @@ def _clean_env(home: Path) -> dict[str, str]:
 @pytest.mark.slow
 @pytest.mark.timeout(330)
 def test_make_demo_execute_in_a_clean_clone(tmp_path: Path) -> None:
-    """`make demo DEMO_ARGS="--execute out.html"` in a fresh clone of the committed state."""
+    """`make demo DEMO_ARGS="--execute out/quickstart.html"` in a fresh clone of the committed state: it
+    works, installs only the demo's packages, and leaves nothing untracked in the clone."""
     if shutil.which("make") is None or shutil.which("npm") is None:
         pytest.fail("make and npm are needed (see the README)")
     clone = tmp_path / "clone"
@@ -159,7 +163,7 @@ def test_make_demo_execute_in_a_clean_clone(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
     proc = subprocess.run(
-        ["make", "demo", "DEMO_ARGS=--execute out.html"],
+        ["make", "demo", "DEMO_ARGS=--execute out/quickstart.html"],
         cwd=clone,
         env=_clean_env(home),
         capture_output=True,
@@ -168,9 +172,21 @@ def test_make_demo_execute_in_a_clean_clone(tmp_path: Path) -> None:
     )
     tail = (proc.stdout + proc.stderr)[-3000:]
     assert proc.returncode == 0, tail
-    out = clone / "out.html"
+    out = clone / "out" / "quickstart.html"
     assert out.is_file(), tail
-    assert "wrote out.html" in proc.stdout
+    assert "wrote out/quickstart.html" in proc.stdout
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=clone,
+                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert status == "", f"make demo left files git does not ignore:\n{status}"
+    pip_list = subprocess.run([str(clone / ".venv" / "bin" / "python"), "-m", "pip", "list", "--format=json"],
+                              capture_output=True, text=True, check=True).stdout  # fmt: skip
+    installed = {p["name"].lower() for p in json.loads(pip_list)}
+    assert {"tfwidget", "jupyterlab", "matplotlib"} <= installed
+    for test_only in ("playwright", "pyarrow", "pytest", "hypothesis"):
+        assert test_only not in installed, f"the demo's venv has {test_only}"
+    size = sum(f.stat().st_size for f in (clone / ".venv").rglob("*") if f.is_file() and not f.is_symlink())
+    print(f"\ndemo venv: {size / 1e6:.0f} MB")
+    assert size < 700e6, f"the demo's venv is {size / 1e6:.0f} MB"
     page = html.unescape(re.sub(r"<[^>]+>", " ", out.read_text(encoding="utf-8")))
     # the assistant's final answer of the quickstart's sub-agents turn, from the static transcript
     final = TurnState.from_items(load(ROOT / "tfwidget" / "sim" / "data" / "sub_agents.sse"))

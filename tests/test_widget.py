@@ -302,11 +302,16 @@ def test_static_fallback_is_escaped_and_scriptless(sent):
     assert metadata == {}  # outside Colab anywidget adds no display metadata
     fallback = bundle["text/html"]
     assert "<script" not in fallback.lower()
-    assert "<img" not in fallback and "<svg onload" not in fallback and "<i>gh" not in fallback
-    # the only svg is the timeline's own (tfwidget.timeline), with its texts escaped
-    assert fallback.count("<svg") == fallback.count('<svg class="tfw-tls"') <= 1
+    assert "<img" not in fallback and "<svg onload" not in fallback.lower() and "<i>gh" not in fallback
+    assert not re.search(r"<[^>]*\son\w+\s*=", fallback), "no element keeps an event handler"
+    assert not re.search(r"""(href|src)\s*=\s*["']?\s*(javascript|data|vbscript):""", fallback, flags=re.I)
+    # the only svgs are the timeline's (tfwidget.timeline) and the usage chart's, their texts escaped
+    assert fallback.count("<svg") == fallback.count('<svg class="tfw-tls"') + fallback.count(
+        '<svg class="tfws-chart"'
+    )
     assert html.escape(XSS[1]) in fallback
-    assert "href=" not in fallback  # not even the sign-in link becomes a link
+    for href in re.findall(r'href="([^"]*)"', fallback):  # links survive only with a safe target
+        assert re.match(r"^(https?:|mailto:|#)", href), href
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == v.model_id
     assert bundle["text/plain"] == repr(v)
 
@@ -333,7 +338,9 @@ def test_display_fallback_is_updated_at_turn_end(sent):
     assert kwargs == {"raw": True}
     assert "done" in data["text/html"]
     final = TurnState.from_items(items).messages[-1].content
-    assert html.escape(final[:40]) in data["text/html"]
+    assert "**Paris**" in final
+    assert "<strong>Paris</strong>" in data["text/html"], "the static transcript renders the markdown"
+    assert "tfws-static" in data["text/html"]
 
 
 def test_missing_bundle_gives_a_clear_error(monkeypatch, tmp_path):

@@ -5,8 +5,8 @@ Subcommands::
     tfwidget demo [--execute OUT.html]        JupyterLab on the quickstart notebook (or run it headless)
     tfwidget sim [...]                        a simulated gateway on 127.0.0.1 (see ``tfwidget sim --help``)
     tfwidget record SESSION TURN -o FILE      save a turn's events as a recording (.jsonl or .sse)
-    tfwidget show FILE                        summarize a recording in the terminal
-    tfwidget bench [...]                      the benchmark suite of a source checkout
+    tfwidget show FILE [--html OUT.html]      summarize a recording in the terminal (and as a static page)
+    tfwidget bench [...]                      the benchmark suite (only in a source checkout)
 
 Exit status: 0 success, 1 failure (gateway error, unreadable file, failed notebook), 2 usage or
 configuration error, 130 interrupted.
@@ -15,6 +15,7 @@ configuration error, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import html
 import os
 import secrets
 import shutil
@@ -129,15 +130,18 @@ def execute_notebook(path: Path, out_html: Path, *, timeout: float = 600) -> tup
     _require("nbclient", "demo")
     _require("nbconvert", "demo")
     import nbformat
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(path, as_version=4)
+    kernel_name = nb.metadata.get("kernelspec", {}).get("name", "python3")
     client = NotebookClient(
         nb,
+        km=KernelManager(kernel_name=kernel_name, **_kernel_encryption()),
         timeout=timeout,
-        kernel_name=nb.metadata.get("kernelspec", {}).get("name", "python3"),
+        kernel_name=kernel_name,
         resources={"metadata": {"path": str(path.parent)}},
         store_widget_state=False,
     )
@@ -154,6 +158,35 @@ def execute_notebook(path: Path, out_html: Path, *, timeout: float = 600) -> tup
     out_html.parent.mkdir(parents=True, exist_ok=True)
     out_html.write_text(body, encoding="utf-8")
     return sum(1 for c in nb.cells if c.cell_type == "code"), elapsed
+
+
+def _kernel_encryption() -> dict[str, str]:
+    """Kernel-manager settings that encrypt the kernel's ZMQ sockets (CurveZMQ keys provisioned by the
+    manager; a kernel would otherwise warn it is "running over TCP without encryption"). Empty where
+    jupyter_client or libzmq cannot do it."""
+    try:
+        import zmq
+        from jupyter_client.manager import KernelManager
+    except ImportError:
+        return {}
+    if "transport_encryption" not in KernelManager.class_trait_names() or not zmq.has("curve"):
+        return {}
+    return {"transport_encryption": "auto"}
+
+
+def _trust(notebook: Path) -> None:
+    """Sign the quickstart notebook (as ``jupyter trust`` does): its saved outputs are this package's own,
+    and the server would otherwise warn that it is not trusted and sanitize them."""
+    import nbformat
+    from nbformat.sign import NotebookNotary
+
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+        notary = NotebookNotary()
+        if not notary.check_signature(nb):
+            notary.sign(nb)
+    except Exception as exc:  # never block the demo on the signature store
+        print(f"note: could not mark {notebook.name} as trusted ({exc})", file=sys.stderr)
 
 
 def _wait_for_server(proc: subprocess.Popen[bytes], port: int, token: str, timeout: float) -> None:
@@ -199,13 +232,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     _require("jupyterlab", "demo")
+    _trust(notebook)
     port = args.port or _free_port()
     token = secrets.token_hex(16)
     cmd = [
         sys.executable, "-m", "jupyterlab",
         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--ServerApp.token={token}", f"--ServerApp.root_dir={notebook.parent}",
-        "--ServerApp.open_browser=False", "--ServerApp.log_level=WARN",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={notebook.parent}",
+        "--ServerApp.open_browser=False", "--ServerApp.log_level=WARN", "--LabApp.log_level=WARN",
+        *(f"--KernelManager.{k}={v}" for k, v in _kernel_encryption().items()),
     ]  # fmt: skip
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")
@@ -470,10 +505,33 @@ def cmd_show(args: argparse.Namespace) -> int:
         state = TurnState.from_items(items)
         blocks.append(summarize(state, name=name if isinstance(loaded, dict) else str(path), width=width))
     print("\n\n".join(blocks))
+    if args.html:
+        out = Path(args.html)
+        page = static_turns_page(turns, title=path.name)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot write {out}: {exc}") from None
+        print(f"wrote {out} ({len(page):,} bytes)", file=sys.stderr)
     bad = [w for w in caught if issubclass(w.category, MalformedFrameWarning)]
     if bad:
         print(f"note: {len(bad)} malformed frame(s) skipped", file=sys.stderr)
     return EXIT_OK
+
+
+def static_turns_page(turns: dict[str, list[Any]], *, title: str) -> str:
+    """One self-contained HTML page (no scripts, nothing loaded from outside) of recorded turns."""
+    from .state import TurnState
+    from .static_html import render_turn_html, static_page
+    from .view import build_view
+
+    sections = []
+    for name, items in turns.items():
+        view = build_view(TurnState.from_items(items))
+        heading = f'<h2 style="font:600 14px sans-serif;margin:16px 0 6px">{html.escape(name)}</h2>'
+        sections.append(heading + render_turn_html(view))
+    return static_page("".join(sections), title=f"{title} · tfwidget")
 
 
 # ------------------------------------------------------------------------------------------------ bench
@@ -560,8 +618,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show.add_argument("file", metavar="FILE", help=".jsonl or .sse recording, or a folder of them")
     show.add_argument("--width", type=int, default=None, help="truncate texts to this many characters")
+    show.add_argument(
+        "--html",
+        metavar="OUT.html",
+        default=None,
+        help="also write the transcript as a static HTML page (no scripts, nothing loaded from outside)",
+    )
     show.set_defaults(func=cmd_show)
 
+    if not (_CHECKOUT / "benchmarks" / "__main__.py").is_file():
+        return parser  # installed from a wheel or sdist: the benchmark suite is not part of the package
     bench = sub.add_parser(
         "bench",
         help="run the benchmark suite (source checkout only)",

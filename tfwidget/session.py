@@ -44,6 +44,7 @@ from ._session_history import load_history
 from ._session_intents import IntentDispatcher, act
 from ._session_state import PendingAction, PendingActionsError, Run, RunKind, SessionError, SessionState
 from ._threads import new_thread
+from .durable import display_session, refresh_session_static
 from .errors import GatewayError
 from .events import TurnCreatedEvent, TurnDoneEvent
 from .sse import StreamItem
@@ -679,6 +680,11 @@ class SessionView(anywidget.AnyWidget):
                     views[run.key] = run.view._view
             if views != self._views:
                 self._views = views
+        refresh_session_static(self)
+
+    def _ipython_display_(self, **kwargs: Any) -> None:
+        """The static transcript (shown where the live view cannot render), then the live view."""
+        display_session(self)
 
 
 def chat(

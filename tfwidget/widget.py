@@ -43,6 +43,7 @@ from .media import remote_media_allowed
 from .recording import load, save
 from .sse import MalformedFrameWarning, StreamItem
 from .state import TurnState
+from .static_html import render_turn_html, static_output_html
 from .view import LIVE_STATUSES, ViewTracker, build_view, view_status
 
 if TYPE_CHECKING:
@@ -87,6 +88,33 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+def display_pair(widget: Any, static_bundle: dict[str, Any]) -> None:
+    """Display ``static_bundle`` (a ``text/html`` transcript made by
+    :func:`~tfwidget.static_html.static_output_html`) and right after it ``widget`` itself.
+
+    The widget's own output carries an empty ``text/html``: where the widget cannot render (nbconvert or
+    GitHub without widget state) the static output before it is the transcript, shown once. The static
+    output's display handle is kept in ``widget._display_handles`` (when the widget has that list) so it
+    can be refreshed with ``handle.update(bundle, raw=True)``.
+    """
+    from IPython.display import display
+
+    handle = display(static_bundle, raw=True, display_id=True)
+    handles = getattr(widget, "_display_handles", None)
+    if handle is not None and isinstance(handles, list):
+        handles.append(handle)
+    bundle = {
+        "text/plain": repr(widget),
+        "text/html": "<!-- tfwidget: the static transcript is the output above -->",
+        "application/vnd.jupyter.widget-view+json": {
+            "version_major": 2,
+            "version_minor": 0,
+            "model_id": widget.model_id,
+        },
+    }
+    display(bundle, metadata=_repr_metadata(), raw=True)
 
 
 def _script_json(value: Any) -> str:
@@ -565,18 +593,19 @@ class TurnView(anywidget.AnyWidget):
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:  # type: ignore[override]
         return self._mimebundle(), _repr_metadata()
 
-    def _ipython_display_(self, **kwargs: Any) -> None:
-        from IPython.display import display
+    def _static_bundle(self) -> dict[str, Any]:
+        return {"text/html": static_output_html(transcript_html(self.snapshot()))}
 
-        handle = display(self._mimebundle(), metadata=_repr_metadata(), raw=True, display_id=True)
-        if handle is not None:
-            self._display_handles.append(handle)
+    def _ipython_display_(self, **kwargs: Any) -> None:
+        """Two outputs: the static transcript, then the live view (which hides the static one once it
+        renders). A notebook reopened without a kernel or widget state keeps showing the transcript."""
+        display_pair(self, self._static_bundle())
 
     def _update_displays(self) -> None:
-        """At turn end: refresh every display's static fallback so a saved notebook has the transcript."""
+        """At turn end: refresh every static output so a saved notebook has the whole transcript."""
         if not self._display_handles:
             return
-        bundle = self._mimebundle()
+        bundle = self._static_bundle()
         for handle in self._display_handles:
             try:
                 handle.update(bundle, raw=True)
@@ -598,134 +627,10 @@ class TurnView(anywidget.AnyWidget):
 # --------------------------------------------------------------------------------------- static HTML
 
 
-def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _pretty(text: str | None) -> str:
-    if not text:
-        return ""
-    try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: kept as text
-        return text
-
-
-_MAX_STATIC = 4000  # characters of one tool response in the static transcript
-
-
 def transcript_html(view: Mapping[str, Any]) -> str:
-    """A static, escaped HTML transcript of a view (no script, no links): what nbconvert and GitHub show
-    when no widget manager is present."""
-    pre = "white-space:pre-wrap;overflow-wrap:anywhere;margin:4px 0;font-family:monospace;font-size:12px"
-    out = [
-        '<div class="tfw-static" style="font-family:sans-serif;font-size:13px;line-height:1.45;'
-        'border:1px solid #d0d7de;border-radius:8px;padding:8px 12px;max-width:100%">'
-    ]
-    totals = view.get("totals") or {}
-    head = f"<strong>{_e(view.get('status'))}</strong>"
-    if view.get("status_detail"):
-        head += f" · {_e(view['status_detail'])}"
-    if view.get("turn_id"):
-        head += f" · turn <code>{_e(view['turn_id'])}</code>"
-    if totals:
-        head += f" · {_e(totals.get('input_tokens'))} in / {_e(totals.get('output_tokens'))} out tokens"
-        if totals.get("cost_usd") is not None:
-            head += f" · ${float(totals['cost_usd']):.4f}"
-    out.append(f"<div>{head}</div>")
-    for item in view.get("input") or []:
-        text = item.get("text") if item.get("type") == "user.message" else item.get("summary")
-        out.append(f'<div style="margin:6px 0"><em>user</em><div style="{pre}">{_e(text)}</div></div>')
-
-    messages = view.get("messages") or {}
-    tools = view.get("tools") or {}
-    threads = {t["id"]: t for t in view.get("threads") or []}
-    pauses: dict[str, list[Mapping[str, Any]]] = {}
-    for p in view.get("pauses") or []:
-        pauses.setdefault(p["id"], []).append(p)
-
-    def depth(thread_id: str | None) -> int:
-        d, seen = 0, set()
-        while thread_id and thread_id != "main" and thread_id in threads and thread_id not in seen:
-            seen.add(thread_id)
-            d += 1
-            thread_id = threads[thread_id].get("parent_thread_id")
-        return d
-
-    shown_threads: set[str] = set()
-    for entry in view.get("timeline") or []:
-        tid = entry.get("thread_id")
-        indent = f"margin-left:{16 * depth(tid)}px"
-        if tid and tid != "main" and tid not in shown_threads and tid in threads:
-            shown_threads.add(tid)
-            th = threads[tid]
-            label = " · ".join(_e(x) for x in (th.get("title"), th.get("agent_name"), th.get("model")) if x)
-            out.append(f'<div style="{indent};margin-top:8px;border-left:3px solid #9b6ef3;padding-left:6px">'
-                       f"<strong>sub-agent</strong> {label} ({_e(th.get('status'))})</div>")  # fmt: skip
-        if entry["kind"] == "message" and entry["id"] in messages:
-            m = messages[entry["id"]]
-            parts = [f'<div style="{indent};margin:6px 0"><em>assistant</em>']
-            if m.get("reasoning"):
-                parts.append(f'<div style="{pre};color:#6e7781">{_e(m["reasoning"])}</div>')
-            if m.get("content"):
-                parts.append(
-                    f'<div style="{pre};font-family:inherit;font-size:inherit">{_e(m["content"])}</div>'
-                )
-            if m.get("refusal"):
-                parts.append(f'<div style="{pre};color:#c62828">refused: {_e(m["refusal"])}</div>')
-            for call_id in m.get("tool_call_ids") or []:
-                t = tools.get(call_id)
-                if t is None:
-                    continue
-                origin = t.get("server_name") or (
-                    "system tool" if t.get("tool_type") == "truefoundry-system" else ""
-                )
-                resp = t.get("response")
-                if resp and len(resp) > _MAX_STATIC:
-                    resp = resp[:_MAX_STATIC] + f"… ({len(resp) - _MAX_STATIC} more characters)"
-                parts.append(
-                    '<div style="border:1px solid #d0d7de;border-radius:6px;padding:4px 8px;margin:4px 0">'
-                    f"<code>{_e(t.get('name'))}</code> {_e(origin)} · {_e(t.get('status'))}"
-                    f'<div style="{pre}">{_e(_pretty(t.get("arguments")))}</div>'
-                    + (f'<div style="{pre};color:#6e7781">{_e(resp)}</div>' if resp else "")
-                    + "</div>"
-                )
-            parts.append("</div>")
-            out.append("".join(parts))
-        elif entry["kind"] == "pause":
-            for p in pauses.get(entry["id"], []):
-                out.append(f'<div style="{indent};border:1px dashed #b26a00;border-radius:6px;padding:4px 8px;'
-                           f'margin:6px 0">{_static_pause(p)}</div>')  # fmt: skip
-    for n in view.get("notices") or []:
-        out.append(
-            f'<div style="color:#6e7781;font-size:11px">{_e(n.get("level"))}: {_e(n.get("text"))}</div>'
-        )
-    out.append(_static_timeline(view))
-    out.append("</div>")
-    return "".join(out)
-
-
-def _static_timeline(view: Mapping[str, Any]) -> str:
-    """The waterfall of the view's spans as inline SVG (tfwidget.timeline), under a "timeline" heading."""
-    from .timeline import timeline_svg
-
-    rows = view.get("spans") or []
-    svg = timeline_svg(rows) if rows else ""
-    if not svg:
-        return ""
-    return f'<details open class="tfw-static-timeline" style="margin-top:8px"><summary>timeline</summary>{svg}</details>'
-
-
-def _static_pause(p: Mapping[str, Any]) -> str:
-    if p.get("kind") == "approval":
-        return f"<strong>Approval required</strong> for <code>{_e(p.get('tool_name'))}</code>: " + _e(
-            p.get("arguments")
-        )
-    if p.get("kind") == "question":
-        options = ", ".join(_e(o) for o in p.get("options") or [])
-        return f"<strong>Question</strong>: {_e(p.get('question'))}" + (f" ({options})" if options else "")
-    servers = ", ".join(f"{_e(s.get('name'))} ({_e(s.get('auth_url'))})" for s in p.get("servers") or [])
-    return f"<strong>Sign-in required</strong>: {servers}"
+    """A static HTML transcript of a view (no script, nothing loaded from outside): see
+    :func:`tfwidget.static_html.render_turn_html`."""
+    return render_turn_html(view)
 
 
 _PAGE = """<!doctype html>
@@ -777,7 +682,7 @@ def standalone_html(view: Mapping[str, Any]) -> str:
     css = _CSS_PATH.read_text(encoding="utf-8").replace("</", "<\\/")
     title = f"turn {view.get('turn_id') or ''} · tfwidget".strip()
     return _PAGE.format(
-        title=_e(title),
+        title=html.escape(title, quote=True),
         css=css,
         fallback=transcript_html(view),
         view=_script_json(dict(view)),

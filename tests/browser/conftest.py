@@ -185,20 +185,30 @@ def _user_settings(home: Path) -> None:
 
 
 @contextlib.contextmanager
-def start_jupyter_lab(home: Path, root: Path) -> Iterator[JupyterServer]:
-    """JupyterLab on loopback (see :func:`start_jupyter`); used by the browser benchmark."""
-    with start_jupyter(home, root, app="lab") as server:
+def start_jupyter_lab(home: Path, root: Path, **kw: Any) -> Iterator[JupyterServer]:
+    """JupyterLab on loopback (see :func:`start_jupyter`); used by the browser benchmark and the wheel test."""
+    with start_jupyter(home, root, app="lab", **kw) as server:
         yield server
 
 
 @contextlib.contextmanager
-def start_jupyter(home: Path, root: Path, app: str = "lab") -> Iterator[JupyterServer]:
+def start_jupyter(
+    home: Path,
+    root: Path,
+    app: str = "lab",
+    *,
+    python: str | None = None,
+    checkout: bool = True,
+    path: str | None = None,
+) -> Iterator[JupyterServer]:
     """JupyterLab 4 (``app="lab"``) or Notebook 7 (``app="notebook"``) on loopback with a scratch HOME and
     root_dir, stopped by its own PID on exit.
 
     Both hosts share the settings, the environment and the launch; only the ``jupyter`` subcommand and the
-    page URL differ. Raises ``RuntimeError`` (with the end of the server's log) when the server exits or does
-    not answer ``/api/status`` within 60 s.
+    page URL differ. ``python`` runs the server (default: this interpreter); with ``checkout=False`` the
+    repository is not put on ``PYTHONPATH`` (kernels import an installed ``tfwidget``); ``path`` replaces
+    ``PATH``. Raises ``RuntimeError`` (with the end of the server's log) when the server exits or does not
+    answer ``/api/status`` within 60 s.
     """
     if app not in ("lab", "notebook"):
         raise ValueError(f"app must be 'lab' or 'notebook', not {app!r}")
@@ -209,7 +219,11 @@ def start_jupyter(home: Path, root: Path, app: str = "lab") -> Iterator[JupyterS
     env.update(
         {
             "HOME": str(home),
-            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p),
+            "PYTHONPATH": os.pathsep.join(
+                p
+                for p in (str(REPO_ROOT) if checkout else "", env.get("PYTHONPATH", "") if checkout else "")
+                if p
+            ),
             "JUPYTER_CONFIG_DIR": str(home / ".jupyter"),
             "JUPYTER_DATA_DIR": str(home / ".local" / "share" / "jupyter"),
             "JUPYTER_RUNTIME_DIR": str(home / ".local" / "share" / "jupyter" / "runtime"),
@@ -219,9 +233,11 @@ def start_jupyter(home: Path, root: Path, app: str = "lab") -> Iterator[JupyterS
         }
     )
     env.pop("JUPYTER_TOKEN", None)
+    if path is not None:
+        env["PATH"] = path
     log_path = home / "jupyter.log"
     cmd = [
-        sys.executable,
+        python or sys.executable,
         "-m",
         "jupyter",
         app,
@@ -231,7 +247,7 @@ def start_jupyter(home: Path, root: Path, app: str = "lab") -> Iterator[JupyterS
         "--port",
         str(port),
         "--port-retries=0",
-        f"--ServerApp.token={token}",
+        f"--IdentityProvider.token={token}",
         "--allow-root",
         f"--ServerApp.root_dir={root}",
     ]

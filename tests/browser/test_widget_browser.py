@@ -442,7 +442,7 @@ def test_to_html_offline(offline_page: Any, tmp_path: Path, request: pytest.Fixt
             assert word in text, f"{word!r} missing from the exported page"
     assert page.locator("#tfw-app .tfw-tool").count() == len(expected["tool_ids"])
     assert page.locator("#tfw-app .tfw-thread").count() == len(expected["threads"])
-    assert page.locator("#tfw-app .tfw-static").count() == 0, (
+    assert page.locator("#tfw-app .tfws-static").count() == 0, (
         "static fallback still shown: the bundle did not run"
     )
 
