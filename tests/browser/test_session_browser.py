@@ -113,7 +113,8 @@ def assert_key_not_on_page(lab: Lab, sim: Simulator) -> None:
 # --------------------------------------------------------------------------------------------- tests
 
 
-def test_click_approve_finishes_the_turn(lab: Lab, sim_factory: Any) -> None:
+def test_click_approve_finishes_the_turn(host: Lab, sim_factory: Any) -> None:
+    lab = host  # JupyterLab 4 and Notebook 7
     sim = sim_factory()
     open_chat(lab, sim, "session_approve")
     type_and_send(lab, "Please refund order 42")
@@ -152,7 +153,8 @@ def test_click_approve_finishes_the_turn(lab: Lab, sim_factory: Any) -> None:
     lab.assert_no_errors()
 
 
-def test_answer_a_question_with_an_option_button(lab: Lab, sim_factory: Any) -> None:
+def test_answer_a_question_with_an_option_button(host: Lab, sim_factory: Any) -> None:
+    lab = host  # JupyterLab 4 and Notebook 7
     sim = sim_factory()
     open_chat(lab, sim, "session_question")
     type_and_send(lab, "Ask me a question before you start")
@@ -172,7 +174,8 @@ def test_answer_a_question_with_an_option_button(lab: Lab, sim_factory: Any) -> 
     lab.assert_no_errors()
 
 
-def test_cancel_while_a_long_turn_streams(lab: Lab, sim_factory: Any) -> None:
+def test_cancel_while_a_long_turn_streams(host: Lab, sim_factory: Any) -> None:
+    lab = host  # JupyterLab 4 and Notebook 7
     sim = sim_factory(speed=1.0)
     open_chat(lab, sim, "session_cancel")
     type_and_send(lab, "Write a long markdown guide to SSE")
