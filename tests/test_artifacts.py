@@ -1,0 +1,265 @@
+"""Images, input files, sandbox artifacts and offloaded tool results, against the embedded gateway."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from truefoundry_gateway_sdk.agents import merge_event_delta
+from truefoundry_gateway_sdk.types import ModelMessageDeltaEvent as SdkDelta
+from truefoundry_gateway_sdk.types import ModelMessageEvent as SdkMessage
+
+from tfwidget import TurnState
+from tfwidget.artifacts import (
+    FileTooLargeError,
+    SandboxFileNotFoundError,
+    SandboxGoneError,
+    SandboxUnavailableError,
+    check_sandbox_path,
+    classify_image_url,
+    find_offloaded,
+    input_files,
+    parse_sandbox_artifacts,
+)
+from tfwidget.client import GatewayClient
+from tfwidget.errors import NotFoundError
+from tfwidget.events import parse_event
+from tfwidget.sim import Simulator
+from tfwidget.sim.artifacts_scenario import ARTIFACT_FILES, OFFLOADED_PATH, SANDBOX_ID
+from tfwidget.view import build_view
+
+from .conftest import drop_none
+
+PNG = "data:image/png;base64,iVBORw0KGgo="
+
+
+@pytest.fixture(scope="module")
+def sim() -> Any:
+    with Simulator("artifacts", speed=0) as s:
+        assert s.wait(timeout=30)
+        yield s
+
+
+@pytest.fixture()
+def client(sim: Simulator) -> Any:
+    with GatewayClient(sim.base_url, sim.api_key) as c:
+        yield c
+
+
+def _state(sim: Simulator, client: GatewayClient) -> TurnState:
+    return TurnState.from_items(client.subscribe(sim.session_id, sim.turn_id))
+
+
+# ------------------------------------------------------------------------------------- pure parsing
+
+
+def test_image_urls_are_classified() -> None:
+    assert classify_image_url(PNG)["kind"] == "data"
+    assert classify_image_url("data:image/webp;base64,AAAA")["kind"] == "data"
+    for bad in (
+        "data:text/html;base64,PHNjcmlwdD4=",
+        "data:image/svg+xml;base64,PHN2Zz4=",
+        "javascript:alert(1)",
+    ):
+        got = classify_image_url(bad)
+        assert got["kind"] == "refused" and got["reason"], bad
+    remote = classify_image_url("https://img.example.com/a.png")
+    assert remote == {"kind": "remote", "host": "img.example.com", "url": "https://img.example.com/a.png"}
+
+
+def test_sandbox_paths_are_checked() -> None:
+    assert check_sandbox_path("/workspace/a b.csv") == "/workspace/a b.csv"
+    for bad, why in [
+        ("javascript:alert(1)", "not absolute"),
+        ("../../etc/passwd", "not absolute"),
+        ("/workspace/../etc/passwd", "'..'"),
+        ("/a\x00b", "control"),
+        ("", "non-empty"),
+    ]:
+        with pytest.raises(ValueError, match=why):
+            check_sandbox_path(bad)
+
+
+def test_sandbox_artifacts_block_is_parsed() -> None:
+    text = (
+        "Done.\n\n```sandbox_artifacts\n[Summary](/workspace/out/summary.csv)\n[chart](/workspace/c.png)\n"
+        "[evil](javascript:alert(1))\n[up](../secret)\n[Summary again](/workspace/out/summary.csv)\n```\n"
+        "and [a link](/not/an/artifact) outside"
+    )
+    arts = parse_sandbox_artifacts(text, message_id="m1", thread_id="main")
+    assert [(a.path, a.label, a.error is None) for a in arts] == [
+        ("/workspace/out/summary.csv", "Summary", True),
+        ("/workspace/c.png", "chart", True),
+        ("javascript:alert(1)", "evil", False),
+        ("../secret", "up", False),
+    ]
+    assert arts[0].name == "summary.csv" and arts[0].message_id == "m1"
+    assert parse_sandbox_artifacts("```python\n[x](/a)\n```") == []
+
+
+def test_offloaded_results_are_detected() -> None:
+    found = find_offloaded(
+        "Output too large (48,213 bytes) and was saved to /workspace/.r/call_1.txt\n\nPreview:\nab"
+    )
+    assert found == {"path": "/workspace/.r/call_1.txt", "size": 48213.0, "unit": "bytes"}
+    assert find_offloaded({"offloaded": True, "path": "/w/r.json", "size_bytes": 10})["path"] == "/w/r.json"
+    assert find_offloaded("the order was saved to the database") is None
+    assert find_offloaded("saved to ../../etc/passwd") is None
+    assert find_offloaded({"path": "/w/x"}) is None  # a tool result that merely has a path field
+
+
+def test_input_files() -> None:
+    files = input_files(
+        [
+            {"type": "text", "text": "hi"},
+            {"type": "file", "name": "a.csv", "data": "data:text/csv;base64,YSxiCjEsMgo="},
+            {"type": "file", "name": "p.png", "data": PNG},
+            {"type": "file", "name": "x.svg", "data": "data:image/svg+xml;base64,PHN2Zz4="},
+        ]
+    )
+    assert files[0] == {"name": "a.csv", "mime": "text/csv", "size": 8, "thumbnail": None}
+    assert files[1]["thumbnail"] == PNG and files[1]["mime"] == "image/png"
+    assert files[2]["thumbnail"] is None  # an SVG is never a thumbnail
+
+
+# --------------------------------------------------------------------- streamed image blocks (fold)
+
+
+def _events(content: Any) -> list[dict[str, Any]]:
+    base = {"type": "model.message", "id": "m", "thread_id": "t", "created_at": "2026-01-01T00:00:00Z"}
+    if content is not None:
+        base["content"] = content
+    blocks = [
+        {"index": 1, "delta": {"type": "image_url", "image_url": {"url": PNG[:20]}}},
+    ]
+    return [
+        base,
+        {
+            "type": "model.message.delta",
+            "id": "m",
+            "thread_id": "t",
+            "content": "Here",
+            "content_blocks": blocks,
+        },
+        {
+            "type": "model.message.delta",
+            "id": "m",
+            "thread_id": "t",
+            "content_blocks": [{"index": 1, "delta": {"type": "image_url", "image_url": {"url": PNG[20:]}}}],
+        },
+        {"type": "model.message.delta", "id": "m", "thread_id": "t", "content": " it is"},
+        {"type": "model.message.delta", "id": "m", "thread_id": "t", "finish_reason": "stop"},
+    ]
+
+
+@pytest.mark.parametrize("content", [None, "", [{"type": "text", "text": "A"}]])
+def test_streamed_image_blocks_match_the_official_merge_and_show_when_complete(content: Any) -> None:
+    events = _events(content)
+    state = TurnState()
+    sdk = SdkMessage.model_validate(events[0])
+    for i, ev in enumerate(events):
+        state.apply(parse_event(json.loads(json.dumps(ev))))
+        if i:
+            merge_event_delta(sdk, SdkDelta.model_validate(ev))
+        images = state.message_images("m")
+        if i < 4:  # the block is not complete before the message finishes (no later block either)
+            assert images == []
+    assert drop_none(state.messages[0].model_dump(mode="json")) == drop_none(sdk.model_dump(mode="json"))
+    assert state.message_images("m") == [{"kind": "data", "src": PNG, "mime": "image/png"}]
+    assert int(state.messages_df["n_images"].iloc[0]) == 1
+
+
+def test_a_later_block_completes_an_earlier_one() -> None:
+    state = TurnState()
+    state.apply(parse_event({"type": "model.message", "id": "m", "thread_id": "t", "created_at": "x"}))
+    for index in (0, 1):
+        state.apply(
+            parse_event(
+                {
+                    "type": "model.message.delta",
+                    "id": "m",
+                    "thread_id": "t",
+                    "content_blocks": [
+                        {"index": index, "delta": {"type": "image_url", "image_url": {"url": PNG}}}
+                    ],
+                }
+            )
+        )
+    assert len(state.message_images("m")) == 1  # index 0 complete, index 1 still streaming
+
+
+# ------------------------------------------------------------------------- the scenario, over HTTP
+
+
+def test_scenario_views_and_frames(sim: Simulator, client: GatewayClient) -> None:
+    state = _state(sim, client)
+    view = build_view(state)
+    final = [m for m in view["messages"].values() if m.get("artifacts")]
+    assert len(final) == 1
+    assert [a["path"] for a in final[0]["artifacts"]] == [
+        "/workspace/out/summary.csv",
+        "/workspace/out/chart.png",
+        "/workspace/out/notes.txt",
+    ]
+    assert final[0]["images"][0]["kind"] == "data"
+    files = view["input"][0]["files"]
+    assert [f["name"] for f in files] == ["revenue.csv", "logo.png"]
+    assert files[1]["thumbnail"].startswith("data:image/png;base64,")
+    tool = next(iter(view["tools"].values()))
+    assert tool["offloaded"]["path"] == OFFLOADED_PATH
+    assert state.tool_calls_df["offloaded_path"].tolist() == [OFFLOADED_PATH]
+    assert state.messages_df["n_images"].tolist() == [0, 1]
+
+
+def test_download_sandbox_file_sync_and_async(sim: Simulator, client: GatewayClient, tmp_path: Any) -> None:
+    for path, data in ARTIFACT_FILES.items():
+        got = client.download_sandbox_file(SANDBOX_ID, path)
+        assert got.data == data and got.size == len(data)
+    png = client.download_sandbox_file(SANDBOX_ID, "/workspace/out/chart.png")
+    assert png.content_type == "image/png" and png.data is not None and png.data.startswith(b"\x89PNG")
+    seen: list[tuple[int, int | None]] = []
+    saved = client.download_sandbox_file(
+        SANDBOX_ID, OFFLOADED_PATH, to=tmp_path, on_progress=lambda n, total: seen.append((n, total))
+    )
+    assert saved.saved_to == tmp_path / "call_run_1.txt" and saved.data is None
+    assert saved.saved_to.read_bytes() == ARTIFACT_FILES[OFFLOADED_PATH]
+    assert seen[-1] == (len(ARTIFACT_FILES[OFFLOADED_PATH]), len(ARTIFACT_FILES[OFFLOADED_PATH]))
+
+    async def run() -> bytes | None:
+        async with GatewayClient(sim.base_url, sim.api_key) as ac:
+            f = await ac.adownload_sandbox_file(SANDBOX_ID, "/workspace/out/summary.csv")
+            return f.data
+
+    assert asyncio.run(run()) == ARTIFACT_FILES["/workspace/out/summary.csv"]
+
+
+def test_download_errors_are_typed_and_clear(sim: Simulator, client: GatewayClient, tmp_path: Any) -> None:
+    with pytest.raises(SandboxFileNotFoundError, match="does not exist") as e404:
+        client.download_sandbox_file(SANDBOX_ID, "/workspace/nope.txt")
+    assert isinstance(e404.value, NotFoundError) and e404.value.status == 404
+    with pytest.raises(ValueError, match="not absolute"):
+        client.download_sandbox_file(SANDBOX_ID, "../../etc/passwd")
+    with pytest.raises(ValueError, match="sandbox_id"):
+        client.download_sandbox_file("a/b", "/x")
+    sim.sandbox.put("sbx-big", "/big.bin", size=1 << 30)
+    with pytest.raises(FileTooLargeError, match=r"1\.0 GB, over the limit of 100\.0 MB"):
+        client.download_sandbox_file("sbx-big", "/big.bin")
+    sim.sandbox.put("sbx-big", "/mid.bin", size=300_000)
+    with pytest.raises(FileTooLargeError, match="over the limit"):
+        client.download_sandbox_file("sbx-big", "/mid.bin", max_bytes=100_000, to=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # no partial file left behind
+    sim.sandbox.put("sbx-big", "/refused.bin", b"x", status=413)
+    with pytest.raises(FileTooLargeError, match="HTTP 413") as e413:
+        client.download_sandbox_file("sbx-big", "/refused.bin")
+    assert e413.value.status == 413
+    sim.sandbox.put("sbx-down", "/a.txt", b"a")
+    sim.sandbox.failing.add("sbx-down")
+    with pytest.raises(SandboxUnavailableError, match="HTTP 424"):
+        client.download_sandbox_file("sbx-down", "/a.txt")
+    sim.sandbox.put("sbx-gone", "/a.txt", b"a")
+    sim.sandbox.gone.add("sbx-gone")
+    with pytest.raises(SandboxGoneError, match=r"is gone \(HTTP 410\).*no longer exists") as e410:
+        client.download_sandbox_file("sbx-gone", "/a.txt")
+    assert sim.api_key not in str(e410.value) and e410.value.status == 410
