@@ -59,7 +59,13 @@ class ArtifactsMixin:
         thread_id`` (and ``error`` for a refused path)."""
         with self._lock:
             return [
-                {"path": a.path, "label": a.label, "message_id": a.message_id, "thread_id": a.thread_id, "error": a.error}
+                {
+                    "path": a.path,
+                    "label": a.label,
+                    "message_id": a.message_id,
+                    "thread_id": a.thread_id,
+                    "error": a.error,
+                }
                 for a in turn_artifacts(self._state)
             ]
 
@@ -73,7 +79,9 @@ class ArtifactsMixin:
         with self._lock:
             sid = self.sandbox_id or sandbox_id_of(self._state)
         if not sid:
-            raise ValueError("This turn has no sandbox.created event: set view.sandbox_id to download its files.")
+            raise ValueError(
+                "This turn has no sandbox.created event: set view.sandbox_id to download its files."
+            )
         return sid
 
     def _client(self) -> GatewayClient:
@@ -139,7 +147,15 @@ class ArtifactsMixin:
             now = time.monotonic()
             if now - last[0] >= _PROGRESS_EVERY:
                 last[0] = now
-                self.send({"type": "artifact_progress", "req": req, "path": path, "received": received, "total": total})
+                self.send(
+                    {
+                        "type": "artifact_progress",
+                        "req": req,
+                        "path": path,
+                        "received": received,
+                        "total": total,
+                    }
+                )
 
         try:
             f = self._client().download_sandbox_file(

@@ -37,7 +37,7 @@ function ext(name) {
 /** One image: a data URI image, or a placeholder saying why it is not shown. */
 export function imageNode(img, alt = "image") {
   if (img && img.kind === "data" && DATA_IMAGE.test(img.src || "")) {
-    return h("img", { class: "tfw-img", attrs: { src: img.src, alt, loading: "lazy", referrerpolicy: "no-referrer" } });
+    return h("img", { class: "tfw-img", attrs: { src: img.src, alt } });
   }
   if (img && img.kind === "remote") {
     return h("div", { class: "tfw-img-placeholder tfw-img-remote", title: img.url || "" },
@@ -59,7 +59,7 @@ export function inputFiles(files) {
         { class: "tfw-file-chip", title: f.name },
         f.thumbnail && DATA_IMAGE.test(f.thumbnail)
           ? h("img", { class: "tfw-file-thumb", attrs: { src: f.thumbnail, alt: f.name } })
-          : h("span", { class: "tfw-file-icon", text: "📄" }),
+          : h("span", { class: "tfw-file-ext", text: ext(f.name).toUpperCase().slice(0, 4) || "FILE" }),
         h("span", { class: "tfw-file-name", text: f.name }),
         h("span", { class: "tfw-file-meta", text: [f.mime, fmtBytes(f.size)].filter(Boolean).join(" · ") }),
       ),
@@ -179,7 +179,7 @@ export function artifactCards(artifacts, fetcher) {
       const name = a.name || a.path;
       const status = h("div", { class: "tfw-art-status" });
       const head = [
-        h("span", { class: "tfw-file-icon", text: "📎" }),
+        h("span", { class: "tfw-file-ext", text: ext(name).toUpperCase().slice(0, 4) || "FILE" }),
         h("span", { class: "tfw-art-label", text: a.label || name }),
         h("code", { class: "tfw-art-path", text: a.path }),
       ];

@@ -141,7 +141,7 @@ def artifacts(hostile: bool = False) -> Scenario:
             },
             {"type": "image_url", "image_url": {"url": "https://images.example.com/chart.png"}},
         ]
-    text_before = "Revenue rose every month except March. Here is the chart:"
+    text_before = "Revenue rose every month except March. Here is the chart:\n\n"
     text_after = "I saved these files:\n\n```sandbox_artifacts\n" + "\n".join(links) + "\n```\n"
     content = [{"type": "text", "text": text_before}, *images, {"type": "text", "text": text_after}]
     usage = {
