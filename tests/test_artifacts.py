@@ -263,3 +263,75 @@ def test_download_errors_are_typed_and_clear(sim: Simulator, client: GatewayClie
     with pytest.raises(SandboxGoneError, match=r"is gone \(HTTP 410\).*no longer exists") as e410:
         client.download_sandbox_file("sbx-gone", "/a.txt")
     assert sim.api_key not in str(e410.value) and e410.value.status == 410
+
+
+# ------------------------------------------------------------------------------- the TurnView side
+
+
+class _Tap:
+    """Collects what a TurnView sends to the page (there is no front end in these tests)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[dict[str, Any], list[bytes]]] = []
+
+    def __call__(self, content: Any, buffers: Any = None) -> None:
+        self.sent.append((content, [bytes(b) for b in buffers or []]))
+
+    def wait_for(self, req: int, timeout: float = 30.0) -> tuple[dict[str, Any], list[bytes]]:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for content, buffers in self.sent:
+                if content.get("req") == req and content["type"] in ("artifact_data", "artifact_error"):
+                    return content, buffers
+            time.sleep(0.02)
+        raise AssertionError(f"no answer to request {req}: {[c for c, _ in self.sent]}")
+
+
+def test_turnview_artifacts_download_and_page_intents(sim: Simulator, tmp_path: Any) -> None:
+    from tfwidget.widget import watch
+
+    w = watch(sim.session_id, sim.turn_id, base_url=sim.base_url, api_key=sim.api_key)
+    asyncio.run(w.wait(timeout=30))
+    assert [a["path"] for a in w.artifacts] == [
+        "/workspace/out/summary.csv",
+        "/workspace/out/chart.png",
+        "/workspace/out/notes.txt",
+    ]
+    assert w.artifacts[0]["label"] == "Revenue summary (CSV)" and w.artifacts[0]["thread_id"] == "main"
+    df = w.artifacts_df
+    assert df["path"].tolist() == [a["path"] for a in w.artifacts] and df["error"].isna().all()
+    saved = w.download("/workspace/out/chart.png", to=tmp_path)
+    assert saved.saved_to == tmp_path / "chart.png"
+    assert saved.saved_to.read_bytes() == ARTIFACT_FILES["/workspace/out/chart.png"]
+    assert w.download("/workspace/out/notes.txt").data == ARTIFACT_FILES["/workspace/out/notes.txt"]
+    with pytest.raises(ValueError, match="not absolute"):
+        w.download("../notes.txt")
+
+    tap = _Tap()
+    w.send = tap  # type: ignore[method-assign]
+    w._on_custom_msg(w, {"type": "artifact", "action": "fetch", "req": 1, "path": OFFLOADED_PATH}, [])
+    content, buffers = tap.wait_for(1)
+    assert content["type"] == "artifact_data" and buffers == [ARTIFACT_FILES[OFFLOADED_PATH]]
+    assert content["size"] == len(ARTIFACT_FILES[OFFLOADED_PATH]) and content["name"] == "call_run_1.txt"
+    # the page may only ask for files the turn lists
+    w._on_custom_msg(w, {"type": "artifact", "action": "fetch", "req": 2, "path": "/etc/passwd"}, [])
+    content, buffers = tap.wait_for(2)
+    assert (
+        content["type"] == "artifact_error"
+        and "not a file this turn lists" in content["message"]
+        and not buffers
+    )
+    w._on_custom_msg(w, {"type": "artifact", "action": "fetch", "req": 3, "path": "javascript:alert(1)"}, [])
+    assert "Refused" in tap.wait_for(3)[0]["message"]
+    # over the page's limit: a clear message pointing at view.download
+    w.page_max_bytes = 10
+    w._on_custom_msg(
+        w, {"type": "artifact", "action": "fetch", "req": 4, "path": "/workspace/out/summary.csv"}, []
+    )
+    content, _ = tap.wait_for(4)
+    assert content["type"] == "artifact_error" and "too large to open here" in content["message"]
+    assert "view.download('/workspace/out/summary.csv'" in content["message"]
+    assert all(sim.api_key not in json.dumps(c) for c, _ in tap.sent)
+    w.stop()
