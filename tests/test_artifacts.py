@@ -335,3 +335,22 @@ def test_turnview_artifacts_download_and_page_intents(sim: Simulator, tmp_path: 
     assert "view.download('/workspace/out/summary.csv'" in content["message"]
     assert all(sim.api_key not in json.dumps(c) for c, _ in tap.sent)
     w.stop()
+
+
+def test_static_transcript_shows_images_files_and_artifacts() -> None:
+    from tfwidget.sim import Scenario
+    from tfwidget.widget import transcript_html
+
+    state = TurnState()
+    for ev in Scenario.load("artifacts", hostile=True).events:
+        state.apply(parse_event(ev))
+    page = transcript_html(build_view(state))
+    chart = build_view(state)["messages"][state.message_ids()[-1]]["images"][0]["src"]
+    assert f'<img src="{chart}"' in page  # the data-URI image inline
+    assert "[image from images.example.com, not loaded]" in page and "https://images.example.com" not in page
+    assert "data:text/html" not in page and "[image not shown: not an image data URI (text/html)]" in page
+    from tfwidget.sim.artifacts_scenario import INPUT_CSV
+
+    assert f"file <strong>revenue.csv</strong> (text/csv, {len(INPUT_CSV.encode())} bytes)" in page
+    assert "sandbox file <strong>Notes</strong> <code>/workspace/out/notes.txt</code>" in page
+    assert "<code>javascript:alert(1)</code> (refused:" in page and 'href="javascript' not in page

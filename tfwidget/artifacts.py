@@ -692,3 +692,46 @@ def input_media(content: Any) -> dict[str, Any]:
     if images:
         out["images"] = [_image_view(i) for i in images]
     return out
+
+
+# ------------------------------------------------------------------------------- static transcript
+
+
+def static_media_html(item: Mapping[str, Any]) -> str:
+    """Escaped HTML for the images, input files and artifacts of a message or input view (no links, no
+    scripts): data-URI images inline, other images and files as text."""
+    import html
+
+    def e(v: Any) -> str:
+        return html.escape("" if v is None else str(v), quote=True)
+
+    out = []
+    for f in item.get("files") or []:
+        meta = ", ".join(
+            x for x in (f.get("mime"), fmt_bytes(f["size"]) if f.get("size") is not None else None) if x
+        )
+        thumb = f.get("thumbnail")
+        img = (
+            f'<img src="{e(thumb)}" alt="{e(f.get("name"))}" style="height:20px;vertical-align:middle"> '
+            if isinstance(thumb, str) and _DATA_IMAGE.match(thumb)
+            else ""
+        )
+        out.append(
+            f'<div style="font-size:12px">{img}file <strong>{e(f.get("name"))}</strong> ({e(meta)})</div>'
+        )
+    for i in item.get("images") or []:
+        if i.get("kind") == "data" and _DATA_IMAGE.match(i.get("src") or ""):
+            out.append(
+                f'<div><img src="{e(i["src"])}" alt="image" style="max-width:480px;max-height:360px"></div>'
+            )
+        elif i.get("kind") == "remote":
+            out.append(f'<div style="font-size:12px">[image from {e(i.get("host"))}, not loaded]</div>')
+        else:
+            out.append(f'<div style="font-size:12px">[image not shown: {e(i.get("reason"))}]</div>')
+    for a in item.get("artifacts") or []:
+        state = f" (refused: {e(a['error'])})" if a.get("error") else ""
+        out.append(
+            f'<div style="font-size:12px">sandbox file <strong>{e(a.get("label"))}</strong> '
+            f"<code>{e(a.get('path'))}</code>{state}</div>"
+        )
+    return "".join(out)
