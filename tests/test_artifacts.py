@@ -354,3 +354,20 @@ def test_static_transcript_shows_images_files_and_artifacts() -> None:
     assert f"file <strong>revenue.csv</strong> (text/csv, {len(INPUT_CSV.encode())} bytes)" in page
     assert "sandbox file <strong>Notes</strong> <code>/workspace/out/notes.txt</code>" in page
     assert "<code>javascript:alert(1)</code> (refused:" in page and 'href="javascript' not in page
+
+
+def test_session_turns_download_from_the_sessions_sandbox() -> None:
+    from tfwidget.session import chat
+
+    with Simulator("artifacts", speed=0) as s, GatewayClient(s.base_url, s.api_key) as c:
+        assert s.wait(timeout=30)
+        view = chat(session_id=s.session_id, client=c)
+        first = view.turns[0]
+        assert [a["path"] for a in first.artifacts][0] == "/workspace/out/summary.csv"
+        later = view.send("thanks, anything else?")
+        view.wait(30)
+        assert later is not first and later.state.events_by_id  # a new turn, without sandbox.created
+        assert all(e.type != "sandbox.created" for e in later.state.events_by_id.values())
+        got = later.download("/workspace/out/notes.txt")
+        assert got.data == ARTIFACT_FILES["/workspace/out/notes.txt"] and got.sandbox_id == SANDBOX_ID
+        view.close()

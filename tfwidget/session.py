@@ -44,6 +44,7 @@ from ._session_history import load_history
 from ._session_intents import IntentDispatcher, act
 from ._session_state import PendingAction, PendingActionsError, Run, RunKind, SessionError, SessionState
 from ._threads import new_thread
+from .artifacts import sandbox_id_of
 from .durable import display_session, refresh_session_static
 from .errors import GatewayError
 from .events import TurnCreatedEvent, TurnDoneEvent
@@ -470,6 +471,8 @@ class SessionView(anywidget.AnyWidget):
         view = SessionTurnView(self, key, items, session_id=self.session_id, flush_interval=self.flush_interval,
                                status=status)  # fmt: skip
         view._intent_handler = self._intents.handle
+        view.gateway_client = self._client  # sandbox files; the sandbox may come from an earlier turn:
+        view.sandbox_source = lambda: next(filter(None, (sandbox_id_of(v.state) for v in reversed(self.turns))), None)
         run = Run(view=view, key=key, kind=kind, resumes=resumes)
         return run
 

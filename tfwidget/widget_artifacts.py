@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .artifacts import (
@@ -49,6 +50,8 @@ class ArtifactsMixin:
     gateway_client: GatewayClient | None = None
     #: the sandbox to download from; default: the turn's last ``sandbox.created``.
     sandbox_id: str | None = None
+    #: called for the sandbox id when the turn has no ``sandbox.created`` (a session's later turns).
+    sandbox_source: Callable[[], str | None] | None = None
     #: the size limit of the page's buttons (bytes).
     page_max_bytes: int = PAGE_MAX_BYTES
     send: Any  # the widget's custom message sender (ipywidgets' Widget.send)
@@ -78,6 +81,8 @@ class ArtifactsMixin:
     def _sandbox(self) -> str:
         with self._lock:
             sid = self.sandbox_id or sandbox_id_of(self._state)
+        if not sid and self.sandbox_source is not None:
+            sid = self.sandbox_source()
         if not sid:
             raise ValueError(
                 "This turn has no sandbox.created event: set view.sandbox_id to download its files."
