@@ -371,3 +371,26 @@ def test_session_turns_download_from_the_sessions_sandbox() -> None:
         got = later.download("/workspace/out/notes.txt")
         assert got.data == ARTIFACT_FILES["/workspace/out/notes.txt"] and got.sandbox_id == SANDBOX_ID
         view.close()
+
+
+def test_page_fetch_of_a_large_file_reports_progress() -> None:
+    from tfwidget.widget import watch
+
+    with Simulator("artifacts", speed=0, hostile=True) as s:
+        assert s.wait(timeout=30)
+        size = 8_000_000
+        s.sandbox.put(SANDBOX_ID, "/workspace/out/huge.bin", size=size)  # the 1 GiB card, made 8 MB
+        w = watch(s.session_id, s.turn_id, base_url=s.base_url, api_key=s.api_key)
+        asyncio.run(w.wait(timeout=30))
+        tap = _Tap()
+        w.send = tap  # type: ignore[method-assign]
+        w._on_custom_msg(
+            w, {"type": "artifact", "action": "fetch", "req": 7, "path": "/workspace/out/huge.bin"}, []
+        )
+        content, buffers = tap.wait_for(7)
+        assert content["type"] == "artifact_data" and len(buffers[0]) == size
+        assert buffers[0] == s.sandbox.data(SANDBOX_ID, "/workspace/out/huge.bin")
+        progress = [c for c, _ in tap.sent if c.get("type") == "artifact_progress" and c.get("req") == 7]
+        assert progress and all(p["total"] == size and 0 < p["received"] <= size for p in progress)
+        assert [p["received"] for p in progress] == sorted(p["received"] for p in progress)
+        w.stop()

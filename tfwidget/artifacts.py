@@ -248,8 +248,9 @@ def sandbox_id_of(state: TurnState) -> str | None:
     """The ``sandbox_id`` of the last ``sandbox.created`` event of the turn, or ``None``."""
     found = None
     for ev in state.events_by_id.values():
-        if ev.type == "sandbox.created" and getattr(ev, "sandbox_id", None):
-            found = ev.sandbox_id  # type: ignore[attr-defined]
+        sid = getattr(ev, "sandbox_id", None) if ev.type == "sandbox.created" else None
+        if isinstance(sid, str) and sid:
+            found = sid
     return found
 
 
@@ -407,7 +408,7 @@ def sandbox_error(status: int, body: str, *, sandbox_id: str, path: str, secret:
     quoted = server_message(body)
     said = f' The gateway said: "{scrub(quoted, secret)}".' if quoted else ""
     kw: dict[str, Any] = {"status": status, "body_snippet": snippet_of(body, secret)}
-    err: GatewayError
+    err: SandboxFileError
     if status == 404:
         err = SandboxFileNotFoundError(f"Not found (HTTP 404): {what} does not exist.{said}", **kw)
     elif status == 410:
@@ -423,7 +424,7 @@ def sandbox_error(status: int, body: str, *, sandbox_id: str, path: str, secret:
         )
     else:
         return base
-    err.path, err.sandbox_id = path, sandbox_id  # type: ignore[attr-defined]
+    err.path, err.sandbox_id = path, sandbox_id
     return err
 
 
