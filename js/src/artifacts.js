@@ -94,6 +94,7 @@ export class ArtifactFetcher {
       try {
         this.model.send({ type: "artifact", action: "fetch", req, path });
       } catch {
+        clearTimeout(p.timer);
         this.pending.delete(req);
         reject(new Error("no kernel: files can only be fetched while the notebook's kernel runs"));
       }
