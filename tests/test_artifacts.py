@@ -394,3 +394,24 @@ def test_page_fetch_of_a_large_file_reports_progress() -> None:
         assert progress and all(p["total"] == size and 0 < p["received"] <= size for p in progress)
         assert [p["received"] for p in progress] == sorted(p["received"] for p in progress)
         w.stop()
+
+
+def test_a_view_without_a_client_says_how_to_download() -> None:
+    from tfwidget.sim import Scenario
+    from tfwidget.widget import TurnView
+
+    state_items = []
+    for i, ev in enumerate(Scenario.load("artifacts").events, 1):
+        from tfwidget.sse import StreamItem
+
+        state_items.append(StreamItem(i, parse_event(ev), 0.0, json.dumps(ev)))
+    w = TurnView(state_items)
+    assert len(w.artifacts) == 3
+    with pytest.raises(ValueError, match="no gateway client"):
+        w.download("/workspace/out/notes.txt")
+    tap = _Tap()
+    w.send = tap  # type: ignore[method-assign]
+    w._on_custom_msg(
+        w, {"type": "artifact", "action": "fetch", "req": 9, "path": "/workspace/out/notes.txt"}, []
+    )
+    assert "no gateway client" in tap.wait_for(9)[0]["message"]
