@@ -398,14 +398,11 @@ def test_page_fetch_of_a_large_file_reports_progress() -> None:
 
 def test_a_view_without_a_client_says_how_to_download() -> None:
     from tfwidget.sim import Scenario
+    from tfwidget.sse import StreamItem
     from tfwidget.widget import TurnView
 
-    state_items = []
-    for i, ev in enumerate(Scenario.load("artifacts").events, 1):
-        from tfwidget.sse import StreamItem
-
-        state_items.append(StreamItem(i, parse_event(ev), 0.0, json.dumps(ev)))
-    w = TurnView(state_items)
+    events = Scenario.load("artifacts").events
+    w = TurnView([StreamItem(i, parse_event(ev), 0.0, json.dumps(ev)) for i, ev in enumerate(events, 1)])
     assert len(w.artifacts) == 3
     with pytest.raises(ValueError, match="no gateway client"):
         w.download("/workspace/out/notes.txt")

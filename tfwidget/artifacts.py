@@ -454,11 +454,12 @@ class _Sink:
         to: Path | None,
         progress: Progress | None,
     ) -> None:
-        if total is not None and total > max_bytes:
+        if total is not None and total > max_bytes:  # (a compressed length is a lower bound: still over)
             raise _too_large(sandbox_id, path, total, max_bytes, True)
         self.sandbox_id, self.path, self.total, self.max_bytes = sandbox_id, path, total, max_bytes
         self.progress = progress
         self.received = 0
+        self.decoded = False
         self.chunks: list[bytes] = []
         self.to = to
         self.tmp = to.with_name(to.name + ".part") if to is not None else None
@@ -473,8 +474,8 @@ class _Sink:
             self.fh.write(chunk)
         else:
             self.chunks.append(chunk)
-        if self.progress is not None:
-            self.progress(self.received, self.total)
+        if self.progress is not None:  # a compressed body's length is not the size of what is received
+            self.progress(self.received, None if self.decoded else self.total)
 
     def abort(self) -> None:
         if self.fh is not None:
@@ -551,6 +552,7 @@ def download(
                     secret=client._api_key,
                 )
             sink = _Sink(sandbox_id, path, _length(response.headers), max_bytes, target, on_progress)
+            sink.decoded = bool(response.headers.get("content-encoding", "identity") != "identity")
             try:
                 for chunk in response.iter_bytes():
                     sink.add(chunk)
@@ -604,6 +606,7 @@ async def adownload(
                     secret=client._api_key,
                 )
             sink = _Sink(sandbox_id, path, _length(response.headers), max_bytes, target, on_progress)
+            sink.decoded = bool(response.headers.get("content-encoding", "identity") != "identity")
             try:
                 async for chunk in response.aiter_bytes():
                     sink.add(chunk)
