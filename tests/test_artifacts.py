@@ -412,3 +412,28 @@ def test_a_view_without_a_client_says_how_to_download() -> None:
         w, {"type": "artifact", "action": "fetch", "req": 9, "path": "/workspace/out/notes.txt"}, []
     )
     assert "no gateway client" in tap.wait_for(9)[0]["message"]
+
+
+def test_images_are_classified_once_per_change_not_per_text_delta(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A megabyte data URI is not re-scanned on every text delta of its message (it was: O(n^2))."""
+    import tfwidget.state as state_mod
+    from tfwidget.view import ViewTracker
+
+    calls = []
+    real = state_mod.content_images
+    monkeypatch.setattr(state_mod, "content_images", lambda c: calls.append(1) or real(c))
+    uri = "data:image/png;base64," + "A" * 1_000_000
+    st = TurnState()
+    tracker = ViewTracker()
+    tracker.snapshot(st)
+    st.apply(parse_event({**_events([{"type": "image_url", "image_url": {"url": uri}}])[0]}))
+    for i in range(300):
+        st.apply(parse_event({"type": "model.message.delta", "id": "m", "thread_id": "t", "content": "tok "}))
+        if i % 3 == 0:
+            tracker.update(st, st.take_changes())
+    assert len(calls) == 1
+    st.apply(
+        parse_event({"type": "model.message.delta", "id": "m", "thread_id": "t", "finish_reason": "stop"})
+    )
+    assert st.message_images("m")[0]["src"] == uri and len(calls) == 2
+    assert int(st.messages_df["n_images"].iloc[0]) == 1

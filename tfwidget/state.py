@@ -148,7 +148,17 @@ class Changes:
 class _Message:
     """A model message being merged: text increments kept as chunks, joined on read."""
 
-    __slots__ = ("base", "cache", "content", "content_list", "images", "reasoning", "refusal", "slots")
+    __slots__ = (
+        "base",
+        "cache",
+        "content",
+        "content_list",
+        "images",
+        "media",
+        "reasoning",
+        "refusal",
+        "slots",
+    )
 
     def __init__(self, base: ModelMessageEvent) -> None:
         self.base = base
@@ -167,6 +177,7 @@ class _Message:
         # streamed image content blocks {index: url chunks}: shown, but (like the official client) never
         # merged into ``content``
         self.images: dict[int, list[str]] | None = None
+        self.media: tuple[Any, list[dict[str, Any]]] | None = None  # (key, message_images) cache
         # per tool call slot: [ToolCall, argument chunks]; None where the index was padded
         self.slots: list[list[Any] | None] = [
             [tc.model_copy(deep=True), [tc.function.arguments]] for tc in (base.tool_calls or [])
@@ -708,9 +719,17 @@ class TurnState:
         Streamed blocks are not part of :attr:`messages` (the official client does not merge them either).
         """
         m = self._msgs[message_id]
-        out = content_images(m.content_list)
-        out.extend(classify_image_url(url) for _, url, complete in m.streamed_images() if complete)
-        return out
+        # classified once per change (a data URI can be megabytes; text deltas do not change images)
+        key = (
+            sum(1 for p in m.content_list if p.type == "image_url") if m.content_list else 0,
+            tuple((i, len(m.images[i])) for i in sorted(m.images)) if m.images else (),
+            m.base.finish_reason is not None,
+        )
+        if m.media is None or m.media[0] != key:
+            out = content_images(m.content_list)
+            out.extend(classify_image_url(url) for _, url, complete in m.streamed_images() if complete)
+            m.media = (key, out)
+        return [dict(i) for i in m.media[1]]
 
     def message_text(self, message_id: str) -> tuple[str, str, str]:
         """``(content, reasoning, refusal)`` of a message as plain text, without building the model."""

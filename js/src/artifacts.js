@@ -232,9 +232,9 @@ export function offloadedResult(off, fetcher) {
 
 /** Fill a message's media slot: images first, then artifact cards. Re-rendered only when they change. */
 export function renderMessageMedia(slot, msg, fetcher, last) {
-  const key = JSON.stringify([msg.images || null, msg.artifacts || null]);
-  if (key === last.media) return;
-  last.media = key;
+  // patches replace these fields whole: identity says whether they changed (a data URI can be megabytes)
+  if (last.media && last.media[0] === msg.images && last.media[1] === msg.artifacts) return;
+  last.media = [msg.images, msg.artifacts];
   replaceChildren(
     slot,
     msg.images && msg.images.length ? h("div", { class: "tfw-images" }, ...msg.images.map((i) => imageNode(i))) : null,
