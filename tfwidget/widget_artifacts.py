@@ -10,11 +10,11 @@ with ``artifact_progress`` messages and one ``artifact_data`` message whose buff
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ._threads import new_thread
 from .artifacts import (
     DEFAULT_MAX_BYTES,
     SandboxFile,
@@ -143,7 +143,7 @@ class ArtifactsMixin:
         if path not in self._known_paths():
             fail(f"Refused: {path!r} is not a file this turn lists.")
             return
-        threading.Thread(target=self._fetch_for_page, args=(req, path, fail), daemon=True).start()
+        new_thread(self._fetch_for_page, "tfwidget-artifact-fetch", (req, path, fail)).start()
 
     def _fetch_for_page(self, req: Any, path: str, fail: Any) -> None:
         last = [0.0]

@@ -6,6 +6,7 @@
 // {type: "artifact", action: "fetch", req, path}; Python fetches the file and answers with
 // artifact_progress messages and one artifact_data message whose buffer holds the bytes (or artifact_error).
 import { h, replaceChildren } from "./dom.js";
+import { decorateMedia } from "./media.js";
 
 const NO_ANSWER_MS = 120_000;
 const DATA_IMAGE = /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*$/i;
@@ -35,13 +36,20 @@ function ext(name) {
 }
 
 /** One image: a data URI image, or a placeholder saying why it is not shown. */
-export function imageNode(img, alt = "image") {
+export function imageNode(img, alt = "image", media = null) {
   if (img && img.kind === "data" && DATA_IMAGE.test(img.src || "")) {
     return h("img", { class: "tfw-img", attrs: { src: img.src, alt } });
   }
-  if (img && img.kind === "remote") {
-    return h("div", { class: "tfw-img-placeholder tfw-img-remote", title: img.url || "" },
-      h("span", { text: `remote image from ${img.host || "?"} (not loaded)` })); // prettier-ignore
+  if (img && img.kind === "remote" && /^https?:\/\//i.test(img.url || "")) {
+    // Parked like media.js parks remote media in markdown: a placeholder naming the host with a
+    // "load images" button; loaded only after the person allows remote media in this view.
+    const el = h("img", {
+      class: "tfw-img",
+      attrs: { alt, referrerpolicy: "no-referrer", "data-tfw-src": img.url, "data-tfw-blocked": img.host || "" },
+    });
+    const box = h("span", { class: "tfw-img-remote" }, el);
+    decorateMedia(box, media);
+    return box;
   }
   const reason = (img && img.reason) || "not an image";
   return h("div", { class: "tfw-img-placeholder tfw-img-refused", text: `image not shown: ${reason}` });
@@ -231,13 +239,13 @@ export function offloadedResult(off, fetcher) {
 }
 
 /** Fill a message's media slot: images first, then artifact cards. Re-rendered only when they change. */
-export function renderMessageMedia(slot, msg, fetcher, last) {
+export function renderMessageMedia(slot, msg, fetcher, last, media = null) {
   // patches replace these fields whole: identity says whether they changed (a data URI can be megabytes)
   if (last.media && last.media[0] === msg.images && last.media[1] === msg.artifacts) return;
   last.media = [msg.images, msg.artifacts];
   replaceChildren(
     slot,
-    msg.images && msg.images.length ? h("div", { class: "tfw-images" }, ...msg.images.map((i) => imageNode(i))) : null,
+    msg.images && msg.images.length ? h("div", { class: "tfw-images" }, ...msg.images.map((i) => imageNode(i, "image", media))) : null,
     artifactCards(msg.artifacts, fetcher),
   );
   slot.hidden = !(msg.images && msg.images.length) && !(msg.artifacts && msg.artifacts.length);

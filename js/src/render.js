@@ -202,7 +202,7 @@ export class TurnRenderer {
           return h("div", { class: "tfw-user tfw-user-decision" }, h("div", { class: "tfw-role", text: "user" }), h("div", { class: "tfw-user-text", text: label }));
         }
         if (item.type === "user.message") {
-          const images = (item.images || []).map((i) => imageNode(i));
+          const images = (item.images || []).map((i) => imageNode(i, "image", this.media));
           return h("div", { class: "tfw-user" }, h("div", { class: "tfw-role", text: "user" }), h("div", { class: "tfw-user-text", text: item.text ?? "" }), inputFiles(item.files), ...images);
         }
         return h("div", { class: "tfw-user tfw-user-other" }, h("div", { class: "tfw-role", text: item.type || "input" }), h("div", { class: "tfw-user-text", text: item.summary ?? item.text ?? "" }));
@@ -339,7 +339,7 @@ export class TurnRenderer {
     if (!msg || !m) return;
     m.md.update(msg.content || "");
     m.content.hidden = !msg.content;
-    renderMessageMedia(m.mediaSlot, msg, this.fetcher, m.last);
+    renderMessageMedia(m.mediaSlot, msg, this.fetcher, m.last, this.media);
     m.root.classList.toggle("tfw-streaming", !!msg.streaming);
 
     const reasoning = msg.reasoning || "";

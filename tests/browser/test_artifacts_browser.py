@@ -68,12 +68,12 @@ def test_artifacts_scenario_in_jupyterlab(lab: Lab) -> None:
     w = root(lab, 0)
 
     # images: the PNG part renders (decoded), the text/html data URI and the remote image do not load
-    img = w.locator(".tfw-media img.tfw-img")
+    img = w.locator(".tfw-media .tfw-images > img.tfw-img")
     assert img.count() == 1
     lab.page.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=img.element_handle())
     assert img.get_attribute("src").startswith("data:image/png;base64,")
     assert "not an image data URI (text/html)" in w.locator(".tfw-img-refused").inner_text()
-    assert "images.example.com" in w.locator(".tfw-img-remote").inner_text()
+    assert "images.example.com" in w.locator(".tfw-img-remote").inner_text()  # a placeholder naming the host
     # input file chips: name, type and size; the PNG has a thumbnail
     chips = w.locator(".tfw-input .tfw-file-chip")
     assert chips.count() == 2
@@ -133,5 +133,20 @@ def test_artifacts_scenario_in_jupyterlab(lab: Lab) -> None:
         assert key and not lab.seen_on_the_wire(key)
         assert key not in lab.page.content()
     assert not [u for u in requests if "images.example.com" in u], "a remote image was loaded without consent"
+    # the remote image waits behind the view's "load images" consent; once given, it loads
+    remote = w.locator(".tfw-media .tfw-img-remote")
+    assert "images.example.com" in remote.locator(".tfw-media-blocked").inner_text()
+    png = ARTIFACT_FILES["/workspace/out/chart.png"]
+    lab.page.route(
+        "https://images.example.com/**", lambda r: r.fulfill(status=200, content_type="image/png", body=png)
+    )
+    remote.locator(".tfw-media-load").click()
+    img = remote.locator("img.tfw-img")
+    lab.page.wait_for_function(
+        "el => el.complete && el.naturalWidth > 0", arg=img.element_handle(), timeout=30_000
+    )
+    assert img.get_attribute("src") == "https://images.example.com/chart.png"
+    assert img.get_attribute("referrerpolicy") == "no-referrer"
+    assert [u for u in requests if "images.example.com" in u]
     lab.screenshot(scroll_to=".tfw-artifacts")
     lab.assert_no_errors()
