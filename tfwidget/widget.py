@@ -723,7 +723,9 @@ def watch(
     view = TurnView(
         session_id=session_id, flush_interval=flush_interval, status="connecting", reveal=bool(reveal)
     )
-    view.gateway_client = client  # for sandbox file downloads (w.download, the page's buttons)
+    # sandbox file downloads (w.download, the page's buttons); a client of our own is closed when the stream
+    # ends, so downloads get their own (it connects on first use)
+    view.gateway_client = GatewayClient(base_url, api_key) if own_client else client
 
     def on_reconnect(info: Any) -> None:
         after = getattr(info, "after_sequence_number", None)
