@@ -65,6 +65,8 @@ def test_image_urls_are_classified() -> None:
     ):
         got = classify_image_url(bad)
         assert got["kind"] == "refused" and got["reason"], bad
+    huge = classify_image_url("data:image/png;base64," + "A" * (9 * 1024 * 1024))
+    assert huge["kind"] == "refused" and "too large to show (6.8 MB)" in huge["reason"]
     remote = classify_image_url("https://img.example.com/a.png")
     assert remote == {"kind": "remote", "host": "img.example.com", "url": "https://img.example.com/a.png"}
 

@@ -66,6 +66,10 @@ __all__ = [
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 """Default size limit of :meth:`GatewayClient.download_sandbox_file` (100 MiB)."""
 
+MAX_IMAGE_URI = 8 * 1024 * 1024
+"""Longest ``data:`` image URI shown inline (characters); a larger one is refused (it would ride in every
+snapshot of the view)."""
+
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 _DATA_IMAGE = re.compile(r"^data:(image/(?:png|jpeg|gif|webp));base64,([A-Za-z0-9+/=\s]*)$", re.I)
 _DATA_URI = re.compile(r"^data:([^;,]*)((?:;[^;,]*)*),(.*)$", re.S | re.I)
@@ -86,6 +90,8 @@ def classify_image_url(url: Any) -> dict[str, Any]:
         return {"kind": "refused", "reason": "no image URL"}
     u = url.strip()
     if u[:5].lower() == "data:":
+        if len(u) > MAX_IMAGE_URI:
+            return {"kind": "refused", "reason": f"image too large to show ({fmt_bytes(len(u) * 3 // 4)})"}
         m = _DATA_IMAGE.match(u)
         if m:
             return {"kind": "data", "src": u, "mime": m.group(1).lower()}
