@@ -439,3 +439,37 @@ def test_images_are_classified_once_per_change_not_per_text_delta(monkeypatch: p
     )
     assert st.message_images("m")[0]["src"] == uri and len(calls) == 2
     assert int(st.messages_df["n_images"].iloc[0]) == 1
+
+
+def test_session_view_routes_a_turns_file_request_and_forwards_the_bytes() -> None:
+    import time
+
+    from tfwidget.session import chat
+
+    with Simulator("artifacts", speed=0) as s, GatewayClient(s.base_url, s.api_key) as c:
+        assert s.wait(timeout=30)
+        view = chat(session_id=s.session_id, client=c)
+        sent: list[tuple[dict[str, Any], Any]] = []
+        view._send_msg = lambda content, buffers=None: sent.append((content, buffers))  # type: ignore[method-assign]
+        key = view._state.runs[0].key
+        path = "/workspace/out/summary.csv"
+        view._on_custom_msg(
+            view, {"type": "artifact", "action": "fetch", "req": 1, "path": path, "turn": key}, []
+        )
+        deadline = time.monotonic() + 30
+        got = None
+        while got is None and time.monotonic() < deadline:
+            got = next(
+                (
+                    (m, b)
+                    for m, b in list(sent)
+                    if m.get("type") == "turn"
+                    and m.get("key") == key
+                    and m["msg"].get("type") == "artifact_data"
+                ),
+                None,
+            )
+            time.sleep(0.02)
+        assert got is not None, [m for m, _ in sent]
+        assert got[0]["msg"]["path"] == path and [bytes(b) for b in got[1]] == [ARTIFACT_FILES[path]]
+        view.close()
