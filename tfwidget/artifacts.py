@@ -506,6 +506,8 @@ def _target(to: str | os.PathLike[str] | None, path: str) -> Path | None:
     if to is None:
         return None
     p = Path(to)
+    if str(to).endswith(("/", os.sep)):  # a folder, created when missing
+        p.mkdir(parents=True, exist_ok=True)
     if p.is_dir():
         name = path.rstrip("/").rsplit("/", 1)[-1] or "file"
         p = p / name
