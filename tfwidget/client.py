@@ -35,6 +35,7 @@ from urllib.parse import quote
 
 import httpx
 
+from . import artifacts as _artifacts
 from ._resume import (
     DONE,
     STREAM_ENCODINGS,
@@ -792,6 +793,20 @@ class _ClientBase:
         """All events of a session's finished turns (every page, newest first, ``turn.*`` included)."""
         return await self._adrive(_session_events_flow(session_id, last_turn_id))  # type: ignore[no-any-return]
 
+    async def adownload_sandbox_file(
+        self,
+        sandbox_id: str,
+        path: str,
+        *,
+        max_bytes: int = _artifacts.DEFAULT_MAX_BYTES,
+        to: str | os.PathLike[str] | None = None,
+        on_progress: Callable[[int, int | None], Any] | None = None,
+    ) -> _artifacts.SandboxFile:
+        """Download a sandbox file (see :meth:`GatewayClient.download_sandbox_file`)."""
+        return await _artifacts.adownload(
+            self, sandbox_id, path, max_bytes=max_bytes, to=to, on_progress=on_progress
+        )
+
     async def acreate_session(self, agent_name: str) -> dict[str, Any]:
         """Create a session for an agent; returns the ``Session`` object (``id``, ...)."""
         return await self._adrive(_create_session_flow(agent_name))  # type: ignore[no-any-return]
@@ -936,6 +951,29 @@ class GatewayClient(_ClientBase):
         return self._drive(_session_events_flow(session_id, last_turn_id))  # type: ignore[no-any-return]
 
     # -- sessions
+    def download_sandbox_file(
+        self,
+        sandbox_id: str,
+        path: str,
+        *,
+        max_bytes: int = _artifacts.DEFAULT_MAX_BYTES,
+        to: str | os.PathLike[str] | None = None,
+        on_progress: Callable[[int, int | None], Any] | None = None,
+    ) -> _artifacts.SandboxFile:
+        """Download a file from an agent's sandbox (``GET v1/agents/sandbox/{sandbox_id}/file?path=``).
+
+        Streams the body, refusing more than ``max_bytes`` (default 100 MiB) before or while reading. With
+        ``to`` (a file, or a folder to put the file's name in) the bytes go to disk (via ``NAME.part``, renamed
+        when complete) and ``data`` is ``None``; else they are in ``data``. ``on_progress(received, total)``
+        is called per chunk (``total`` from ``Content-Length``, or ``None``).
+
+        Raises:
+            ValueError: ``path`` is not absolute or has a ``..`` segment (nothing is requested).
+            SandboxFileNotFoundError: HTTP 404. SandboxGoneError: HTTP 410 (the sandbox was removed).
+            FileTooLargeError: HTTP 413, or over ``max_bytes``. SandboxUnavailableError: HTTP 424.
+        """
+        return _artifacts.download(self, sandbox_id, path, max_bytes=max_bytes, to=to, on_progress=on_progress)
+
     def create_session(self, agent_name: str) -> dict[str, Any]:
         """Create a session for an agent; returns the ``Session`` object (``id``, ...)."""
         return self._drive(_create_session_flow(agent_name))  # type: ignore[no-any-return]

@@ -9,7 +9,7 @@ Column order is stable and documented here; integers stay integers (nullable ``I
     payload (the item's raw JSON text)
 
 ``messages_df`` (:func:`messages_frame`), one row per merged model message:
-    id, thread_id, created_at, content, reasoning_content, refusal, finish_reason, n_tool_calls,
+    id, thread_id, created_at, content, reasoning_content, refusal, finish_reason, n_tool_calls, n_images,
     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
     harness, skills, instructions, tool_definitions, messages,
     started_at, first_token_at, ended_at (datetime UTC), ttft_s, duration_s, output_tokens_per_s (Float64),
@@ -17,7 +17,7 @@ Column order is stable and documented here; integers stay integers (nullable ``I
 
 ``tool_calls_df`` (:func:`tool_calls_frame`), one row per tool call:
     message_id, thread_id, tool_call_id, name, arguments, tool_type, server_name, response, status,
-    index, child_thread_id,
+    index, child_thread_id, offloaded_path,
     started_at, ended_at, awaiting_since (datetime UTC), duration_s (Float64), time_source
 
 ``usage_df`` (:func:`usage_frame`), one row per model message that reported usage:
@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .artifacts import find_offloaded
 from .events import ModelMessageDeltaEvent, ModelMessageEvent, ToolResponseEvent
 from .timing import call_timing_columns, tool_timing_columns, usage_extra_columns
 
@@ -76,12 +77,12 @@ _USAGE = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tok
 _BREAKDOWN = ["harness", "skills", "instructions", "tool_definitions", "messages"]
 MESSAGES_COLUMNS = [
     "id", "thread_id", "created_at", "content", "reasoning_content", "refusal", "finish_reason",
-    "n_tool_calls", *_USAGE, *_BREAKDOWN,
+    "n_tool_calls", "n_images", *_USAGE, *_BREAKDOWN,
     "started_at", "first_token_at", "ended_at", "ttft_s", "duration_s", "output_tokens_per_s", "time_source",
 ]  # fmt: skip
 TOOL_CALLS_COLUMNS = [
     "message_id", "thread_id", "tool_call_id", "name", "arguments", "tool_type", "server_name",
-    "response", "status", "index", "child_thread_id",
+    "response", "status", "index", "child_thread_id", "offloaded_path",
     "started_at", "ended_at", "awaiting_since", "duration_s", "time_source",
 ]  # fmt: skip
 USAGE_COLUMNS = [
@@ -221,6 +222,7 @@ def messages_frame(state: TurnState) -> pd.DataFrame:
         "n_tool_calls": pd.array(
             [len([t for t in (m.tool_calls or []) if t is not None]) for m in msgs], dtype="Int64"
         ),
+        "n_images": pd.array([len(state.message_images(m.id)) for m in msgs], dtype="Int64"),
         **_ints(rows, _USAGE + _BREAKDOWN),
         **call_timing_columns(state, [m.id for m in msgs], [m.usage for m in msgs]),
     }
@@ -254,6 +256,7 @@ def tool_calls_frame(state: TurnState) -> pd.DataFrame:
         "status": _str([c.status for c in calls]),
         "index": pd.array([c.index for c in calls], dtype="Int64"),
         "child_thread_id": _str([c.child_thread_id for c in calls]),
+        "offloaded_path": _str([(find_offloaded(c.response) or {}).get("path") for c in calls]),
         **tool_timing_columns(state, [c.id for c in calls]),
     }
     return pd.DataFrame(data, columns=TOOL_CALLS_COLUMNS)

@@ -44,6 +44,7 @@ from ._session_history import load_history
 from ._session_intents import IntentDispatcher, act
 from ._session_state import PendingAction, PendingActionsError, Run, RunKind, SessionError, SessionState
 from ._threads import new_thread
+from .artifacts import sandbox_id_of
 from .durable import display_session, refresh_session_static
 from .errors import GatewayError
 from .events import TurnCreatedEvent, TurnDoneEvent
@@ -128,7 +129,7 @@ class SessionTurnView(TurnView):
         return super()._mimebundle()
 
     def send(self, content: Any, buffers: Any = None) -> None:
-        self._session_ref._forward(self._key, content)
+        self._session_ref._forward(self._key, content, buffers)
         if self.comm is not None:
             super().send(content, buffers)
 
@@ -470,6 +471,8 @@ class SessionView(anywidget.AnyWidget):
         view = SessionTurnView(self, key, items, session_id=self.session_id, flush_interval=self.flush_interval,
                                status=status)  # fmt: skip
         view._intent_handler = self._intents.handle
+        view.gateway_client = self._client  # sandbox files; the sandbox may come from an earlier turn:
+        view.sandbox_source = lambda: next(filter(None, (sandbox_id_of(v.state) for v in reversed(self.turns))), None)
         run = Run(view=view, key=key, kind=kind, resumes=resumes)
         return run
 
@@ -604,6 +607,8 @@ class SessionView(anywidget.AnyWidget):
                 self._forward(run.key, {"type": "snapshot", "view": run.view._view})
             elif inner.get("type") == "intent":
                 self._intents.handle(run.view, inner)
+            elif inner.get("type") == "artifact":  # a sandbox file for the turn's cards
+                run.view._on_custom_msg(run.view, inner, None)
             return
         if content.get("type") == "intent":
             self._intents.handle(self, content)
@@ -617,9 +622,9 @@ class SessionView(anywidget.AnyWidget):
         """A custom message to the front end (what ``Widget.send`` does; ``send`` is the chat API here)."""
         super().send(content, buffers)
 
-    def _forward(self, key: str, content: Any) -> None:
-        """A turn's message (patch, snapshot, ack) to the front end, tagged with the turn's key."""
-        self._send_msg({"type": "turn", "key": key, "msg": content})
+    def _forward(self, key: str, content: Any, buffers: Any = None) -> None:
+        """A turn's message (patch, snapshot, ack, sandbox file) to the front end, tagged with the turn's key."""
+        self._send_msg({"type": "turn", "key": key, "msg": content}, buffers)
 
     def _on_turn_view(self, key: str, view: TurnView, snapshot: dict[str, Any]) -> None:
         """A turn's settled view changed: keep ``_views`` current when it settles or changes status.

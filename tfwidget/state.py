@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from .artifacts import classify_image_url, content_images, iter_image_blocks
 from .events import (
     ContentPart,
     Event,
@@ -147,7 +148,17 @@ class Changes:
 class _Message:
     """A model message being merged: text increments kept as chunks, joined on read."""
 
-    __slots__ = ("base", "cache", "content", "content_list", "reasoning", "refusal", "slots")
+    __slots__ = (
+        "base",
+        "cache",
+        "content",
+        "content_list",
+        "images",
+        "media",
+        "reasoning",
+        "refusal",
+        "slots",
+    )
 
     def __init__(self, base: ModelMessageEvent) -> None:
         self.base = base
@@ -163,6 +174,10 @@ class _Message:
             None if base.reasoning_content is None else [base.reasoning_content]
         )
         self.refusal: list[str] | None = None if base.refusal is None else [base.refusal]
+        # streamed image content blocks {index: url chunks}: shown, but (like the official client) never
+        # merged into ``content``
+        self.images: dict[int, list[str]] | None = None
+        self.media: tuple[Any, list[dict[str, Any]]] | None = None  # (key, message_images) cache
         # per tool call slot: [ToolCall, argument chunks]; None where the index was padded
         self.slots: list[list[Any] | None] = [
             [tc.model_copy(deep=True), [tc.function.arguments]] for tc in (base.tool_calls or [])
@@ -237,6 +252,12 @@ class _Message:
             )
         if d.usage:
             self.base.usage = d.usage
+        blocks = (d.model_extra or {}).get("content_blocks")
+        if isinstance(blocks, list) and blocks:
+            images = self.images if self.images is not None else {}
+            for index, piece in iter_image_blocks(blocks):
+                images.setdefault(index, []).append(piece)
+            self.images = images or None
         return touched
 
     def _new(self, name: str) -> list[str]:
@@ -269,6 +290,14 @@ class _Message:
 
     def reasoning_text(self) -> str:
         return self._join(self.reasoning) or ""
+
+    def streamed_images(self) -> list[tuple[int, str, bool]]:
+        """``(index, url, complete)`` of streamed image blocks; complete once a later block or the finish came."""
+        if not self.images:
+            return []
+        last = max(self.images)
+        done = self.base.finish_reason is not None
+        return [(i, "".join(self.images[i]), done or i < last) for i in sorted(self.images)]
 
     def refusal_text(self) -> str:
         return self._join(self.refusal) or ""
@@ -682,6 +711,25 @@ class TurnState:
     def message(self, message_id: str) -> ModelMessageEvent:
         """One merged message by id, as a copy (``KeyError`` when unknown)."""
         return self._msgs[message_id].materialize().model_copy(deep=True)
+
+    def message_images(self, message_id: str) -> list[dict[str, Any]]:
+        """A message's images: its ``image_url`` content parts, then its complete streamed image blocks.
+
+        Each is classified by :func:`tfwidget.artifacts.classify_image_url` (``kind``: data, remote or refused).
+        Streamed blocks are not part of :attr:`messages` (the official client does not merge them either).
+        """
+        m = self._msgs[message_id]
+        # classified once per change (a data URI can be megabytes; text deltas do not change images)
+        key = (
+            sum(1 for p in m.content_list if p.type == "image_url") if m.content_list else 0,
+            tuple((i, len(m.images[i])) for i in sorted(m.images)) if m.images else (),
+            m.base.finish_reason is not None,
+        )
+        if m.media is None or m.media[0] != key:
+            out = content_images(m.content_list)
+            out.extend(classify_image_url(url) for _, url, complete in m.streamed_images() if complete)
+            m.media = (key, out)
+        return [dict(i) for i in m.media[1]]
 
     def message_text(self, message_id: str) -> tuple[str, str, str]:
         """``(content, reasoning, refusal)`` of a message as plain text, without building the model."""

@@ -28,6 +28,8 @@ from typing import Any
 import nh3
 from markdown_it import MarkdownIt
 
+from .artifacts import static_media_html
+
 __all__ = [
     "STATIC_CLASS",
     "markdown_html",
@@ -397,6 +399,7 @@ class _TurnRenderer:
             parts.append(f'<div class="tfws-md">{markdown_html(m["content"])}</div>')
         if m.get("refusal"):
             parts.append(f'<div style="color:#cf222e"><strong>refused</strong> {_e(m["refusal"])}</div>')
+        parts.append(static_media_html(m))  # images (data URIs inline), sandbox artifacts as text
         finish = m.get("finish_reason")
         if finish and finish not in ("stop", "tool_calls"):
             parts.append(f'<div style="{_MUTED};font-size:11px">finished: {_e(finish)}</div>')
@@ -521,7 +524,8 @@ class _TurnRenderer:
                 out.append(
                     f'<div class="tfws-user" style="margin:6px 0;padding:4px 8px;border-radius:6px;'
                     f'background:rgba(9,105,218,.08)"><div style="{_MUTED};font-size:11px">user</div>'
-                    f'<div style="white-space:pre-wrap;overflow-wrap:anywhere">{_e(item.get("text"))}</div></div>'
+                    f'<div style="white-space:pre-wrap;overflow-wrap:anywhere">{_e(item.get("text"))}</div>'
+                    f"{static_media_html(item)}</div>"
                 )
             else:
                 label = {"user.tool_approval": "decision", "user.tool_response": "answer"}.get(

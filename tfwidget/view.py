@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .artifacts import input_media, media_fields, offload_fields
 from .events import (
     McpAuthRequiredEvent,
     ToolApprovalRequiredEvent,
@@ -129,6 +130,7 @@ def message_view(state: TurnState, message_id: str, tool_ids: list[str], live: b
         "tool_call_ids": tool_ids,
         "usage": usage,
         "streaming": bool(live and msg.finish_reason is None),
+        **media_fields(state, message_id, content, msg.thread_id),
     }
 
 
@@ -145,6 +147,7 @@ def tool_view(info: ToolCallInfo) -> dict[str, Any]:
         "response": _as_text(info.response),
         "status": info.status,
         "child_thread_id": info.child_thread_id,
+        **offload_fields(info.response),
     }
 
 
@@ -262,7 +265,7 @@ def input_view(state: TurnState) -> list[dict[str, Any]]:
     out = []
     for item in state.input:
         if item.type == "user.message":
-            out.append({"type": item.type, "text": _content_text(item.content)})
+            out.append({"type": item.type, "text": _content_text(item.content), **input_media(item.content)})
             continue
         # what a person did, in words ("Approved process_refund"): see tfwidget.resolution
         info = state.tool_calls.get(item.tool_call_id or "")

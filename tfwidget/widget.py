@@ -45,6 +45,7 @@ from .sse import MalformedFrameWarning, StreamItem
 from .state import TurnState
 from .static_html import render_turn_html, static_output_html
 from .view import LIVE_STATUSES, ViewTracker, build_view, view_status
+from .widget_artifacts import ArtifactsMixin
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -129,7 +130,7 @@ def _script_json(value: Any) -> str:
     )
 
 
-class TurnView(anywidget.AnyWidget):
+class TurnView(ArtifactsMixin, anywidget.AnyWidget):
     """A live view of one turn: chat transcript, tool cards, sub-agent threads, pauses and usage.
 
     Build one with :func:`watch` (follow a running turn) or :func:`replay` (a recording), or feed
@@ -388,6 +389,9 @@ class TurnView(anywidget.AnyWidget):
         return view_status(self._state, self._conn_status) not in LIVE_STATUSES
 
     def _on_custom_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "artifact":
+            self._on_artifact_msg(content)
+            return
         if isinstance(content, dict) and content.get("type") == "intent":
             handler = self._intent_handler
             if handler is not None:
@@ -719,6 +723,9 @@ def watch(
     view = TurnView(
         session_id=session_id, flush_interval=flush_interval, status="connecting", reveal=bool(reveal)
     )
+    # sandbox file downloads (w.download, the page's buttons); a client of our own is closed when the stream
+    # ends, so downloads get their own (it connects on first use)
+    view.gateway_client = GatewayClient(base_url, api_key) if own_client else client
 
     def on_reconnect(info: Any) -> None:
         after = getattr(info, "after_sequence_number", None)

@@ -11,6 +11,7 @@ import { guardKeys } from "./keys.js";
 import { followTheme } from "./theme.js";
 import { ViewMemory, orphanOf, register, unregister } from "./handoff.js";
 import { installFollow } from "./follow.js";
+import { ArtifactFetcher } from "./artifacts.js";
 
 const LIVE = new Set(["connecting", "streaming", "reconnecting"]);
 
@@ -62,12 +63,15 @@ export function mount(model, el) {
   });
   renderer.actions = actions;
   renderer.media.connect(model); // the view's `remote_media` trait
+  const fetcher = new ArtifactFetcher(model);
+  renderer.fetcher = fetcher;
   const onActions = () => actions.refresh();
 
   const onView = () => {
     if (store.replace(model.get("_view"))) schedule();
   };
-  const onMsg = (msg) => {
+  const onMsg = (msg, buffers) => {
+    if (fetcher.handle(msg, buffers)) return;
     if (msg && msg.type === "patch" && store.applyPatch(msg)) schedule();
     else if (msg && msg.type === "snapshot" && store.replace(msg.view)) schedule();
     else if (msg && msg.type === "ack") actions.ack(msg);
@@ -105,6 +109,7 @@ export function mount(model, el) {
       // Listen through the new view's model proxy: the host may drop the old view's listeners.
       unlisten(model);
       model = proxy;
+      fetcher.model = proxy; // file requests go out through the adopting view's model
       listen(model);
       replaceWith(target, renderer.root);
       renderer.el = target;
@@ -145,7 +150,7 @@ export function mount(model, el) {
     renderer.media.disconnect();
   };
   register(model, instance);
-  el.__tfw = { store, renderer }; // for debugging and the browser tests
+  el.__tfw = { store, renderer, fetcher }; // for debugging and the browser tests
   return cleanupFor(el);
 }
 

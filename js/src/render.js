@@ -20,6 +20,7 @@ import { pauseControls } from "./actions.js";
 import { attachTimeline, costByThread, spansCost, usageChipExtras } from "./timeline.js";
 import { restoreFocus, saveFocus } from "./focus.js";
 import { DECISION_TITLES, inputLabel, isResolved, resolutionOf, resolvedCard } from "./resolution.js";
+import { imageNode, inputFiles, offloadedResult, renderMessageMedia } from "./artifacts.js";
 
 const LIVE = new Set(["connecting", "streaming", "reconnecting"]);
 const LONG_RESPONSE_CHARS = 600;
@@ -40,6 +41,8 @@ export class TurnRenderer {
     this.actions = null;
     /** Remote media in this view: blocked until allowed (see media.js). */
     this.media = new MediaPolicy();
+    /** Fetches sandbox files through Python (artifacts.js); null without a kernel. */
+    this.fetcher = null;
     this.build();
   }
 
@@ -199,7 +202,8 @@ export class TurnRenderer {
           return h("div", { class: "tfw-user tfw-user-decision" }, h("div", { class: "tfw-role", text: "user" }), h("div", { class: "tfw-user-text", text: label }));
         }
         if (item.type === "user.message") {
-          return h("div", { class: "tfw-user" }, h("div", { class: "tfw-role", text: "user" }), h("div", { class: "tfw-user-text", text: item.text ?? "" }));
+          const images = (item.images || []).map((i) => imageNode(i, "image", this.media));
+          return h("div", { class: "tfw-user" }, h("div", { class: "tfw-role", text: "user" }), h("div", { class: "tfw-user-text", text: item.text ?? "" }), inputFiles(item.files), ...images);
         }
         return h("div", { class: "tfw-user tfw-user-other" }, h("div", { class: "tfw-role", text: item.type || "input" }), h("div", { class: "tfw-user-text", text: item.summary ?? item.text ?? "" }));
       }),
@@ -304,6 +308,7 @@ export class TurnRenderer {
       h("div", { class: "tfw-reasoning-text" }, reasoningText),
     );
     const content = h("div", { class: "tfw-md" });
+    const mediaSlot = h("div", { class: "tfw-media", attrs: { hidden: true } });
     const refusal = h("div", { class: "tfw-refusal", attrs: { hidden: true } });
     const tools = h("div", { class: "tfw-tools" });
     const usage = h("div", { class: "tfw-usage-slot" });
@@ -313,12 +318,13 @@ export class TurnRenderer {
       h("div", { class: "tfw-role", text: "assistant" }),
       reasoning,
       content,
+      mediaSlot,
       refusal,
       usage,
       tools,
     );
     m = {
-      root, reasoning, reasoningText, content, refusal, tools, usage,
+      root, reasoning, reasoningText, content, mediaSlot, refusal, tools, usage,
       md: new StreamingMarkdown(content, this.media),
       last: { reasoning: "", refusal: null, usage: null, tools: null },
     };
@@ -333,6 +339,7 @@ export class TurnRenderer {
     if (!msg || !m) return;
     m.md.update(msg.content || "");
     m.content.hidden = !msg.content;
+    renderMessageMedia(m.mediaSlot, msg, this.fetcher, m.last, this.media);
     m.root.classList.toggle("tfw-streaming", !!msg.streaming);
 
     const reasoning = msg.reasoning || "";
@@ -382,9 +389,10 @@ export class TurnRenderer {
     const head = h("div", { class: "tfw-tool-head" });
     const args = h("pre", { class: "tfw-pre tfw-args" });
     const response = h("div", { class: "tfw-response" });
+    const offloaded = h("div", { class: "tfw-offloaded-slot" });
     const childEl = h("div", { class: "tfw-tool-children" });
-    const root = h("div", { class: "tfw-tool", dataset: { id } }, head, args, response, childEl);
-    t = { root, head, args, response, childEl, last: { head: null, args: null, response: undefined } };
+    const root = h("div", { class: "tfw-tool", dataset: { id } }, head, args, response, offloaded, childEl);
+    t = { root, head, args, response, offloaded, childEl, last: { head: null, args: null, response: undefined, offloaded: undefined } };
     this.toolEls.set(id, t);
     this.renderTool(id);
     // A thread this call spawned may already exist: move it under the card.
@@ -430,6 +438,11 @@ export class TurnRenderer {
     if (tool.response !== t.last.response) {
       t.last.response = tool.response;
       renderResponse(t.response, tool.response);
+    }
+    const offKey = JSON.stringify(tool.offloaded || null);
+    if (offKey !== t.last.offloaded) {
+      t.last.offloaded = offKey;
+      replaceChildren(t.offloaded, offloadedResult(tool.offloaded, this.fetcher));
     }
   }
 

@@ -37,8 +37,8 @@ function turnModel(model, key) {
     send(msg) {
       model.send({ ...msg, turn: key });
     },
-    emit(event, arg) {
-      for (const cb of [...(listeners.get(event) || [])]) cb(arg);
+    emit(event, arg, buffers) {
+      for (const cb of [...(listeners.get(event) || [])]) cb(arg, buffers);
     },
   };
 }
@@ -135,11 +135,11 @@ export class SessionRenderer {
     });
   }
 
-  onMessage(msg) {
+  onMessage(msg, buffers) {
     if (!msg || typeof msg !== "object") return;
     if (msg.type === "turn") {
       const t = this.turns.get(msg.key);
-      if (t) t.model.emit("msg:custom", msg.msg);
+      if (t) t.model.emit("msg:custom", msg.msg, buffers); // (a sandbox file's bytes ride in buffers)
     } else if (msg.type === "ack") {
       this.controls.actions.ack(msg);
     }
@@ -158,7 +158,7 @@ export class SessionRenderer {
 export function mountSession(model, el) {
   const r = new SessionRenderer(model, el);
   const onChange = () => r.sync();
-  const onMsg = (msg) => r.onMessage(msg);
+  const onMsg = (msg, buffers) => r.onMessage(msg, buffers);
   model.on("change:_session", onChange);
   model.on("change:_views", onChange);
   model.on("msg:custom", onMsg);

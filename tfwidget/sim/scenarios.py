@@ -69,6 +69,7 @@ SCENARIO_NAMES: tuple[str, ...] = (
     "mcp_auth",
     "multi_pause",
     "echo",
+    "artifacts",
 )
 
 SUBJECT: dict[str, str] = {
@@ -135,12 +136,15 @@ class Scenario:
         events: the turn events as plain dicts, ``turn.created`` first and ``turn.done`` last.
         delays: seconds (at ``speed=1``) to wait before each event; same length as ``events``.
         description: one line saying what the scenario shows.
+        files: sandbox files ``{absolute path: bytes}`` served for the ``sandbox_id`` of the scenario's
+            ``sandbox.created`` event (``GET v1/agents/sandbox/{sandbox_id}/file?path=``).
     """
 
     name: str
     events: list[dict[str, Any]]
     delays: list[float] = field(default_factory=list)
     description: str = ""
+    files: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.delays:
@@ -185,6 +189,7 @@ class Scenario:
             "mcp_auth": cls.mcp_auth,
             "multi_pause": cls.multi_pause,
             "echo": cls.echo,
+            "artifacts": _artifacts_scenario,
         }
         if name in generators:
             return generators[name](**options)
@@ -1033,3 +1038,10 @@ def merge_turn_events(
             bases[eid] = copied
         out.append(copied)
     return out
+
+
+def _artifacts_scenario(**options: Any) -> Scenario:
+    """See :mod:`tfwidget.sim.artifacts_scenario`."""
+    from .artifacts_scenario import artifacts
+
+    return artifacts(**options)

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .faults import Faults, FaultState
+from .sandbox import SandboxStore, serve_file
 from .scenarios import SUBJECT, Scenario, continuation, merge_turn_events, new_id, story_for_input
 
 __all__ = ["SimTurn", "Simulator", "serve"]
@@ -345,6 +346,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("GET", r"/v1/agents/sessions/(?P<sid>[^/]+)/turns/(?P<tid>[^/]+)", "get_turn"),
         ("POST", r"/v1/agents/sessions/(?P<sid>[^/]+)/turns/(?P<tid>[^/]+)/subscribe", "subscribe"),
         ("GET", r"/v1/agents/sessions/(?P<sid>[^/]+)/turns/(?P<tid>[^/]+)/events", "list_turn_events"),
+        ("GET", r"/v1/agents/sandbox/(?P<sbx>[^/]+)/file", "sandbox_file"),
     ]
 ]
 
@@ -755,6 +757,8 @@ class Simulator:
         self._thread: threading.Thread | None = None
         self.session_id: str | None = None
         self.turn_id: str | None = None
+        self.sandbox = SandboxStore()
+        """The sandboxes' files (``sim.sandbox.put(sandbox_id, path, data)``, ``.gone``, ``.failing``)."""
 
     # -- public properties
     @property
@@ -909,6 +913,10 @@ class Simulator:
         steps = scenario.instantiate(
             turn_id=turn_id, previous_turn_id=previous.id if previous else None, input=input
         )
+        if scenario.files:
+            for _, ev in steps:
+                if ev.get("type") == "sandbox.created" and isinstance(ev.get("sandbox_id"), str):
+                    self.sandbox.add_all(ev["sandbox_id"], scenario.files)
         turn = SimTurn(
             self,
             session,
@@ -923,6 +931,9 @@ class Simulator:
         return turn
 
     # -- handlers
+    def _h_sandbox_file(self, h: _Handler, params: dict[str, str], query: dict[str, str], body: Any) -> None:
+        serve_file(self.sandbox, h, params["sbx"], query.get("path"), ApiError)
+
     def _h_create_session(
         self, h: _Handler, params: dict[str, str], query: dict[str, str], body: Any
     ) -> None:
