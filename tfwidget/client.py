@@ -972,7 +972,9 @@ class GatewayClient(_ClientBase):
             SandboxFileNotFoundError: HTTP 404. SandboxGoneError: HTTP 410 (the sandbox was removed).
             FileTooLargeError: HTTP 413, or over ``max_bytes``. SandboxUnavailableError: HTTP 424.
         """
-        return _artifacts.download(self, sandbox_id, path, max_bytes=max_bytes, to=to, on_progress=on_progress)
+        return _artifacts.download(
+            self, sandbox_id, path, max_bytes=max_bytes, to=to, on_progress=on_progress
+        )
 
     def create_session(self, agent_name: str) -> dict[str, Any]:
         """Create a session for an agent; returns the ``Session`` object (``id``, ...)."""

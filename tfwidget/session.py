@@ -472,7 +472,9 @@ class SessionView(anywidget.AnyWidget):
                                status=status)  # fmt: skip
         view._intent_handler = self._intents.handle
         view.gateway_client = self._client  # sandbox files; the sandbox may come from an earlier turn:
-        view.sandbox_source = lambda: next(filter(None, (sandbox_id_of(v.state) for v in reversed(self.turns))), None)
+        view.sandbox_source = lambda: next(
+            filter(None, (sandbox_id_of(v.state) for v in reversed(self.turns))), None
+        )
         run = Run(view=view, key=key, kind=kind, resumes=resumes)
         return run
 
