@@ -50,8 +50,10 @@ def bench(quick: bool = False) -> dict[str, Any]:
     base = res["pandas.json_normalize(event dicts)"]
     checks = []
     for name in ("tfwidget state.df", "tfwidget state.messages_df", "tfwidget state.usage_df"):
+        target = 3.0 if name == "tfwidget state.df" else None
         checks.append(check(f"seconds, {name.split()[-1]} vs json_normalize", res[name]["seconds"],
-                            base["seconds"], target=None, higher_is_better=False, unit="s"))  # fmt: skip
+                            base["seconds"], target=target, higher_is_better=False, unit="s",
+                            miss="one Python string per row and column still has to be built"))  # fmt: skip
         checks.append(check(f"peak MiB, {name.split()[-1]} vs json_normalize", res[name]["peak_mib"],
                             base["peak_mib"], target=None, higher_is_better=False, unit="MiB"))  # fmt: skip
     notes = [

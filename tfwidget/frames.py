@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ._arrow_frames import parse_released, scatter_columns
 from .artifacts import find_offloaded
 from .events import ModelMessageDeltaEvent, ModelMessageEvent, ToolResponseEvent
 from .timing import call_timing_columns, tool_timing_columns, usage_extra_columns
@@ -124,7 +125,7 @@ def events_frame(items: Sequence[StreamItem]) -> pd.DataFrame:
     synth = np.zeros(n, dtype=bool)
     payload: list[Any] = [None] * n
     delta_t, msg_t, resp_t = ModelMessageDeltaEvent, ModelMessageEvent, ToolResponseEvent
-    loads = json.loads
+    released: list[int] = []  # released items (see StreamItem.release): fields read from their JSON below
     for i, it in enumerate(items):
         seq[i] = it.sequence_number
         rat[i] = it.received_at
@@ -132,20 +133,8 @@ def events_frame(items: Sequence[StreamItem]) -> pd.DataFrame:
         raw = it.raw
         ev = it._event
         if ev is None:
-            # a released item (see StreamItem.release): read its fields from the JSON, build no model
-            d = loads(raw)  # type: ignore[arg-type]
+            released.append(i)
             payload[i] = raw
-            t = typ[i] = d["type"]
-            ids[i] = d["id"]
-            thr[i] = d.get("thread_id")
-            cat[i] = d.get("created_at")
-            if t == "model.message.delta":
-                content[i] = d.get("content") or None
-                reasoning[i] = d.get("reasoning_content") or None
-                for c in d.get("tool_calls") or ():
-                    if c.get("id"):
-                        tcid[i] = c["id"]
-                        break
             continue
         typ[i] = ev.type
         ids[i] = ev.id
@@ -170,17 +159,42 @@ def events_frame(items: Sequence[StreamItem]) -> pd.DataFrame:
             c = ev.content  # type: ignore[union-attr]
             content[i] = c if c is None or isinstance(c, str) else json.dumps(c)
             tcid[i] = ev.tool_call_id  # type: ignore[union-attr]
+    columns = {"type": typ, "id": ids, "thread_id": thr, "content": content, "reasoning_content": reasoning,
+               "tool_call_id": tcid}  # fmt: skip
+    strings: dict[str, Any] = {k: None for k in columns}
+    bulk = parse_released([payload[i] for i in released]) if released else None
+    if bulk is None:
+        for i in released:  # one by one: build no model, read the fields from the JSON
+            d = json.loads(payload[i])
+            t = typ[i] = d["type"]
+            ids[i] = d["id"]
+            thr[i] = d.get("thread_id")
+            cat[i] = d.get("created_at")
+            if t == "model.message.delta":
+                content[i] = d.get("content") or None
+                reasoning[i] = d.get("reasoning_content") or None
+                for c in d.get("tool_calls") or ():
+                    if c.get("id"):
+                        tcid[i] = c["id"]
+                        break
+    else:
+        strings = scatter_columns(n, released, columns, bulk)
+        if bulk["created_at"].null_count < len(released):
+            for i, v in zip(released, bulk["created_at"].to_pylist(), strict=True):
+                cat[i] = v
     return pd.DataFrame(
         {
             "sequence_number": pd.array(seq, dtype="Int64"),
-            "type": _str(typ),
-            "id": _str(ids),
-            "thread_id": _str(thr),
+            "type": _str(typ) if strings["type"] is None else strings["type"],
+            "id": _str(ids) if strings["id"] is None else strings["id"],
+            "thread_id": _str(thr) if strings["thread_id"] is None else strings["thread_id"],
             "created_at": _times(cat),
             "received_at": pd.to_datetime(rat, unit="s", utc=True),
-            "content": _str(content),
-            "reasoning_content": _str(reasoning),
-            "tool_call_id": _str(tcid),
+            "content": _str(content) if strings["content"] is None else strings["content"],
+            "reasoning_content": (
+                _str(reasoning) if strings["reasoning_content"] is None else strings["reasoning_content"]
+            ),
+            "tool_call_id": _str(tcid) if strings["tool_call_id"] is None else strings["tool_call_id"],
             "synthesized": synth,
             "payload": _str(payload),
         },
