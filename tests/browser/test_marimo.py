@@ -228,6 +228,11 @@ def test_session_view_in_marimo_takes_a_message_and_an_approve_click(
             )
             assert len(session.turns) == 2
             assert session.turns[1].input[0]["approval"] == {"status": "allow"}
+            # the paused turn's resolution arrives with the session's next sync: wait for it, do not race it
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('marimo-anywidget')].some(h => h.shadowRoot &&"
+                " h.shadowRoot.querySelector('.tfw-session-turn .tfw-root')?.dataset.resolved === 'true')"
+            )
             first = page.locator(".tfw-session .tfw-session-turn .tfw-root").first
             assert first.get_attribute("data-resolved") == "true"
             assert "processed" in page.locator(".tfw-session .tfw-session-turn .tfw-root").last.inner_text()

@@ -51,7 +51,8 @@ INERT_JS = """() => {
         handlers: all.flatMap(n => [...n.attributes].filter(a => /^on/i.test(a.name)).map(a => n.tagName + ' ' + a.name)),
         urls: all.flatMap(n => [...n.attributes]
             .filter(a => ['href', 'src', 'action', 'formaction', 'xlink:href'].includes(a.name))
-            .filter(a => !/^(https?:|mailto:|#)/i.test(a.value.trim()))
+            // data: images of raster types are content the static transcript shows inline
+            .filter(a => !/^(https?:|mailto:|#|data:image[/](png|jpeg|gif|webp);base64,)/i.test(a.value.trim()))
             .map(a => n.tagName + ' ' + a.name + '=' + a.value)),
         styles: document.querySelectorAll('.tfws-md style, .tfws-md [style]:not(table, th, td)').length,
     };
