@@ -418,7 +418,10 @@ def test_watch_through_dropped_connections(sent):
         assert sim.fault_stats["drops"] >= 1
         notices = [n["text"] for n in v._view["notices"]]
         assert any(t.startswith("reconnect #1") for t in notices), notices
-        assert any(s == "reconnecting" for s, _ in statuses), statuses
+        # a reconnect is a live status: it travels in a patch, the whole view is not re-sent for it
+        patched = [m["set"]["status"] for wid, m, _ in sent if wid == id(v) and "status" in m.get("set", {})]
+        assert "reconnecting" in patched, patched
+        assert all(s not in ("reconnecting", "streaming") for s, _ in statuses), statuses
         client.close()
 
 
@@ -449,3 +452,74 @@ def test_stop_ends_a_watch_mid_stream(sent):
         assert v.status == "cancelled"
         assert "not cancelled" in v._view["status_detail"]
         assert v.state.done is None
+
+
+# ------------------------------------------------------------------ snapshots only at settle points
+
+
+def _multi_message_turn(messages: int, deltas: int) -> list[StreamItem]:
+    events: list[dict] = [
+        {"type": "turn.created", "id": "t0", "turn_id": "turn-multi", "input": [
+            {"type": "user.message", "content": "go"}], "state": {"status": "running"},
+         "created_at": "2026-01-01T00:00:00Z"},
+    ]  # fmt: skip
+    for m in range(messages):
+        mid = f"m{m}"
+        events.append(
+            {"type": "model.message", "id": mid, "thread_id": "main", "created_at": "2026-01-01T00:00:01Z"}
+        )
+        events += [{"type": "model.message.delta", "id": mid, "thread_id": "main", "content": f"w{j} "}
+                   for j in range(deltas)]  # fmt: skip
+        events.append({"type": "model.message.delta", "id": mid, "thread_id": "main", "finish_reason": "stop",
+                       "usage": {"input_tokens": 10, "output_tokens": deltas}})  # fmt: skip
+    events.append({"type": "turn.done", "id": "t1", "created_at": "2026-01-01T00:01:00Z",
+                   "state": {"status": "done", "completed_at": "2026-01-01T00:01:00Z"}})  # fmt: skip
+    return [_item(i, e) for i, e in enumerate(events, 1)]
+
+
+def test_whole_view_is_sent_only_at_settle_points(sent):
+    """Many flushes and many finished messages: the view trait is re-sent at the turn's end only (the bytes of
+    whole views stay below the patches' bytes instead of growing with the square of the turn)."""
+    v = _view_with_tap(flush_interval=10.0, snapshot_interval=0.0)
+    assignments_at_start = v._trait_assignments
+    snapshot_bytes = []
+    v.observe(lambda ch: snapshot_bytes.append(len(json.dumps(ch["new"]))), names="_view")
+    items = _multi_message_turn(messages=8, deltas=300)
+    for i, it in enumerate(items):
+        v.feed(it)
+        if i % 40 == 0:
+            v._flush()  # what the flush timer does, once per window
+    v.flush()
+    patches = [m for wid, m, _ in sent if wid == id(v) and m["type"] == "patch"]
+    assert len(patches) > 50
+    assert v._trait_assignments - assignments_at_start <= 2, v._trait_assignments  # the turn's end
+    patch_bytes = sum(len(json.dumps(m)) for m in patches)
+    assert sum(snapshot_bytes) < patch_bytes, (snapshot_bytes, patch_bytes)
+    assert _replayed(v, sent) == v._view
+    assert v._view["status"] == "done"
+
+
+def test_state_requested_mid_turn_is_current(sent):
+    """A front end that connects (or reloads) mid-turn asks for the state: it gets the view as of the last
+    patch, although the trait itself was not re-sent since the start."""
+    v = _view_with_tap(flush_interval=10.0)
+    items = _multi_message_turn(messages=3, deltas=200)
+    half = len(items) // 2
+    for i, it in enumerate(items[:half]):
+        v.feed(it)
+        if i % 25 == 0:
+            v._flush()
+    v._flush()
+    state = v.get_state()
+    assert state["_view"]["rev"] == v._tracker.rev
+    assert state["_view"] == build_view(v.state, rev=v._tracker.rev, **v._ctx())
+    joined = copy.deepcopy(state["_view"])  # a late front end: this state, then the patches after it
+    seen = len(sent)
+    for it in items[half:]:
+        v.feed(it)
+    v.flush()
+    for wid, m, _ in sent[seen:]:
+        if wid == id(v) and m["type"] == "patch":
+            apply_patch(joined, m)
+    assert joined == v._view
+    assert joined["messages"]["m2"]["content"] == "".join(f"w{j} " for j in range(200))

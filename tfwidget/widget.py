@@ -140,8 +140,8 @@ class TurnView(ArtifactsMixin, anywidget.AnyWidget):
         items: items to apply right away.
         session_id: shown in the header.
         flush_interval: seconds between patches while streaming (coalescing window).
-        snapshot_interval: the ``_view`` trait is refreshed at settle points and at least this often while
-            patches flow (it is never reassigned per token).
+        snapshot_interval: kept for compatibility, unused: the whole ``_view`` trait is sent only at settle
+            points (a pause, the turn's end) and when a front end asks for it; patches carry the rest.
         remote_media: load remote images, video and audio in the transcript without asking (default: the
             global setting, :func:`tfwidget.allow_remote_media`, off unless changed). Off, each shows a
             placeholder naming its host with a "load images" button; the choice is kept in this trait.
@@ -352,18 +352,14 @@ class TurnView(ArtifactsMixin, anywidget.AnyWidget):
             first_finish = finished and not self._finished.is_set()
             pending = self._tracker.rev > self._snapshot_rev
             settle = patch is not None and self._is_settle_patch(patch)
-            due = now - self._last_snapshot >= (0.25 if settle == "message" else self.snapshot_interval)
-            if pending and (force_snapshot or first_finish or settle is True or due):
+            # The open front ends keep their copy current from the patches, and a front end that connects
+            # later asks for the state (``get_state`` answers with the current view) or says hello: the
+            # whole view goes over the wire only at settle points, so the traffic stays linear in the turn.
+            if pending and (force_snapshot or first_finish or settle):
                 self._assign_snapshot(now)
-            elif pending:  # make sure the trait catches up once things go quiet
-                self._schedule_trailing(self._last_snapshot + self.snapshot_interval - now)
         if first_finish:
             self._finished.set()
             self._update_displays()
-
-    def _schedule_trailing(self, delay: float) -> None:
-        # not under _schedule's "already due" shortcut logic: a later flush is fine here
-        self._schedule(max(delay, 0.0))
 
     def _assign_snapshot(self, now: float) -> None:
         self._view = self._tracker.snapshot()
@@ -372,18 +368,25 @@ class TurnView(ArtifactsMixin, anywidget.AnyWidget):
         self.snapshots_sent += 1
 
     @staticmethod
-    def _is_settle_patch(patch: Mapping[str, Any]) -> bool | str:
-        """``True`` for status/pause changes (refresh the trait now), ``"message"`` when a message finished
-        or a thread changed (refresh soon), else ``False``."""
+    def _is_settle_patch(patch: Mapping[str, Any]) -> bool:
+        """``True`` when the turn settles: it pauses or ends (or a pause is resolved). A status flip between
+        live states (streaming, reconnecting) is not one: a flaky connection must not re-send the whole view
+        on every reconnect."""
         sets = patch.get("set") or {}
-        if "status" in sets or "pauses" in sets:
+        if "pauses" in sets:
             return True
-        if "threads" in sets:
-            return "message"
-        for fields in (patch.get("messages") or {}).values():
-            if fields.get("streaming") is False:
-                return "message"
-        return False
+        return "status" in sets and sets["status"] not in LIVE_STATUSES
+
+    def get_state(self, key: str | list[str] | None = None, drop_defaults: bool = False) -> dict[str, Any]:
+        """The widget state as ipywidgets sends it (to a front end that connects or reloads, to saved widget
+        state, to an export): ``_view`` is the view as of the last patch sent, not the last settled one."""
+        state = super().get_state(key=key, drop_defaults=drop_defaults)
+        lock = getattr(self, "_lock", None)
+        if "_view" in state and lock is not None:
+            with lock:
+                if self._broken is None and self._tracker.rev > getattr(self, "_snapshot_rev", 0):
+                    state["_view"] = self._tracker.snapshot()
+        return state
 
     def _is_finished(self) -> bool:
         return view_status(self._state, self._conn_status) not in LIVE_STATUSES
