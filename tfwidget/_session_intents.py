@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._session_state import SessionError
 from ._threads import new_thread
+from .contracts import Ack, PauseKind
 from .widget import TurnView
 
 if TYPE_CHECKING:
@@ -70,8 +71,9 @@ class IntentDispatcher:
 def ack(source: Any, iid: str, ok: bool, why: str | None) -> None:
     """Acknowledge intent ``iid`` to the widget it came from."""
     send = getattr(source, "_send_msg", None) or source.send  # a SessionView's own send() is its API
+    message: Ack = {"type": "ack", "id": iid, "ok": ok, "error": why}
     try:
-        send({"type": "ack", "id": iid, "ok": ok, "error": why})
+        send(message)
     except Exception:
         pass
 
@@ -94,7 +96,7 @@ def act(view: SessionView, source: Any, action: Any, content: dict[str, Any]) ->
             return True, None
         if action == "approve":
             decision: dict[str, Any] = {"kind": "approval", "status": "allow"}
-            kind = "approval"
+            kind: PauseKind = "approval"
         elif action == "deny":
             decision = {"kind": "approval", "status": "deny"}
             reason = content.get("reason")

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
+from .contracts import LIVE_STATUSES, Busy, McpServerView, PauseKind, RunKind, SessionStatus
 from .errors import GatewayError
-from .view import LIVE_STATUSES, pauses_view
+from .view import pauses_view
 
 if TYPE_CHECKING:
     from .widget import TurnView
 
-RunKind = Literal["message", "resume", "follow", "loaded"]
-Busy = Literal["send", "resume", "cancel"]
+__all__ = ["Busy", "PendingAction", "PendingActionsError", "Run", "RunKind", "SessionError", "SessionState"]
 
 
 class SessionError(GatewayError):
@@ -64,14 +64,14 @@ class PendingAction:
         decision: the decision collected for it and not yet sent, or ``None``.
     """
 
-    kind: str
+    kind: PauseKind
     tool_call_id: str | None
     thread_id: str | None
     tool_name: str | None = None
     arguments: str | None = None
     question: str | None = None
     options: tuple[Any, ...] = ()
-    servers: tuple[dict[str, Any], ...] = ()
+    servers: tuple[McpServerView, ...] = ()
     decision: dict[str, Any] | None = None
 
     def describe(self) -> str:
@@ -124,7 +124,7 @@ class SessionState:
         with self.lock:
             return self.runs[-1] if self.runs else None
 
-    def status(self) -> str:
+    def status(self) -> SessionStatus:
         latest = self.latest
         return "empty" if latest is None else latest.view.status
 
@@ -200,7 +200,7 @@ class SessionState:
         if self.closed:
             raise SessionError("This session view is closed; open the session again with tfwidget.chat().")
 
-    def find_pending(self, call_id: str | None, kind: str) -> tuple[Run, PendingAction]:
+    def find_pending(self, call_id: str | None, kind: PauseKind) -> tuple[Run, PendingAction]:
         """The paused run and its pending action ``call_id`` of ``kind`` (the only one when ``None``)."""
         with self.lock:
             self.check_open()
@@ -233,7 +233,7 @@ class SessionState:
         names = "; ".join(p.describe() for p in calls) or "none (only an MCP sign-in: call resume())"
         raise SessionError(f"Tool call {call_id!r} is not pending. Pending: {names}.")
 
-    def decide(self, call_id: str | None, kind: str, decision: dict[str, Any]) -> bool:
+    def decide(self, call_id: str | None, kind: PauseKind, decision: dict[str, Any]) -> bool:
         """Record a decision; returns True when every pending tool call now has one."""
         with self.lock:
             run, action = self.find_pending(call_id, kind)

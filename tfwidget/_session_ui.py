@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from ._session_state import Run, SessionState
+from .contracts import LIVE_STATUSES
 from .resolution import input_label, resolve
-from .view import LIVE_STATUSES
 
 
 def _tool_names(run: Run) -> dict[str, str | None]:

@@ -45,11 +45,11 @@ from ._session_intents import IntentDispatcher, act
 from ._session_state import PendingAction, PendingActionsError, Run, RunKind, SessionError, SessionState
 from ._threads import new_thread
 from .artifacts import sandbox_id_of
+from .contracts import LIVE_STATUSES, PauseKind, SessionStatus, ViewStatus
 from .durable import display_session, refresh_session_static
 from .errors import GatewayError
 from .events import TurnCreatedEvent, TurnDoneEvent
 from .sse import StreamItem
-from .view import LIVE_STATUSES
 from .widget import _BUNDLE_MISSING, _BUNDLE_OK, _CSS_PATH, _ESM_PATH, TurnView, _repr_metadata
 
 if TYPE_CHECKING:
@@ -221,7 +221,7 @@ class SessionView(anywidget.AnyWidget):
         return None if run is None else run.view
 
     @property
-    def status(self) -> str:
+    def status(self) -> SessionStatus:
         """``empty``, or the newest turn's status (``connecting``, ``streaming``, ``paused``, ``done``, ...)."""
         return self._state.status()
 
@@ -450,7 +450,7 @@ class SessionView(anywidget.AnyWidget):
     # ------------------------------------------------------------------ decisions
 
     def _decide_and_maybe_resume(
-        self, call_id: str | None, kind: str, decision: dict[str, Any]
+        self, call_id: str | None, kind: PauseKind, decision: dict[str, Any]
     ) -> TurnView | None:
         complete = self._state.decide(call_id, kind, decision)
         self._request_sync()
@@ -465,7 +465,7 @@ class SessionView(anywidget.AnyWidget):
 
     # ------------------------------------------------------------------ turns
 
-    def _new_run(self, kind: RunKind, items: Iterable[StreamItem] | None = None, status: str | None = None,
+    def _new_run(self, kind: RunKind, items: Iterable[StreamItem] | None = None, status: ViewStatus | None = None,
                  resumes: str | None = None) -> Run:  # fmt: skip
         key = self._state.new_key()
         view = SessionTurnView(self, key, items, session_id=self.session_id, flush_interval=self.flush_interval,

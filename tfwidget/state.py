@@ -16,9 +16,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from .artifacts import classify_image_url, content_images, iter_image_blocks
+from .contracts import ThreadStatus, TimelineKind, ToolCallStatus, TurnStatus
 from .events import (
     ContentPart,
     Event,
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Anomaly", "Changes", "ThreadInfo", "TimelineEntry", "ToolCallInfo", "TurnState", "TurnStatus"]
 
-TurnStatus = Literal["running", "done", "paused", "cancelled", "error"]
 PauseEvent = ToolApprovalRequiredEvent | ToolResponseRequiredEvent | McpAuthRequiredEvent
 _PAUSE_TYPES = (ToolApprovalRequiredEvent, ToolResponseRequiredEvent, McpAuthRequiredEvent)
 #: ``tool_calls[].index`` of a delta must be in ``range(MAX_TOOL_CALL_INDEX + 1)``: the fold pads a message's
@@ -67,7 +67,7 @@ class ThreadInfo:
     parent_thread_id: str | None = None
     parent_tool_call_id: str | None = None
     agent_info: dict[str, Any] | None = None
-    status: Literal["running", "done", "paused", "cancelled", "error"] = "running"
+    status: ThreadStatus = "running"
     error: Any = None
     output: Any = None
     created_at: str | None = None
@@ -100,7 +100,7 @@ class ToolCallInfo:
     tool_info: dict[str, Any] | None = None
     response: Any = None
     response_event_id: str | None = None
-    status: str = "streaming"
+    status: ToolCallStatus = "streaming"
     child_thread_id: str | None = None
 
     @property
@@ -114,7 +114,7 @@ class ToolCallInfo:
 
 @dataclass(frozen=True, slots=True)
 class TimelineEntry:
-    kind: Literal["message", "tool_response", "pause", "thread", "event"]
+    kind: TimelineKind
     id: str
     thread_id: str | None
 

@@ -49,6 +49,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .contracts import USAGE_BREAKDOWN_KEYS
 from .events import ModelMessageDeltaEvent
 from .pricing import Pricing, call_costs, current_model, current_pricing, message_bases
 from .state import TurnState
@@ -879,7 +880,7 @@ def tool_timing_columns(state: TurnState, tool_call_ids: list[str]) -> dict[str,
     }
 
 
-_BREAKDOWN_FIELDS = ("harness", "skills", "instructions", "tool_definitions", "messages")
+_BREAKDOWN_FIELDS = USAGE_BREAKDOWN_KEYS
 
 
 def breakdown_gap(usage: Any) -> int | None:

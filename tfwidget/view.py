@@ -21,9 +21,32 @@ import copy
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .artifacts import input_media, media_fields, offload_fields
+from .contracts import (
+    LIVE_STATUSES,
+    MESSAGE_TEXT_FIELDS,
+    SET_KEYS,
+    TOOL_TEXT_FIELDS,
+    USAGE_BREAKDOWN_KEYS,
+    USAGE_TOKEN_KEYS,
+    VIEW_STATUSES,
+    VIEW_TIMELINE_KINDS,
+    EventView,
+    McpServerView,
+    MessageView,
+    Notice,
+    Patch,
+    PauseKind,
+    PauseView,
+    ThreadView,
+    TimelineEntryView,
+    ToolView,
+    View,
+    ViewStatus,
+    ViewTimelineKind,
+)
 from .events import (
     McpAuthRequiredEvent,
     ToolApprovalRequiredEvent,
@@ -44,18 +67,8 @@ __all__ = [
     "view_status",
 ]
 
-VIEW_STATUSES = ("connecting", "streaming", "reconnecting", "paused", "done", "cancelled", "error")
-LIVE_STATUSES = frozenset({"connecting", "streaming", "reconnecting"})
-MESSAGE_TEXT_FIELDS = ("content", "reasoning", "refusal")
-TOOL_TEXT_FIELDS = ("arguments",)
-_TIMELINE_KINDS = frozenset({"message", "pause", "event"})
-_BREAKDOWN = ("harness", "skills", "instructions", "tool_definitions", "messages")
-_USAGE = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
-# Top-level keys a patch may replace whole, in the order they are computed.
-SET_KEYS = (
-    "turn_id", "session_id", "status", "status_detail", "created_at", "completed_at", "started_ms",
-    "input", "totals", "threads", "pauses", "usage", "notices", "spans", "clock",
-)  # fmt: skip
+# the lists (statuses, text fields, usage keys, patchable keys) live in tfwidget.contracts
+_TIMELINE_KINDS = frozenset(VIEW_TIMELINE_KINDS)
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -96,7 +109,7 @@ def _content_text(content: Any) -> str:
     return _as_text(content) or ""
 
 
-def view_status(state: TurnState, status: str | None = None) -> str:
+def view_status(state: TurnState, status: str | None = None) -> ViewStatus:
     """The header status: the fold's status once the turn finished, else ``status`` (the connection's
     state, e.g. ``connecting``/``reconnecting``) or ``streaming``. An ``error`` override always wins."""
     if status == "error":
@@ -105,21 +118,21 @@ def view_status(state: TurnState, status: str | None = None) -> str:
         st = state.status
         return "error" if st == "running" else st
     if status in VIEW_STATUSES:
-        return status
+        return cast("ViewStatus", status)
     return "streaming" if state.items else "connecting"
 
 
 # ------------------------------------------------------------------------------------- item views
 
 
-def message_view(state: TurnState, message_id: str, tool_ids: list[str], live: bool) -> dict[str, Any]:
+def message_view(state: TurnState, message_id: str, tool_ids: list[str], live: bool) -> MessageView:
     """One merged message as the front end shows it."""
     msg = state.message(message_id)
     content, reasoning, refusal = state.message_text(message_id)
     if not refusal and isinstance(msg.content, list):
         refusal = "".join(p.refusal or "" for p in msg.content if p.type == "refusal")
     usage = msg.usage.model_dump(exclude_none=True) if msg.usage is not None else None
-    return {
+    view: MessageView = {
         "id": message_id,
         "thread_id": msg.thread_id,
         "created_at": msg.created_at,
@@ -130,13 +143,14 @@ def message_view(state: TurnState, message_id: str, tool_ids: list[str], live: b
         "tool_call_ids": tool_ids,
         "usage": usage,
         "streaming": bool(live and msg.finish_reason is None),
-        **media_fields(state, message_id, content, msg.thread_id),
     }
+    view.update(media_fields(state, message_id, content, msg.thread_id))  # type: ignore[typeddict-item]
+    return view
 
 
-def tool_view(info: ToolCallInfo) -> dict[str, Any]:
+def tool_view(info: ToolCallInfo) -> ToolView:
     """One tool call as the front end shows it."""
-    return {
+    view: ToolView = {
         "id": info.id,
         "message_id": info.message_id,
         "thread_id": info.thread_id,
@@ -147,11 +161,12 @@ def tool_view(info: ToolCallInfo) -> dict[str, Any]:
         "response": _as_text(info.response),
         "status": info.status,
         "child_thread_id": info.child_thread_id,
-        **offload_fields(info.response),
     }
+    view.update(offload_fields(info.response))  # type: ignore[typeddict-item]
+    return view
 
 
-def event_view(state: TurnState, event_id: str) -> dict[str, Any]:
+def event_view(state: TurnState, event_id: str) -> EventView:
     """A timeline event that is neither a message nor a pause (mcp.initialize, unknown types, ...)."""
     ev = state.events_by_id.get(event_id)
     if ev is None:
@@ -175,7 +190,7 @@ def _tool_ids_by_message(state: TurnState) -> dict[str, list[str]]:
     return {mid: [tid for _, tid in sorted(pairs)] for mid, pairs in by_msg.items()}
 
 
-def threads_view(state: TurnState) -> list[dict[str, Any]]:
+def threads_view(state: TurnState) -> list[ThreadView]:
     return [
         {
             "id": th.id,
@@ -202,22 +217,26 @@ def _question(arguments: str) -> tuple[str | None, list[Any]]:
     return _as_text(args.get("question")), options if isinstance(options, list) else [options]
 
 
-def pauses_view(state: TurnState) -> list[dict[str, Any]]:
+def pauses_view(state: TurnState) -> list[PauseView]:
     """One card per pause: approvals and questions per tool call, sign-ins per event.
 
     Every pause event seen live is listed (a sign-in link stays useful after the turn failed), followed by
     pending actions only ``turn.done`` named; ``pending`` tells whether the turn still waits on it."""
-    out: list[dict[str, Any]] = []
+    out: list[PauseView] = []
     pending_ids = {ev.id for ev in state.required_actions}
     seen = {ev.id for ev in state.pause_events}
     events = [*state.pause_events, *(ev for ev in state.required_actions if ev.id not in seen)]
     for ev in events:
-        base = {"id": ev.id, "thread_id": ev.thread_id, "pending": ev.id in pending_ids}
+        pending_now = ev.id in pending_ids
         if isinstance(ev, McpAuthRequiredEvent):
-            servers = [{"id": s.id, "name": s.name, "auth_url": s.auth_url} for s in ev.mcp_servers]
+            servers: list[McpServerView] = [
+                {"id": s.id, "name": s.name, "auth_url": s.auth_url} for s in ev.mcp_servers
+            ]
             out.append(
                 {
-                    **base,
+                    "id": ev.id,
+                    "thread_id": ev.thread_id,
+                    "pending": pending_now,
                     "kind": "mcp_auth",
                     "tool_call_id": None,
                     "tool_name": None,
@@ -228,7 +247,7 @@ def pauses_view(state: TurnState) -> list[dict[str, Any]]:
                 }
             )
             continue
-        kind = "approval" if isinstance(ev, ToolApprovalRequiredEvent) else "question"
+        kind: PauseKind = "approval" if isinstance(ev, ToolApprovalRequiredEvent) else "question"
         if not isinstance(ev, (ToolApprovalRequiredEvent, ToolResponseRequiredEvent)):
             continue
         for pending in ev.tool_calls:
@@ -236,7 +255,8 @@ def pauses_view(state: TurnState) -> list[dict[str, Any]]:
             arguments = info.arguments if info is not None else None
             question, options = _question(arguments or "") if kind == "question" else (None, [])
             out.append({
-                **base,
+                "id": ev.id,
+                "pending": pending_now,
                 "thread_id": ev.thread_id or (info.thread_id if info is not None else None),
                 "kind": kind,
                 "tool_call_id": pending.id,
@@ -256,8 +276,8 @@ def _usage_row(
         return None
     breakdown = usage.get("input_tokens_breakdown") or {}
     row: dict[str, Any] = {"message_id": message_id, "thread_id": thread_id}
-    row.update({k: usage.get(k) or 0 for k in _USAGE})
-    row.update({k: breakdown.get(k) for k in _BREAKDOWN})
+    row.update({k: usage.get(k) or 0 for k in USAGE_TOKEN_KEYS})
+    row.update({k: breakdown.get(k) for k in USAGE_BREAKDOWN_KEYS})
     return row
 
 
@@ -274,12 +294,12 @@ def input_view(state: TurnState) -> list[dict[str, Any]]:
     return out
 
 
-def notices_view(state: TurnState, extra: Iterable[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+def notices_view(state: TurnState, extra: Iterable[Mapping[str, Any]] = ()) -> list[Notice]:
     """Anomalies of the fold, one line per kind, followed by the caller's notices (reconnects, ...)."""
     by_kind: dict[str, list[str]] = {}
     for a in state.anomalies:
         by_kind.setdefault(a.kind, []).append(a.message)
-    out = []
+    out: list[Notice] = []
     for messages in by_kind.values():
         more = f" (and {len(messages) - 1} more like it)" if len(messages) > 1 else ""
         out.append({"level": "warning", "text": messages[0] + more})
@@ -324,9 +344,9 @@ def _top_level(
     }
 
 
-def _timeline_entries(state: TurnState, start: int = 0) -> list[dict[str, Any]]:
+def _timeline_entries(state: TurnState, start: int = 0) -> list[TimelineEntryView]:
     return [
-        {"kind": e.kind, "id": e.id, "thread_id": e.thread_id}
+        {"kind": cast("ViewTimelineKind", e.kind), "id": e.id, "thread_id": e.thread_id}
         for e in state.timeline[start:]
         if e.kind in _TIMELINE_KINDS
     ]
@@ -344,7 +364,7 @@ def build_view(
     started_ms: int | None = None,
     notices: Iterable[Mapping[str, Any]] = (),
     rev: int = 0,
-) -> dict[str, Any]:
+) -> View:
     """The whole view snapshot of ``state`` (see docs/design.md, "The widget's view model").
 
     ``status`` overrides the connection status while the turn runs (``connecting``, ``reconnecting``) and
@@ -361,14 +381,14 @@ def build_view(
     ]
     top = _top_level(state, usage_rows, status=status, detail=detail, session_id=session_id,
                      started_ms=started_ms, notices=notices)  # fmt: skip
-    return {
+    return cast("View", {
         "rev": rev,
         **top,
         "timeline": timeline,
         "messages": messages,
         "tools": {tid: tool_view(info) for tid, info in state.tool_calls.items()},
         "events": events,
-    }
+    })  # fmt: skip
 
 
 def _text_patch(old: str | None, new: str) -> list[Any]:
@@ -405,7 +425,7 @@ class ViewTracker:
         """Rebuild the whole view from ``state`` (bumps ``rev``)."""
         self.rev += 1
         ctx.setdefault("session_id", self.session_id)
-        self.view = build_view(state, rev=self.rev, **ctx)
+        self.view = cast("dict[str, Any]", build_view(state, rev=self.rev, **ctx))
         self._timeline_pos = len(state.timeline)
         self._usage = {r["message_id"]: r for r in self.view["usage"]}
         self._reset_needed = False
@@ -419,7 +439,7 @@ class ViewTracker:
         detail: str | None = None,
         started_ms: int | None = None,
         notices: Iterable[Mapping[str, Any]] = (),
-    ) -> dict[str, Any] | None:
+    ) -> Patch | None:
         """One patch covering ``changes`` (from ``state.take_changes()``), or ``None`` when nothing that
         the front end shows changed. The tracker's view is updated to match."""
         ctx = {"status": status, "detail": detail, "started_ms": started_ms, "notices": notices}
@@ -492,11 +512,11 @@ class ViewTracker:
                 info = state.tool_calls.get(tid)
                 if info is None:
                     continue
-                new = tool_view(info)
-                fields = self._diff(tools_view.get(tid), new, TOOL_TEXT_FIELDS)
+                new_tool = tool_view(info)
+                fields = self._diff(tools_view.get(tid), new_tool, TOOL_TEXT_FIELDS)
                 if fields:
                     tool_patch[tid] = fields
-                    tools_view[tid] = new
+                    tools_view[tid] = new_tool
             if tool_patch:
                 patch["tools"] = tool_patch
 
@@ -506,10 +526,10 @@ class ViewTracker:
             event_ids |= {eid for eid in changes.events if eid in view["events"] or eid in event_ids}
         ev_patch = {}
         for eid in event_ids:
-            new = event_view(state, eid)
-            if view["events"].get(eid) != new:
-                ev_patch[eid] = new
-                view["events"][eid] = new
+            new_event = event_view(state, eid)
+            if view["events"].get(eid) != new_event:
+                ev_patch[eid] = new_event
+                view["events"][eid] = new_event
         if ev_patch:
             patch["events"] = ev_patch
 
@@ -533,7 +553,7 @@ class ViewTracker:
             return None
         self.rev += 1
         view["rev"] = self.rev
-        return {"type": "patch", "rev": self.rev, **patch}
+        return cast("Patch", {"type": "patch", "rev": self.rev, **patch})
 
     @staticmethod
     def _diff(

@@ -23,13 +23,14 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anywidget
 import traitlets
 
 from ._idle import show_idle
 from ._threads import new_thread, new_timer
+from .contracts import LIVE_STATUSES, ViewStatus
 from .events import (
     McpAuthRequiredEvent,
     ModelMessageDeltaEvent,
@@ -44,7 +45,7 @@ from .recording import load, save
 from .sse import MalformedFrameWarning, StreamItem
 from .state import TurnState
 from .static_html import render_turn_html, static_output_html
-from .view import LIVE_STATUSES, ViewTracker, build_view, view_status
+from .view import ViewTracker, build_view, view_status
 from .widget_artifacts import ArtifactsMixin
 
 if TYPE_CHECKING:
@@ -177,7 +178,7 @@ class TurnView(ArtifactsMixin, anywidget.AnyWidget):
         session_id: str | None = None,
         flush_interval: float = 0.05,
         snapshot_interval: float = 1.0,
-        status: str | None = None,
+        status: ViewStatus | None = None,
         remote_media: bool | None = None,
         **kwargs: Any,
     ) -> None:
@@ -193,7 +194,7 @@ class TurnView(ArtifactsMixin, anywidget.AnyWidget):
         self._loop = _running_loop()
         self._loop_thread = threading.get_ident() if self._loop is not None else None
         self._reconnected_detail: str | None = None
-        self._conn_status: str | None = status
+        self._conn_status: ViewStatus | None = status
         self._detail: str | None = None
         self._notices: list[dict[str, str]] = []
         self._started_ms: int | None = None
@@ -412,7 +413,7 @@ class TurnView(ArtifactsMixin, anywidget.AnyWidget):
     # ------------------------------------------------------------------ connection status
 
     def _set_connection(
-        self, status: str | None, detail: str | None = None, notice: tuple[str, str] | None = None
+        self, status: ViewStatus | None, detail: str | None = None, notice: tuple[str, str] | None = None
     ) -> None:
         with self._lock:
             self._conn_status = status
@@ -520,7 +521,7 @@ class TurnView(ArtifactsMixin, anywidget.AnyWidget):
         return self._state.turn_id
 
     @property
-    def status(self) -> str:
+    def status(self) -> ViewStatus:
         """connecting, streaming, reconnecting, paused, done, cancelled or error."""
         with self._lock:
             return view_status(self._state, self._conn_status)
@@ -568,8 +569,9 @@ class TurnView(ArtifactsMixin, anywidget.AnyWidget):
             if self._broken is not None:
                 return dict(self._view)
             try:
-                return build_view(self._state, rev=self._tracker.rev, session_id=self._tracker.session_id,
+                view = build_view(self._state, rev=self._tracker.rev, session_id=self._tracker.session_id,
                                   **self._ctx())  # fmt: skip
+                return cast("dict[str, Any]", view)
             except Exception as exc:
                 self._break(exc)
                 return dict(self._view)

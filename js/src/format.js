@@ -1,4 +1,5 @@
 // Formatting helpers (pure functions; no DOM).
+import { USAGE_BREAKDOWN_KEYS } from "./contracts.gen.js";
 
 export function fmtInt(n) {
   if (n == null || Number.isNaN(Number(n))) return "–";
@@ -70,7 +71,8 @@ export const TOOL_STATUS_LABELS = {
   incomplete: "no response",
 };
 
-export const BREAKDOWN_KEYS = ["harness", "skills", "instructions", "tool_definitions", "messages"];
+/** input_tokens_breakdown keys, in chart order (tfwidget/contracts.py). */
+export const BREAKDOWN_KEYS = USAGE_BREAKDOWN_KEYS;
 
 /** Read a usage record in either shape: flat keys, or an `input_tokens_breakdown` object. */
 export function usageParts(u) {

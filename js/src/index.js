@@ -12,8 +12,9 @@ import { followTheme } from "./theme.js";
 import { ViewMemory, orphanOf, register, unregister } from "./handoff.js";
 import { installFollow } from "./follow.js";
 import { ArtifactFetcher } from "./artifacts.js";
+import { LIVE_STATUSES } from "./contracts.gen.js";
 
-const LIVE = new Set(["connecting", "streaming", "reconnecting"]);
+const LIVE = new Set(LIVE_STATUSES);
 
 /**
  * Mount a TurnView into `el`, driven by an anywidget-style `model` (get/on/off/send).

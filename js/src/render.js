@@ -21,8 +21,9 @@ import { attachTimeline, costByThread, spansCost, usageChipExtras } from "./time
 import { restoreFocus, saveFocus } from "./focus.js";
 import { DECISION_TITLES, inputLabel, isResolved, resolutionOf, resolvedCard } from "./resolution.js";
 import { imageNode, inputFiles, offloadedResult, renderMessageMedia } from "./artifacts.js";
+import { LIVE_STATUSES } from "./contracts.gen.js";
 
-const LIVE = new Set(["connecting", "streaming", "reconnecting"]);
+const LIVE = new Set(LIVE_STATUSES);
 const LONG_RESPONSE_CHARS = 600;
 const LONG_RESPONSE_LINES = 12;
 

@@ -11,8 +11,9 @@ import { mount } from "./index.js";
 import { ControlsRenderer } from "./session.js";
 import { guardKeys } from "./keys.js";
 import { followTheme } from "./theme.js";
+import { LIVE_STATUSES } from "./contracts.gen.js";
 
-const LIVE = new Set(["connecting", "streaming", "reconnecting"]);
+const LIVE = new Set(LIVE_STATUSES);
 
 function turnModel(model, key) {
   const listeners = new Map();

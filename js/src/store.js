@@ -7,12 +7,9 @@
 //     text fields given as [offset, text] mean "the text from offset on is text".
 
 import { diffViews } from "./snapshot.js";
+import { TEXT_FIELDS } from "./contracts.gen.js";
 
-/** Text fields that patches send as [offset, text] appends. */
-export const TEXT_FIELDS = {
-  messages: ["content", "reasoning", "refusal"],
-  tools: ["arguments"],
-};
+export { TEXT_FIELDS };
 
 /** An empty view, shown until the first snapshot arrives. */
 export function emptyView() {

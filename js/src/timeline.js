@@ -4,8 +4,9 @@
 // Open bars grow to "now" while the turn streams. Hover shows the numbers; a click jumps to the card.
 import { h, replaceChildren } from "./dom.js";
 import { fmtCost, fmtDuration, fmtInt } from "./format.js";
+import { LIVE_STATUSES } from "./contracts.gen.js";
 
-const LIVE = new Set(["connecting", "streaming", "reconnecting"]);
+const LIVE = new Set(LIVE_STATUSES);
 
 /**
  * Lay the spans out (pure; no DOM). Returns {t0, t1, lanes: [{id, depth, label, via, rows: [[bar]]}]}
