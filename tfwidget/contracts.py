@@ -22,6 +22,7 @@ from typing_extensions import NotRequired, TypedDict
 __all__ = [
     "BUSY_KINDS",
     "DECISIONS",
+    "EMPTY_VIEW",
     "INTENT_ACTIONS",
     "LIVE_STATUSES",
     "MESSAGE_TEXT_FIELDS",
@@ -237,6 +238,28 @@ class View(TypedDict):
     events: dict[str, EventView]
 
 
+#: What a receiver shows before its first snapshot (a snapshot's keys are laid over it).
+EMPTY_VIEW: dict[str, Any] = {
+    "rev": -1,
+    "turn_id": None,
+    "session_id": None,
+    "status": "connecting",
+    "status_detail": None,
+    "created_at": None,
+    "completed_at": None,
+    "started_ms": None,
+    "input": [],
+    "totals": None,
+    "threads": [],
+    "timeline": [],
+    "messages": {},
+    "tools": {},
+    "pauses": [],
+    "usage": [],
+    "events": {},
+    "notices": [],
+}
+
 # ------------------------------------------------------------------------------- messages on the wire
 
 #: ``[offset, text]``: the text from ``offset`` on is ``text`` (so applying a patch twice is harmless).
@@ -385,6 +408,9 @@ def js_module() -> str:
         "  /** @type {readonly string[]} */",
         "  events: Object.freeze([]),",
         "});",
+        "",
+        "/** What a view shows before its first snapshot (copy it: it is frozen). */",
+        f"export const EMPTY_VIEW = Object.freeze({json.dumps(EMPTY_VIEW, indent=2)});",
         "",
         *_JS_TYPEDEFS,
     ]

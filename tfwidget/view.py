@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from .artifacts import input_media, media_fields, offload_fields
 from .contracts import (
+    EMPTY_VIEW,
     LIVE_STATUSES,
     MESSAGE_TEXT_FIELDS,
     SET_KEYS,
@@ -61,9 +62,12 @@ if TYPE_CHECKING:
 __all__ = [
     "LIVE_STATUSES",
     "VIEW_STATUSES",
+    "PatchGap",
+    "ViewStore",
     "ViewTracker",
     "apply_patch",
     "build_view",
+    "empty_view",
     "view_status",
 ]
 
@@ -570,20 +574,49 @@ class ViewTracker:
         return out
 
 
-def apply_patch(view: dict[str, Any], patch: Mapping[str, Any]) -> bool:
-    """Apply a patch to a view dict in place, exactly as the front end does (``js/src/store.js``).
+class PatchGap(ValueError):
+    """A patch refers to text or timeline entries the receiver does not have (a patch was missed)."""
 
-    Returns ``False`` when the patch was ignored (not newer). Raises ``ValueError`` on a text gap (an offset
-    past the end of the text: a patch was missed).
+
+def _patch_gap(view: Mapping[str, Any], patch: Mapping[str, Any]) -> str | None:
+    """Why ``patch`` cannot apply cleanly to ``view`` (after its ``set``), or ``None`` when it can."""
+    sets = patch.get("set") or {}
+    length = len(sets["timeline"] if "timeline" in sets else view.get("timeline") or [])
+    for start, entries in patch.get("timeline") or []:
+        if start > length:
+            return f"timeline gap: start {start} > {length}"
+        length = start + len(entries)
+    text_fields = {"messages": MESSAGE_TEXT_FIELDS, "tools": TOOL_TEXT_FIELDS}
+    for kind, fields_of in text_fields.items():
+        items = sets[kind] if kind in sets else view.get(kind) or {}
+        for item_id, fields in (patch.get(kind) or {}).items():
+            item = items.get(item_id) or {}
+            for field in fields_of:
+                value = fields.get(field)
+                if isinstance(value, list):
+                    offset, cur = value[0], item.get(field) or ""
+                    if offset > len(cur):
+                        return f"text gap in {kind}[{item_id}].{field}: {offset} > {len(cur)}"
+    return None
+
+
+def apply_patch(view: dict[str, Any], patch: Mapping[str, Any]) -> bool:
+    """Apply a patch to a view dict in place, with the front end's rules (``js/src/store.js``).
+
+    Returns ``False`` when the patch was ignored (not newer). A patch with a gap (a timeline ``start`` or a
+    text offset past what the view has: a patch was missed) is not applied at all, so the view never shows a
+    wrong transcript: this raises :class:`PatchGap` and leaves ``view`` as it was. :class:`ViewStore` is the
+    receiving end built on it (it flags the gap instead, as the front end does).
     """
     if patch.get("type") != "patch" or patch["rev"] <= view.get("rev", -1):
         return False
+    why = _patch_gap(view, patch)
+    if why is not None:
+        raise PatchGap(why)
     view["rev"] = patch["rev"]
     for key, value in (patch.get("set") or {}).items():
         view[key] = copy.deepcopy(value)
     for start, entries in patch.get("timeline") or []:
-        if start > len(view.get("timeline", [])):
-            raise ValueError(f"timeline gap: start {start} > {len(view['timeline'])}")
         view["timeline"] = view.get("timeline", [])[:start] + copy.deepcopy(entries)
     text_fields = {"messages": MESSAGE_TEXT_FIELDS, "tools": TOOL_TEXT_FIELDS, "events": ()}
     for kind, fields_of in text_fields.items():
@@ -593,10 +626,52 @@ def apply_patch(view: dict[str, Any], patch: Mapping[str, Any]) -> bool:
             for field, value in fields.items():
                 if field in fields_of and isinstance(value, list):
                     offset, text = value
-                    cur = item.get(field) or ""
-                    if offset > len(cur):
-                        raise ValueError(f"text gap in {kind}[{item_id}].{field}: {offset} > {len(cur)}")
-                    item[field] = cur[:offset] + text
+                    item[field] = (item.get(field) or "")[:offset] + text
                 else:
                     item[field] = copy.deepcopy(value)
     return True
+
+
+def empty_view() -> dict[str, Any]:
+    """The view a receiver shows before its first snapshot (``emptyView()`` in ``js/src/store.js``)."""
+    return copy.deepcopy(EMPTY_VIEW)
+
+
+class ViewStore:
+    """The receiving end of snapshots and patches, with the front end's rules (``ViewStore`` in
+    ``js/src/store.js``; ``tests/conformance`` holds both to the same cases).
+
+    ``replace(snapshot)`` takes a snapshot unless it is older than the view; ``apply_patch(patch)`` applies a
+    newer patch. A patch with a gap is not applied: ``gap`` is set, and patches are ignored until a snapshot
+    replaces the view (the front end asks Python for one with ``{"type": "hello", "reason": "gap"}``).
+    """
+
+    def __init__(self) -> None:
+        self.view: dict[str, Any] = empty_view()
+        self.gap = False
+
+    @property
+    def rev(self) -> int:
+        return int(self.view["rev"])
+
+    def replace(self, snapshot: Mapping[str, Any]) -> bool:
+        if not isinstance(snapshot, Mapping):
+            return False
+        rev = snapshot.get("rev")
+        rev = rev if isinstance(rev, int) else 0
+        if rev < self.view["rev"]:
+            return False
+        self.view = {**empty_view(), **copy.deepcopy(dict(snapshot))}
+        self.gap = False
+        return True
+
+    def apply_patch(self, patch: Mapping[str, Any]) -> bool:
+        if not isinstance(patch, Mapping) or not isinstance(patch.get("rev"), int):
+            return False
+        if self.gap:
+            return False  # waiting for a snapshot
+        try:
+            return apply_patch(self.view, patch)
+        except PatchGap:
+            self.gap = True
+            return False

@@ -44,6 +44,28 @@ export const TEXT_FIELDS = Object.freeze({
   events: Object.freeze([]),
 });
 
+/** What a view shows before its first snapshot (copy it: it is frozen). */
+export const EMPTY_VIEW = Object.freeze({
+  "rev": -1,
+  "turn_id": null,
+  "session_id": null,
+  "status": "connecting",
+  "status_detail": null,
+  "created_at": null,
+  "completed_at": null,
+  "started_ms": null,
+  "input": [],
+  "totals": null,
+  "threads": [],
+  "timeline": [],
+  "messages": {},
+  "tools": {},
+  "pauses": [],
+  "usage": [],
+  "events": {},
+  "notices": []
+});
+
 /**
  * @typedef {object} TimelineEntry
  * @property {TimelineKind} kind

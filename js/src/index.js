@@ -47,12 +47,19 @@ export function mount(model, el) {
     if (frame) return;
     frame = typeof requestAnimationFrame === "function" ? requestAnimationFrame(flush) : setTimeout(flush, 16);
   };
+  let retry = 0;
   const requestResync = () => {
-    // A patch referred to text this view never got: ask Python for the snapshot (at most 1/s).
+    // A patch referred to text or timeline entries this view never got: the store applied nothing and
+    // waits for a snapshot. Ask Python for it (at most once a second, again while none arrived).
     const now = Date.now();
-    if (now - helloSent < 1000) return;
+    if (now - helloSent < 1000) {
+      if (!retry) retry = setTimeout(() => {
+        retry = 0;
+        if (store.gap) requestResync();
+      }, 1000 - (now - helloSent));
+      return;
+    }
     helloSent = now;
-    store.gap = false;
     safeSend(model, { type: "hello", rev: store.rev, reason: "gap" });
   };
 
@@ -73,7 +80,10 @@ export function mount(model, el) {
   };
   const onMsg = (msg, buffers) => {
     if (fetcher.handle(msg, buffers)) return;
-    if (msg && msg.type === "patch" && store.applyPatch(msg)) schedule();
+    if (msg && msg.type === "patch") {
+      if (store.applyPatch(msg)) schedule();
+      else if (store.gap) requestResync();
+    }
     else if (msg && msg.type === "snapshot" && store.replace(msg.view)) schedule();
     else if (msg && msg.type === "ack") actions.ack(msg);
   };
@@ -146,6 +156,7 @@ export function mount(model, el) {
     unguard();
     unfollow();
     clearInterval(timer);
+    if (retry) clearTimeout(retry);
     if (frame && typeof cancelAnimationFrame === "function") cancelAnimationFrame(frame);
     unlisten(model);
     renderer.media.disconnect();

@@ -7,32 +7,16 @@
 //     text fields given as [offset, text] mean "the text from offset on is text".
 
 import { diffViews } from "./snapshot.js";
-import { TEXT_FIELDS } from "./contracts.gen.js";
+import { EMPTY_VIEW, TEXT_FIELDS } from "./contracts.gen.js";
 
 export { TEXT_FIELDS };
 
-/** An empty view, shown until the first snapshot arrives. */
+/**
+ * An empty view, shown until the first snapshot arrives.
+ * @returns {import("./contracts.gen.js").View}
+ */
 export function emptyView() {
-  return {
-    rev: -1,
-    turn_id: null,
-    session_id: null,
-    status: "connecting",
-    status_detail: null,
-    created_at: null,
-    completed_at: null,
-    started_ms: null,
-    input: [],
-    totals: null,
-    threads: [],
-    timeline: [],
-    messages: {},
-    tools: {},
-    pauses: [],
-    usage: [],
-    events: {},
-    notices: [],
-  };
+  return JSON.parse(JSON.stringify(EMPTY_VIEW));
 }
 
 /** Bookkeeping of what changed since the last render. */
@@ -64,6 +48,9 @@ export class Dirty {
 /**
  * Apply one text field value: a plain string replaces, [offset, text] splices.
  * Returns null when the offset is past the end of the current text (a gap: a patch was missed).
+ * @param {string | null | undefined} current
+ * @param {unknown} value
+ * @returns {any}
  */
 export function applyText(current, value) {
   if (!Array.isArray(value)) return value;
@@ -73,11 +60,40 @@ export function applyText(current, value) {
   return base.slice(0, offset) + text;
 }
 
+/**
+ * Why `patch` cannot apply cleanly to `view` (after its `set`), or null when it can: a timeline start or
+ * a text offset past what the view has means a patch was missed (tfwidget/view.py `_patch_gap`).
+ * @param {Record<string, any>} view
+ * @param {import("./contracts.gen.js").Patch} patch
+ * @returns {string | null}
+ */
+export function patchGap(view, patch) {
+  const sets = patch.set || {};
+  let length = ("timeline" in sets ? sets.timeline : view.timeline || []).length;
+  for (const [start, entries] of patch.timeline || []) {
+    if (start > length) return `timeline gap: start ${start} > ${length}`;
+    length = start + entries.length;
+  }
+  for (const kind of /** @type {const} */ (["messages", "tools"])) {
+    const items = (kind in sets ? sets[kind] : view[kind]) || {};
+    for (const [id, fields] of Object.entries(patch[kind] || {})) {
+      const item = items[id] || {};
+      for (const field of TEXT_FIELDS[kind]) {
+        const value = fields[field];
+        if (Array.isArray(value) && value[0] > (item[field] || "").length) {
+          return `text gap in ${kind}[${id}].${field}: ${value[0]} > ${(item[field] || "").length}`;
+        }
+      }
+    }
+  }
+  return null;
+}
+
 export class ViewStore {
   constructor() {
     this.view = emptyView();
     this.dirty = new Dirty();
-    /** Set when a patch could not be applied cleanly; the caller asks Python to re-sync. */
+    /** Set when a patch had a gap (it was not applied); cleared by the next snapshot. */
     this.gap = false;
   }
 
@@ -106,10 +122,21 @@ export class ViewStore {
     return true;
   }
 
-  /** Apply one patch message; returns false when it was ignored. */
+  /**
+   * Apply one patch message; returns false when it was ignored: not newer than the view, or with a gap.
+   * A patch with a gap changes nothing (a wrong transcript is never shown): `gap` is set, and patches
+   * are ignored until a snapshot replaces the view (the caller asks Python for one).
+   * @param {any} patch
+   * @returns {boolean}
+   */
   applyPatch(patch) {
     if (!patch || patch.type !== "patch" || typeof patch.rev !== "number") return false;
     if (patch.rev <= this.view.rev) return false;
+    if (this.gap) return false; // waiting for a snapshot
+    if (patchGap(this.view, patch) !== null) {
+      this.gap = true;
+      return false;
+    }
     const view = this.view;
     const dirty = this.dirty;
     view.rev = patch.rev;
@@ -119,25 +146,15 @@ export class ViewStore {
       dirty.keys.add(key);
     }
     for (const [start, entries] of patch.timeline || []) {
-      if (start > view.timeline.length) this.gap = true;
       view.timeline = view.timeline.slice(0, start).concat(entries);
       dirty.timelineFrom = Math.min(dirty.timelineFrom, start);
     }
-    for (const kind of ["messages", "tools", "events"]) {
-      const textFields = TEXT_FIELDS[kind] || [];
+    for (const kind of /** @type {const} */ (["messages", "tools", "events"])) {
+      const textFields = TEXT_FIELDS[kind];
       for (const [id, fields] of Object.entries(patch[kind] || {})) {
         const item = view[kind][id] || (view[kind][id] = { id });
         for (const [field, value] of Object.entries(fields)) {
-          if (textFields.includes(field)) {
-            const next = applyText(item[field], value);
-            if (next === null) {
-              this.gap = true;
-              continue;
-            }
-            item[field] = next;
-          } else {
-            item[field] = value;
-          }
+          item[field] = textFields.includes(field) ? applyText(item[field], value) : value;
         }
         dirty[kind].add(id);
       }
