@@ -1,3 +1,4 @@
+// @ts-check
 // Interactive pauses for a session view: Approve / Deny, answers, sign-in + Continue.
 //
 // The front end never calls the gateway. A click becomes an *intent*, a custom message

@@ -1,3 +1,4 @@
+// @ts-check
 // Images in content, input file chips, sandbox artifact cards and offloaded tool results.
 //
 // Images: only data: URIs of raster image types are shown (Python classifies them; checked again here);
@@ -172,7 +173,7 @@ async function runFetch(fetcher, path, status, buttons, then) {
     then(got);
   } catch (err) {
     status.className = "tfw-art-status tfw-art-error";
-    status.textContent = String((err && err.message) || err);
+    status.textContent = String((err instanceof Error && err.message) || err);
   } finally {
     for (const b of buttons) b.disabled = false;
   }

@@ -1,3 +1,4 @@
+// @ts-check
 // A small stacked bar chart of token usage per model call, as inline SVG (no chart library).
 import { h, svg } from "./dom.js";
 import { BREAKDOWN_KEYS, fmtCompact, fmtCost, fmtInt, usageParts } from "./format.js";

@@ -1,3 +1,4 @@
+// @ts-check
 // Small DOM helpers. Everything here sets text with textContent: untrusted text never becomes HTML.
 
 /**

@@ -1,3 +1,4 @@
+// @ts-check
 // Keep the focus (and the caret) in a view's text entry across a re-render that replaces it: a pause
 // card's reason or answer box is rebuilt when a snapshot arrives, and the person keeps typing.
 
@@ -16,7 +17,8 @@ export function saveFocus(root) {
   if (!el || !root || !root.contains(el) || !/^(INPUT|TEXTAREA)$/.test(el.tagName)) return null;
   const selector = selectorFor(el, root);
   if (!selector) return null;
-  return { el, selector, start: el.selectionStart, end: el.selectionEnd };
+  const input = /** @type {HTMLInputElement | HTMLTextAreaElement} */ (el);
+  return { el, selector, start: input.selectionStart, end: input.selectionEnd };
 }
 
 /** Put the focus back where `saved` says, when the element was replaced. */

@@ -1,3 +1,4 @@
+// @ts-check
 // A transcript that does not trap the page's scroll.
 //
 // - A wheel over a view scrolls the view only while the view can scroll that way and the person is not

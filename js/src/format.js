@@ -1,3 +1,4 @@
+// @ts-check
 // Formatting helpers (pure functions; no DOM).
 import { USAGE_BREAKDOWN_KEYS } from "./contracts.gen.js";
 

@@ -1,3 +1,4 @@
+// @ts-check
 // A host may throw a widget's view away and render the same model again in the same place: JupyterLab 4
 // and Notebook 7 do so when a cell output is updated (TurnView refreshes its static fallback when the
 // turn ends, so a notebook saved without widget state still shows the transcript). Rebuilding there

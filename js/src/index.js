@@ -1,3 +1,4 @@
+// @ts-check
 // anywidget entry point of tfwidget's TurnView.
 //
 // The settled snapshot lives in the `_view` trait; increments arrive as custom messages
@@ -19,6 +20,9 @@ const LIVE = new Set(LIVE_STATUSES);
 /**
  * Mount a TurnView into `el`, driven by an anywidget-style `model` (get/on/off/send).
  * Returns a cleanup function.
+ * @param {import("./types.js").Model} model
+ * @param {HTMLElement} el
+ * @returns {() => void}
  */
 export function mount(model, el) {
   if (model.get("_session") !== undefined) return mountSession(model, el);
@@ -125,7 +129,7 @@ export function mount(model, el) {
       replaceWith(target, renderer.root);
       renderer.el = target;
       instance.el = target;
-      target.__tfw = el.__tfw;
+      /** @type {any} */ (target).__tfw = /** @type {any} */ (el).__tfw;
       // Keys and theme are watched on the element the host gave this view.
       unguard();
       unfollow();
@@ -162,7 +166,7 @@ export function mount(model, el) {
     renderer.media.disconnect();
   };
   register(model, instance);
-  el.__tfw = { store, renderer, fetcher }; // for debugging and the browser tests
+  /** @type {any} */ (el).__tfw = { store, renderer, fetcher }; // for debugging and the browser tests
   return cleanupFor(el);
 }
 

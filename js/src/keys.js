@@ -1,3 +1,4 @@
+// @ts-check
 // Keys typed into a tfwidget input belong to that input. JupyterLab and Notebook 7 act on keydown
 // events that bubble out of a cell's output (Shift+Enter runs the cell; letters in command mode edit
 // the notebook), so key events from our inputs stop at the widget's root. Lumino also skips shortcuts

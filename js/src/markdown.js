@@ -1,3 +1,4 @@
+// @ts-check
 // Markdown for untrusted model text: marked renders, DOMPurify sanitizes, and a streaming
 // renderer re-renders only the last (unfinished) top-level block of a growing message.
 import { Marked } from "marked";

@@ -1,3 +1,4 @@
+// @ts-check
 // Remote media in untrusted model and tool output. An <img>, <video poster>, <audio src> or srcset that
 // points at another host is a tracking and exfiltration channel (the fetch happens with no click, and
 // video/audio send the page's origin as Referer), so remote media is not loaded unless the person asks:

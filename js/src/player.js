@@ -1,3 +1,4 @@
+// @ts-check
 // The replay player bar of a PlayerView (tfwidget.replay(..., controls=True)).
 //
 // Python owns the position: it folds the recording to it and sends the view (patches going forward,
@@ -24,7 +25,7 @@ function speedLabel(s) {
 
 /**
  * Mount the player bar at the top of the view's root. Returns a cleanup function.
- * @param {object} model anywidget model
+ * @param {import("./types.js").Model} model anywidget model
  * @param {HTMLElement} root the TurnView's .tfw-root
  */
 export function mountPlayer(model, root) {
@@ -154,6 +155,7 @@ export function mountPlayer(model, root) {
   const onKey = (e) => {
     if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;
     const tag = e.target && e.target.tagName;
+    /** @type {boolean | string} */
     let handled = true;
     if (e.key === " " || e.key === "Spacebar") send({ action: "toggle" });
     else if (e.key === "ArrowRight") e.shiftKey ? jump(1) : send({ action: "step", delta: 1, kind: "event" });

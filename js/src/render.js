@@ -1,3 +1,4 @@
+// @ts-check
 // The TurnView DOM: a header, the user's input, the transcript (messages, tool cards, nested
 // sub-agent threads, pause cards, events), a usage chart and a footer of notices.
 // Rendering is incremental: only what the store marks dirty is touched, once per animation frame.
@@ -36,6 +37,8 @@ export class TurnRenderer {
     this.el = el;
     this.store = store;
     this.stick = true; // follow the bottom while streaming until the user scrolls up
+    /** Set while a re-mounted view puts its scroll position back (the follower leaves it alone). */
+    this.holdScroll = false;
     this.lastTop = 0;
     this.frames = 0;
     /** Interactive pause cards (a session view): see actions.js. Null for a plain view. */
@@ -189,7 +192,6 @@ export class TurnRenderer {
     let ms = null;
     if (created != null && completed != null) ms = completed - created;
     else if (v.started_ms != null && LIVE.has(v.status)) ms = Date.now() - v.started_ms;
-    else if (v.started_ms != null && v.ended_ms != null) ms = v.ended_ms - v.started_ms;
     this.elapsedEl.textContent = ms == null ? "" : fmtDuration(ms);
   }
 

@@ -1,3 +1,4 @@
+// @ts-check
 // How a paused turn was answered, as a session view shows it. Python computes the resolutions once
 // (tfwidget/resolution.py) and sends them in the turn's action state:
 //   actions.resolutions = {call_id: {decision: "approved"|"denied"|"answered", reason, text, label}}

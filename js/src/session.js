@@ -1,3 +1,4 @@
+// @ts-check
 // The controls under a session view: the message box, Send / Cancel / Resume and the notices.
 // State comes from the session view's `_session.controls`; clicks become intents (see actions.js).
 import { h, replaceChildren } from "./dom.js";
@@ -8,6 +9,8 @@ export class ControlsRenderer {
     this.el = el;
     this.model = model;
     this.actions = new Actions(model, () => this.render(), "_controls");
+    /** @type {(() => void) | null} called after a message was sent */
+    this.onSent = null;
     this.build();
   }
 

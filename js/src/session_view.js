@@ -1,3 +1,4 @@
+// @ts-check
 // anywidget entry of a session view (tfwidget.session.SessionView): every turn of a session plus the
 // controls, all driven by one model.
 //

@@ -1,3 +1,4 @@
+// @ts-check
 // Applying a snapshot (the `_view` trait) to a view that is already on screen: find what differs from
 // what is rendered, so the renderer touches only that. A snapshot that cannot be an update of the shown
 // view (another turn, items that disappeared, a timeline that is not a continuation) asks for a rebuild.

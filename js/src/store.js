@@ -1,3 +1,4 @@
+// @ts-check
 // The view model held by one rendered view: the settled snapshot from the `_view` trait plus
 // the patches that arrived by custom message since. Mirrors tfwidget/view.py exactly:
 //   - a patch whose `rev` is not newer than the current one is ignored;
@@ -22,6 +23,18 @@ export function emptyView() {
 /** Bookkeeping of what changed since the last render. */
 export class Dirty {
   constructor() {
+    /** Everything: render from scratch. */
+    this.all = true;
+    /** @type {Set<string>} top-level view keys */
+    this.keys = new Set();
+    /** @type {Set<string>} */
+    this.messages = new Set();
+    /** @type {Set<string>} */
+    this.tools = new Set();
+    /** @type {Set<string>} */
+    this.events = new Set();
+    /** The first timeline index that changed (Infinity: none). */
+    this.timelineFrom = Infinity;
     this.clear();
     this.all = true;
   }
@@ -91,6 +104,7 @@ export function patchGap(view, patch) {
 
 export class ViewStore {
   constructor() {
+    /** @type {import("./contracts.gen.js").View & Record<string, any>} */
     this.view = emptyView();
     this.dirty = new Dirty();
     /** Set when a patch had a gap (it was not applied); cleared by the next snapshot. */
@@ -101,7 +115,11 @@ export class ViewStore {
     return this.view.rev;
   }
 
-  /** Replace everything with a snapshot (ignored when older than what is shown). */
+  /**
+   * Replace everything with a snapshot (ignored when older than what is shown).
+   * @param {any} snapshot
+   * @returns {boolean}
+   */
   replace(snapshot) {
     if (!snapshot || typeof snapshot !== "object") return false;
     const rev = typeof snapshot.rev === "number" ? snapshot.rev : 0;

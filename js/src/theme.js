@@ -1,3 +1,4 @@
+// @ts-check
 // Which theme the host page shows, so the widget's colors follow it: JupyterLab's
 // (body[data-jp-theme-light]), VS Code's (body.vscode-dark / vscode-high-contrast), marimo's (.dark or
 // .dark-theme on the document, or its light theme when marimo hosts us), and `prefers-color-scheme` as

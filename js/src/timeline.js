@@ -1,3 +1,4 @@
+// @ts-check
 // The Timeline tab: a waterfall of the turn's spans (view.spans, see tfwidget/timing.py).
 // One lane per thread; a sub-agent's lane follows, indented, the lane of the tool call that spawned it.
 // Model calls are bars with their time-to-first-token shaded, tool calls and human waits are bars below.
@@ -122,7 +123,7 @@ function tickStep(span) {
 
 export class TimelinePanel {
   /**
-   * @param {() => object} getView the current view (store.view)
+   * @param {() => import("./contracts.gen.js").View} getView the current view (store.view)
    * @param {(kind: string, id: string) => void} onJump called when a bar is clicked
    */
   constructor(getView, onJump) {
