@@ -35,6 +35,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "browser": ("benchmarks.browser", "Browser: rendering one streamed turn in JupyterLab + chromium"),
     "frames": ("benchmarks.frames", "DataFrames: a 1,000,000-item turn to pandas"),
     "notebook_size": ("benchmarks.notebook_size", "Notebook size: saved .ipynb after one turn"),
+    "concat": ("benchmarks.concat", "Collections: concat of 2,000 recorded turns, then df + usage_df"),
 }
 
 

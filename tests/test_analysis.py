@@ -256,3 +256,63 @@ def test_package_exports() -> None:
     assert tfwidget.concat is analysis.concat
     assert tfwidget.plot_usage is analysis.plot_usage
     assert tfwidget.TurnCollection is analysis.TurnCollection
+
+
+def test_concat_of_a_folder_folds_one_recording_at_a_time(
+    recordings: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+    import shutil
+    import weakref
+
+    from tfwidget.pricing import ModelPrice, Pricing, set_pricing
+
+    for k in range(12):  # 36 recordings: the three scenarios, four times each under new names
+        for f in sorted(recordings.iterdir()):
+            shutil.copy(f, tmp_path / f"{k:02d}-{f.name}")
+    n = len(list(tmp_path.iterdir()))
+    loads: list[weakref.ref[TurnState]] = []
+    most_alive = 0
+    real = analysis.as_state
+
+    def counting(obj: object) -> TurnState:
+        nonlocal most_alive
+        state = real(obj)
+        if isinstance(obj, Path):
+            gc.collect()
+            loads.append(weakref.ref(state))
+            most_alive = max(most_alive, sum(r() is not None for r in loads))
+        return state
+
+    monkeypatch.setattr(analysis, "as_state", counting)
+    c = concat(tmp_path)
+    assert loads == []  # nothing is folded until a frame is asked for
+    df = c.df
+    assert len(loads) == n and most_alive <= 2  # one turn at a time (the last one is kept for c.states)
+    assert df.turn_id.nunique() == n
+    usage = c.usage_df  # the small frames were built while df had each turn loaded: no second fold
+    assert len(loads) == n
+    fresh = pd.concat(
+        [real(p).usage_df.assign(turn_id=p.stem) for p in sorted(tmp_path.iterdir())], ignore_index=True
+    )
+    pd.testing.assert_frame_equal(usage, fresh[["turn_id", *USAGE_COLUMNS]], check_dtype=False)
+    assert usage.turn_id.dtype == "string"
+    # the usage columns depend on the price table: a new table folds the recordings again
+    try:
+        set_pricing(Pricing({"sim-model": ModelPrice(input=1_000.0, output=1_000.0)}),
+                    model="sim-model")  # fmt: skip
+        priced = c.usage_df
+        assert len(loads) == 2 * n
+        assert priced.cost_usd.notna().all() and not priced.cost_usd.equals(usage.cost_usd)
+    finally:
+        set_pricing()
+
+
+def test_empty_collection_frames_are_typed() -> None:
+    c = concat([])
+    for attr, columns in (("df", EVENTS_COLUMNS), ("usage_df", USAGE_COLUMNS)):
+        frame = getattr(c, attr)
+        assert list(frame.columns) == ["turn_id", *columns]
+        assert frame.turn_id.dtype == "string"
+        single = getattr(TurnState(), attr)
+        assert list(frame.dtypes.iloc[1:]) == list(single.dtypes)

@@ -19,7 +19,7 @@ import pytest
 from benchmarks._common import check, recording_comms
 
 ROOT = Path(__file__).resolve().parent.parent
-FAST = ["ingest", "network", "widget_traffic", "frames", "notebook_size"]
+FAST = ["ingest", "network", "widget_traffic", "frames", "notebook_size", "concat"]
 
 RECORD_KEYS = {"name", "title", "status", "params", "rows", "checks", "notes"}
 CHECK_KEYS = {"what", "ours", "baseline", "unit", "ratio", "target", "target_text", "met", "note", "miss"}
@@ -39,6 +39,7 @@ PARAM_KEYS: dict[str, set[str]] = {
     "ingest": {"deltas", "events", "runs"},
     "widget_traffic": {"deltas", "events", "rate_per_s", "simulated_duration_s"},
     "frames": {"items", "runs"},
+    "concat": {"turns", "deltas_per_turn", "lines", "runs"},
     "notebook_size": {"deltas", "events"},
     "browser": {"deltas", "events", "rate_per_s", "simulated_duration_s"},
 }

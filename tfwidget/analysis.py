@@ -86,7 +86,7 @@ def _is_items(obj: Any) -> bool:
 def _iter_named(objs: Any) -> Iterator[tuple[str | None, Any]]:
     """(name or None, one turn-like object) pairs, expanding folders, dicts and collections lazily."""
     if isinstance(objs, TurnCollection):
-        yield from objs.states.items()
+        yield from objs._entries()
         return
     if isinstance(objs, Mapping):
         for name, obj in objs.items():
@@ -99,7 +99,7 @@ def _iter_named(objs: Any) -> Iterator[tuple[str | None, Any]]:
         objs = [objs]
     for obj in objs:
         if isinstance(obj, TurnCollection):
-            yield from obj.states.items()
+            yield from obj._entries()
         elif isinstance(obj, Mapping):
             yield from _iter_named(obj)
         elif isinstance(obj, (str, os.PathLike)) and Path(obj).is_dir():
@@ -122,16 +122,81 @@ def _unique(name: str, taken: set[str]) -> str:
     return f"{name}#{i}"
 
 
-def _named_states(objs: Any) -> Iterator[tuple[str, TurnState]]:
+def _named_turns(objs: Any) -> Iterator[tuple[str, TurnState | Path]]:
+    """(unique key, state or recording path): a recording named by its file is not loaded here."""
     taken: set[str] = set()
     for i, (name, obj) in enumerate(_iter_named(objs)):
-        state = as_state(obj)
-        key = _unique(name or state.turn_id or f"turn-{i}", taken)
+        if name is not None and isinstance(obj, (str, os.PathLike)) and not Path(obj).is_dir():
+            one: TurnState | Path = Path(obj)
+        else:
+            one = as_state(obj)
+        key = _unique(name or (one.turn_id if isinstance(one, TurnState) else None) or f"turn-{i}", taken)
         taken.add(key)
-        yield key, state
+        yield key, one
+
+
+def _named_states(objs: Any) -> Iterator[tuple[str, TurnState]]:
+    for key, one in _named_turns(objs):
+        yield key, one if isinstance(one, TurnState) else as_state(one)
+
+
+class _Turns(Mapping[str, TurnState]):
+    """``{turn_id: TurnState}`` whose recordings stay on disk: a recording is loaded and folded when its
+    state is asked for (the last one is kept), so a collection of thousands of turns holds about one at a
+    time."""
+
+    def __init__(self, entries: Mapping[str, TurnState | Path]) -> None:
+        self._entries = dict(entries)
+        self._last: tuple[str, TurnState] | None = None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def __getitem__(self, key: str) -> TurnState:
+        one = self._entries[key]
+        if isinstance(one, TurnState):
+            return one
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
+        state = as_state(one)
+        self._last = (key, state)
+        return state
+
+    def __repr__(self) -> str:
+        return f"<turns {list(self._entries)!r}>"
 
 
 # ------------------------------------------------------------------------------------------ collections
+
+
+def _small_frames() -> dict[str, tuple[Any, dict[str, str]]]:
+    from . import frames
+
+    return {
+        "messages_df": (frames.messages_columns, frames.MESSAGES_KINDS),
+        "tool_calls_df": (frames.tool_calls_columns, frames.TOOL_CALLS_KINDS),
+        "usage_df": (frames.usage_columns, frames.USAGE_KINDS),
+    }
+
+
+_SMALL = _small_frames()
+
+
+def _pricing_key() -> tuple[Any, str | None]:
+    """What the usage columns depend on besides the turn: the pricing table and the default model."""
+    from .pricing import current_model, current_pricing
+
+    return current_pricing(), current_model()
+
+
+def _same(a: tuple[Any, str | None], b: tuple[Any, str | None]) -> bool:
+    return a[0] is b[0] and a[1] == b[1]
 
 
 class TurnCollection:
@@ -139,14 +204,18 @@ class TurnCollection:
 
     The DataFrames are the per-turn ones (see :mod:`tfwidget.frames`) stacked, each with a leading
     ``turn_id`` column: the key of the turn in :attr:`states` (the name given in a dict, a recording's file
-    name, else the turn's id).
+    name, else the turn's id). Recordings given by path stay on disk and are folded one at a time when a
+    frame is built, so memory stays about one turn's worth plus the frame itself.
 
     Attributes:
-        states: ``{turn_id: TurnState}`` in the order given.
+        states: ``{turn_id: TurnState}`` in the order given (a read-only mapping; a recording's state is
+            loaded when asked for).
     """
 
-    def __init__(self, states: Mapping[str, TurnState]) -> None:
-        self.states: dict[str, TurnState] = dict(states)
+    def __init__(self, states: Mapping[str, TurnState | Path]) -> None:
+        self.states: Mapping[str, TurnState] = states if isinstance(states, _Turns) else _Turns(states)
+        # per recording: (pricing key, {frame: columns}) of its small frames, see _keep_small
+        self._small: dict[str, tuple[Any, dict[str, dict[str, list[Any]]]]] = {}
 
     def __len__(self) -> int:
         return len(self.states)
@@ -158,18 +227,61 @@ class TurnCollection:
         return self.states[turn_id]
 
     def __repr__(self) -> str:
-        return f"<TurnCollection turns={len(self)} events={sum(len(s.items) for s in self.states.values())}>"
+        return f"<TurnCollection turns={len(self)}>"
+
+    def _entries(self) -> Iterator[tuple[str, TurnState | Path]]:
+        """(key, state or recording path) without loading the recordings."""
+        if isinstance(self.states, _Turns):
+            yield from self.states._entries.items()
+        else:
+            yield from self.states.items()
 
     def _stack(self, attr: str) -> pd.DataFrame:
-        frames = []
-        for key, state in self.states.items():
-            f = getattr(state, attr)
-            f.insert(0, "turn_id", pd.array([key] * len(f), dtype="string"))
-            frames.append(f)
-        if not frames:
-            cols = ["turn_id", *getattr(TurnState(), attr).columns]
-            return pd.DataFrame(columns=cols)
-        return pd.concat(frames, ignore_index=True)
+        """The per-turn frame ``attr`` of every turn, stacked once (not one DataFrame per turn)."""
+        from . import frames
+
+        keys: list[str] = []
+        if attr == "df":
+            rows = frames.EventRows()
+            for key, state in self.states.items():
+                keys += [key] * len(state.items)
+                rows.add(state.items)
+                self._keep_small(key, state)
+            return rows.frame({"turn_id": pd.array(keys, dtype="string")})
+        kinds = _SMALL[attr][1]
+        cols: dict[str, list[Any]] = {c: [] for c in kinds}
+        first = next(iter(kinds))
+        for key, state in self._turns():
+            one = self._kept(key, attr) if state is None else _SMALL[attr][0](state)
+            if one is None:  # a recording whose columns were not kept: fold it now
+                state = self.states[key]
+                one = _SMALL[attr][0](state)
+                self._keep_small(key, state)
+            for c, values in one.items():
+                cols[c] += values
+            keys += [key] * len(one[first])
+        return frames.typed_frame(cols, kinds, {"turn_id": pd.array(keys, dtype="string")})
+
+    def _turns(self) -> Iterator[tuple[str, Any]]:
+        """(key, state), with ``None`` for a recording whose small frames are kept (not loaded again)."""
+        for key, one in self._entries():
+            if isinstance(one, TurnState):
+                yield key, one
+            elif key in self._small and _same(self._small[key][0], _pricing_key()):
+                yield key, None
+            else:
+                yield key, self.states[key]
+
+    def _keep_small(self, key: str, state: TurnState) -> None:
+        """Keep a recording's small frames (one row per model call or tool call), built while it is loaded,
+        so asking for them after ``df`` does not fold every recording again."""
+        if isinstance(self.states, _Turns) and not isinstance(self.states._entries.get(key), TurnState):
+            if key not in self._small or not _same(self._small[key][0], _pricing_key()):
+                self._small[key] = (_pricing_key(), {a: fn(state) for a, (fn, _) in _SMALL.items()})
+
+    def _kept(self, key: str, attr: str) -> dict[str, list[Any]] | None:
+        kept = self._small.get(key)
+        return kept[1][attr] if kept is not None and _same(kept[0], _pricing_key()) else None
 
     @property
     def df(self) -> pd.DataFrame:
@@ -197,8 +309,18 @@ class TurnCollection:
         end when the turn that resumed it started (see :func:`tfwidget.timing.link_pauses`)."""
         from .timing import link_pauses
 
-        link_pauses(self.states.values())
-        return self._stack("spans_df")
+        states = dict(self.states.items())  # linked across turns: every state is held while this runs
+        link_pauses(states.values())
+        frames = []
+        for key, state in states.items():
+            f = state.spans_df
+            f.insert(0, "turn_id", pd.array([key] * len(f), dtype="string"))
+            frames.append(f)
+        if not frames:
+            f = TurnState().spans_df
+            f.insert(0, "turn_id", pd.array([], dtype="string"))
+            return f
+        return pd.concat(frames, ignore_index=True)
 
     @property
     def turns_df(self) -> pd.DataFrame:
@@ -266,7 +388,7 @@ def concat(objs: Iterable[TurnLike] | Mapping[str, TurnLike] | str | os.PathLike
     A turn is keyed by its dict name, the file name (without suffix) of a recording, else its turn id; keys
     are made unique with ``#2``, ``#3``... when repeated.
     """
-    return TurnCollection(dict(_named_states(objs)))
+    return TurnCollection(dict(_named_turns(objs)))
 
 
 # ------------------------------------------------------------------------------------------ plotting

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from collections.abc import Iterable
 from datetime import datetime
@@ -51,12 +52,39 @@ def _load_sse(path: Path) -> list[StreamItem]:
     return items
 
 
+# a line as :func:`save` writes it: the event's own JSON text is the rest of the line, taken as it is
+_SAVED_LINE = re.compile(
+    r'\{"seq": (null|-?[0-9]+), "t": (-?[0-9][0-9.eE+-]*)(, "synthesized": true)?, "event": '
+)
+
+
+def _saved_item(line: str) -> StreamItem | None:
+    """The item of a line in :func:`save`'s own layout (no re-encoding: the event text is kept as saved),
+    or ``None`` for any other line (parsed the general way)."""
+    m = _SAVED_LINE.match(line)
+    if m is None or not line.endswith("}"):
+        return None
+    raw = line[m.end() : -1]
+    try:
+        event = parse_event(raw)
+    except (ValueError, RecursionError):  # the general path reports it
+        return None
+    seq = m.group(1)
+    return StreamItem(
+        None if seq == "null" else int(seq), event, float(m.group(2)), raw, m.group(3) is not None
+    )
+
+
 def _load_jsonl(path: Path) -> list[StreamItem]:
     items: list[StreamItem] = []
     with path.open("r", encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.strip()
             if not line:
+                continue
+            fast = _saved_item(line)
+            if fast is not None:
+                items.append(fast)
                 continue
             try:
                 rec = json.loads(line)

@@ -844,39 +844,38 @@ def _per_s(tokens: int | None, seconds: float | None) -> float | None:
     return tokens / seconds
 
 
-def call_timing_columns(state: TurnState, message_ids: list[str], usages: list[Any]) -> dict[str, Any]:
-    """The timing columns of ``messages_df`` for these messages (see :mod:`tfwidget.frames`)."""
+def call_timing_columns(state: TurnState, message_ids: list[str], usages: list[Any]) -> dict[str, list[Any]]:
+    """The timing columns of ``messages_df`` for these messages, as plain lists (see :mod:`tfwidget.frames`,
+    which types them: epoch seconds for ``*_at``)."""
 
     t = turn_timing(state)
     calls = [t.calls.get(mid) for mid in message_ids]
     return {
-        "started_at": _times_col([c.started_at if c else None for c in calls]),
-        "first_token_at": _times_col([c.first_token_at if c else None for c in calls]),
-        "ended_at": _times_col([c.ended_at if c else None for c in calls]),
-        "ttft_s": pd.array([c.ttft_s if c else None for c in calls], dtype="Float64"),
-        "duration_s": pd.array([c.duration_s if c else None for c in calls], dtype="Float64"),
-        "output_tokens_per_s": pd.array(
-            [
-                _per_s(u.output_tokens if u is not None else None, c.generation_s if c else None)
-                for c, u in zip(calls, usages, strict=True)
-            ],
-            dtype="Float64",
-        ),
-        "time_source": pd.array([c.time_source if c else t.clock for c in calls], dtype="string"),
+        "started_at": [c.started_at if c else None for c in calls],
+        "first_token_at": [c.first_token_at if c else None for c in calls],
+        "ended_at": [c.ended_at if c else None for c in calls],
+        "ttft_s": [c.ttft_s if c else None for c in calls],
+        "duration_s": [c.duration_s if c else None for c in calls],
+        "output_tokens_per_s": [
+            _per_s(u.output_tokens if u is not None else None, c.generation_s if c else None)
+            for c, u in zip(calls, usages, strict=True)
+        ],
+        "time_source": [c.time_source if c else t.clock for c in calls],
     }
 
 
-def tool_timing_columns(state: TurnState, tool_call_ids: list[str]) -> dict[str, Any]:
-    """The timing columns of ``tool_calls_df`` for these tool calls (see :mod:`tfwidget.frames`)."""
+def tool_timing_columns(state: TurnState, tool_call_ids: list[str]) -> dict[str, list[Any]]:
+    """The timing columns of ``tool_calls_df`` for these tool calls, as plain lists (see
+    :mod:`tfwidget.frames`)."""
 
     t = turn_timing(state)
     tools = [t.tools.get(i) for i in tool_call_ids]
     return {
-        "started_at": _times_col([x.started_at if x else None for x in tools]),
-        "ended_at": _times_col([x.ended_at if x else None for x in tools]),
-        "awaiting_since": _times_col([x.awaiting_since if x else None for x in tools]),
-        "duration_s": pd.array([x.duration_s if x else None for x in tools], dtype="Float64"),
-        "time_source": pd.array([x.time_source if x else t.clock for x in tools], dtype="string"),
+        "started_at": [x.started_at if x else None for x in tools],
+        "ended_at": [x.ended_at if x else None for x in tools],
+        "awaiting_since": [x.awaiting_since if x else None for x in tools],
+        "duration_s": [x.duration_s if x else None for x in tools],
+        "time_source": [x.time_source if x else t.clock for x in tools],
     }
 
 
@@ -902,8 +901,8 @@ def usage_extra_columns(
     pricing: Pricing | None = None,
     model: str | None = None,
     context_window: int | None = None,
-) -> dict[str, Any]:
-    """The timing, cost and context columns of ``usage_df`` (see :mod:`tfwidget.frames`)."""
+) -> dict[str, list[Any]]:
+    """The timing, cost and context columns of ``usage_df``, as plain lists (see :mod:`tfwidget.frames`)."""
 
     if context_window is not None and (
         not isinstance(context_window, int) or isinstance(context_window, bool) or context_window <= 0
@@ -920,16 +919,16 @@ def usage_extra_columns(
         for u, w in zip(usages, windows, strict=True)
     ]
     return {
-        "breakdown_gap": pd.array([breakdown_gap(u) for u in usages], dtype="Int64"),
+        "breakdown_gap": [breakdown_gap(u) for u in usages],
         "ttft_s": timing["ttft_s"],
         "duration_s": timing["duration_s"],
         "output_tokens_per_s": timing["output_tokens_per_s"],
-        "model": pd.array([c.model if c else None for c in cc], dtype="string"),
-        "model_source": pd.array([c.model_source if c else None for c in cc], dtype="string"),
-        "cost_usd": pd.array([c.cost_usd if c else None for c in cc], dtype="Float64"),
-        "cost_source": pd.array([c.cost_source if c else "unknown" for c in cc], dtype="string"),
-        "context_window": pd.array(windows, dtype="Int64"),
-        "context_fill": pd.array(fills, dtype="Float64"),
+        "model": [c.model if c else None for c in cc],
+        "model_source": [c.model_source if c else None for c in cc],
+        "cost_usd": [c.cost_usd if c else None for c in cc],
+        "cost_source": [c.cost_source if c else "unknown" for c in cc],
+        "context_window": windows,
+        "context_fill": fills,
     }
 
 
