@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "benchmarks.network",
         "Network: GatewayClient.subscribe over loopback vs a bare httpx-sse loop",
     ),
+    "fold": ("benchmarks.fold", "Fold: streamed tool-call arguments and TurnView.feed, per delta"),
     "widget_traffic": ("benchmarks.widget_traffic", "Widget traffic: comm messages, bytes and kernel CPU"),
     "browser": ("benchmarks.browser", "Browser: rendering one streamed turn in JupyterLab + chromium"),
     "frames": ("benchmarks.frames", "DataFrames: a 1,000,000-item turn to pandas"),

@@ -36,6 +36,22 @@ def bench_client(sim: Simulator) -> tuple[int, float]:
         return n, time.perf_counter() - t0
 
 
+def bench_client_fold(sim: Simulator) -> tuple[int, float]:
+    """``GatewayClient.subscribe`` with every item folded as it arrives (what a live view does)."""
+    from tfwidget import TurnState
+
+    with GatewayClient(sim.base_url, sim.api_key) as client:
+        st = TurnState()
+        apply = st.apply
+        t0 = time.perf_counter()
+        n = 0
+        for item in client.subscribe(sim.session_id, sim.turn_id):
+            apply(item)
+            n += 1
+        st.merged_messages()  # the merged text, as a reader of the fold would see it
+        return n, time.perf_counter() - t0
+
+
 def bench_bare(sim: Simulator) -> tuple[int, float]:
     url = f"{sim.base_url}/v1/agents/sessions/{sim.session_id}/turns/{sim.turn_id}/subscribe"
     headers = {"Authorization": f"Bearer {sim.api_key}", "Accept": "text/event-stream"}
@@ -59,7 +75,8 @@ def throughput(deltas: int, runs: int) -> dict[str, Any]:
         total = len(sim.events())
         bench_bare(sim)  # warm up both paths (imports, pydantic schemas, connection setup)
         bench_client(sim)
-        client_rates, bare_rates = [], []
+        bench_client_fold(sim)
+        client_rates, fold_rates, bare_rates = [], [], []
         for _ in range(runs):
             n, dt = bench_client(sim)
             assert n == total, (n, total)
@@ -67,11 +84,16 @@ def throughput(deltas: int, runs: int) -> dict[str, Any]:
             n, dt = bench_bare(sim)
             assert n == total, (n, total)
             bare_rates.append(n / dt)
+            n, dt = bench_client_fold(sim)
+            assert n == total, (n, total)
+            fold_rates.append(n / dt)
     return {
         "items": total,
         "client": statistics.median(client_rates),
+        "client_fold": statistics.median(fold_rates),
         "bare": statistics.median(bare_rates),
         "client_all": client_rates,
+        "client_fold_all": fold_rates,
         "bare_all": bare_rates,
     }
 
@@ -123,6 +145,48 @@ def drops_vs_clean(deltas: int = 10_000, every: int = 20) -> dict[str, Any]:
                 out[f"{name}_items"] = sum(1 for _ in sub)
                 out[name] = time.perf_counter() - t0
                 out[f"{name}_reconnects"] = len(sub.reconnects)
+                if not sub.done:
+                    raise RuntimeError(f"{name}: the stream ended without turn.done")
+        finally:
+            if proc.stdin is not None:
+                proc.stdin.close()
+            proc.wait(30)
+    return out
+
+
+def live_drops(deltas: int = 10_000, every: int = 100, rate: float = 1_000.0) -> dict[str, Any]:
+    """Follow the same live turn (``deltas`` deltas appearing at ``rate`` per second) with no drops and with the
+    connection dropped after every ``every`` frames, folding each item as it arrives (what a live view does).
+
+    Returns seconds from the first subscribe to ``turn.done`` for each, and how many of the turn's deltas were
+    delivered one by one as they streamed (rather than merged into a message rebuilt from listed events).
+    """
+    import subprocess
+    import sys
+
+    from tfwidget import TurnState
+    from tfwidget.events import ModelMessageDeltaEvent
+
+    out: dict[str, Any] = {"deltas": deltas}
+    for name, n in (("clean", 0), ("drops", every)):
+        proc = subprocess.Popen([sys.executable, "-m", "benchmarks._drop_server", str(deltas), str(n), str(rate)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            base_url, key = proc.stdout.readline().split()
+            with GatewayClient(base_url, key) as client:
+                st = TurnState()
+                live = 0
+                t0 = time.perf_counter()
+                sub = client.subscribe("s1", "t1")
+                for item in sub:
+                    if type(item.event) is ModelMessageDeltaEvent:
+                        live += 1
+                    st.apply(item)
+                out[name] = time.perf_counter() - t0
+                out[f"{name}_live"] = live
+                out[f"{name}_reconnects"] = len(sub.reconnects)
+                out[f"{name}_text_ok"] = st.message_text("m1")[0] == "".join(f"t{i} " for i in range(deltas))
                 if not sub.done:
                     raise RuntimeError(f"{name}: the stream ended without turn.done")
         finally:

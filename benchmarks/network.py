@@ -33,6 +33,8 @@ def bench(quick: bool = False) -> dict[str, Any]:
         {"implementation": "bare httpx + httpx-sse + json.loads", "items_per_s": tp["bare"], "items": tp["items"]},
         {"implementation": "GatewayClient.subscribe (typed StreamItems)", "items_per_s": tp["client"],
          "items": tp["items"]},
+        {"implementation": "GatewayClient.subscribe + TurnState fold of each item", "items_per_s": tp["client_fold"],
+         "items": tp["items"]},
     ]  # fmt: skip
     checks = [
         check("items/s, subscribe vs bare httpx-sse", tp["client"], tp["bare"], target=0.8, unit="items/s",
@@ -40,6 +42,12 @@ def bench(quick: bool = False) -> dict[str, Any]:
               miss="per item, beyond the bare loop's json.loads, the client builds a typed StreamItem and keeps "
                    "its resume bookkeeping (cursor, per-message sizes for an exact rebuild after a 412): about "
                    "1 us more per item in pure Python; the simulator serving the turn shares the process"),
+        check("items/s, live subscribe + fold vs bare httpx-sse (no fold)", tp["client_fold"], tp["bare"],
+              target=0.9, unit="items/s",
+              note="what a live view does: every item typed, tracked for resumes and folded as it arrives",
+              miss="per item the client validates a typed event, keeps resume bookkeeping and folds it, "
+                   "where the bare loop only decodes and json.loads; the fold keeps every item (the garbage "
+                   "collector's passes grow with them); the simulator serving the turn shares the process"),
     ]  # fmt: skip
 
     # a running turn plays for about 9 s whatever the drop count: --quick measures only the rebuild case
@@ -66,6 +74,24 @@ def bench(quick: bool = False) -> dict[str, Any]:
                             note="a drop after progress resumes at once; only attempts without progress back off",
                             miss="each resume is a get-turn and a subscribe request; at this drop rate their "
                                  "round trips outweigh the turn's own pace"))  # fmt: skip
+    if hasattr(bc, "live_drops"):
+        n_live, every, rate = (1_000, 100, 1_000.0) if quick else (10_000, 100, 1_000.0)
+        ld = bc.live_drops(deltas=n_live, every=every, rate=rate)
+        for name in ("clean", "drops"):
+            rows.append({"implementation": f"live {n_live:,}-delta turn at {rate:,.0f} events/s, "
+                         + ("no drops" if name == "clean" else f"a drop every {every} events"),
+                         "seconds": ld[name], "deltas_live": ld[f"{name}_live"],
+                         "reconnects": ld[f"{name}_reconnects"], "text_exact": ld[f"{name}_text_ok"]})  # fmt: skip
+        checks.append(check(f"live turn time, a drop every {every} events vs no drops", ld["drops"], ld["clean"],
+                            target=1 / 1.1, higher_is_better=False, unit="s", target_text="<= 1.1x the time",
+                            note="a drop after progress resumes at once (get turn, subscribe after the cursor); "
+                                 "only attempts without progress back off",
+                            miss="each resume is a get-turn and a subscribe round trip"))  # fmt: skip
+        checks.append(check(f"deltas shown live, a drop every {every} events (% of the turn's)",
+                            100.0 * ld["drops_live"] / n_live, 100.0, target=1.0, unit="%", target_text="100 %",
+                            note="every delta missed during a reconnect is replayed from the cursor",
+                            miss="the turn ended during a reconnect: its last message came merged from the "
+                                 "listed events"))  # fmt: skip
     return result(
         "network",
         TITLE,
@@ -75,6 +101,10 @@ def bench(quick: bool = False) -> dict[str, Any]:
         notes=["Drops: the same running turn served from its backlog by a scripted gateway in a child process, "
                "followed once without drops and once with the connection dropped after every 20 frames (each "
                "resume is a get-turn and a subscribe after the cursor); default backoff.",
+               "Live drops: the same turn served by the scripted gateway in a child process, its frames "
+               "appearing at the given rate from the first subscribe (a running turn), followed and folded "
+               "once without drops and once with the connection dropped after every N frames; deltas shown live "
+               "are the delta events delivered one by one (not merged into a rebuilt message).",
                "Throughput: replaying a finished turn at full speed from the simulated gateway on 127.0.0.1, "
                "median of interleaved runs. Resume: milliseconds from the last item before a drop to the "
                "first item after the resume (includes the configured backoff)."],

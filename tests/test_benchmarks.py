@@ -19,7 +19,7 @@ import pytest
 from benchmarks._common import check, recording_comms
 
 ROOT = Path(__file__).resolve().parent.parent
-FAST = ["ingest", "network", "widget_traffic", "frames", "notebook_size", "concat"]
+FAST = ["ingest", "network", "fold", "widget_traffic", "frames", "notebook_size", "concat"]
 
 RECORD_KEYS = {"name", "title", "status", "params", "rows", "checks", "notes"}
 CHECK_KEYS = {"what", "ours", "baseline", "unit", "ratio", "target", "target_text", "met", "note", "miss"}
@@ -27,6 +27,7 @@ ROW_KEYS: dict[str, set[str]] = {
     "ingest": {"implementation", "events_per_s", "seconds", "peak_mib"},
     "widget_traffic": {"implementation", "messages", "bytes", "cpu_s", "wall_s"},
     "frames": {"implementation", "seconds", "peak_mib", "rows", "columns"},
+    "fold": {"implementation", "seconds", "us_per_delta"},
     "notebook_size": {
         "implementation",
         "ipynb_bytes",

@@ -297,3 +297,49 @@ def test_a_resume_turns_results_for_the_calls_it_answers_are_expected() -> None:
     ]  # fmt: skip
     st = TurnState.from_items(StreamItem(i + 1, parse_event(e)) for i, e in enumerate(evs))
     assert [(a.kind, a.event_id) for a in st.anomalies] == [("unknown_tool_call", "r2")]
+
+
+def _arg_deltas(n: int, piece: str = "xy") -> list[StreamItem]:
+    evs: list[dict] = [
+        {"type": "model.message", "id": "m", "thread_id": "main", "created_at": "2026-01-01T00:00:00Z"},
+        {"type": "model.message.delta", "id": "m", "thread_id": "main",
+         "tool_calls": [{"index": 0, "id": "c1", "type": "function", "function": {"name": "f", "arguments": "["}}]},
+    ]  # fmt: skip
+    evs += [
+        {"type": "model.message.delta", "id": "m", "thread_id": "main",
+         "tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
+        for _ in range(n)
+    ]  # fmt: skip
+    return [StreamItem(i + 1, parse_event(e), 0.0, json.dumps(e)) for i, e in enumerate(evs)]
+
+
+def test_streamed_arguments_are_kept_as_chunks_and_joined_once_when_read() -> None:
+    st = TurnState()
+    items = _arg_deltas(1_000)
+    for it in items[:2]:
+        st.apply(it)
+    info = st.tool_calls["c1"]
+    assert info.arguments == "["
+    st.take_changes()
+    for it in items[2:]:
+        st.apply(it)
+    # argument-only deltas append a chunk each: no re-join of the whole string per delta (quadratic)
+    assert len(info._args) == 1_001
+    assert st.take_changes().tools == {"c1"}
+    assert info.arguments == "[" + "xy" * 1_000  # the same info object reads the new text
+    assert len(info._args) == 1  # joined once, and the join is kept
+    assert st.message("m").tool_calls[0].function.arguments == info.arguments
+    assert st.tool_calls["c1"] is info and info.status == "streaming" and info.name == "f"
+    st.apply(StreamItem(2_000, parse_event({"type": "model.message.delta", "id": "m", "thread_id": "main",
+                                            "tool_calls": [{"index": 0, "function": {"arguments": "]"}}]})))  # fmt: skip
+    assert info.arguments.endswith("xy]") and st.message("m").tool_calls[0].function.arguments.endswith("xy]")
+
+
+def test_tool_call_info_equality_repr_and_assignment() -> None:
+    a = TurnState.from_items(_arg_deltas(3)).tool_calls["c1"]
+    b = TurnState.from_items(_arg_deltas(3)).tool_calls["c1"]
+    c = TurnState.from_items(_arg_deltas(4)).tool_calls["c1"]
+    assert a == b and a != c
+    assert "arguments='[xyxyxy'" in repr(a) and repr(a).startswith("ToolCallInfo(id='c1'")
+    b.arguments = "{}"
+    assert b.arguments == "{}" and a.arguments == "[xyxyxy"

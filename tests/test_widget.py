@@ -523,3 +523,78 @@ def test_state_requested_mid_turn_is_current(sent):
             apply_patch(joined, m)
     assert joined == v._view
     assert joined["messages"]["m2"]["content"] == "".join(f"w{j} " for j in range(200))
+
+
+def _raw_item(seq, event, t=0.0) -> StreamItem:
+    """An item as the stream decoder hands it over: raw JSON text, parsed on first access."""
+    return StreamItem(seq, None, t, json.dumps(event))
+
+
+def test_feed_parses_each_delta_once_and_keeps_it_released(monkeypatch, sent):
+    from tfwidget import sse as sse_mod
+
+    items = [_raw_item(it.sequence_number, json.loads(it.raw)) for it in _long_turn(500)]
+    parses = []
+    real = sse_mod.parse_event
+
+    def counting(data):
+        parses.append(data)
+        return real(data)
+
+    monkeypatch.setattr(sse_mod, "parse_event", counting)
+    v = TurnView()
+    for it in items:
+        v.feed(it)
+    v.flush()
+    assert len(parses) == len(items)  # not once more to decide whether to flush now
+    deltas = [it for it in items if it.raw and '"model.message.delta"' in it.raw]
+    assert deltas and all(it._event is None for it in deltas)  # the fold released them; nothing re-parsed
+    assert v._view["messages"]["m1"]["content"] == "tok " * 500
+
+
+def test_replay_at_speed_parses_each_delta_once(monkeypatch, sent):
+    from tfwidget import sse as sse_mod
+
+    items = [_raw_item(it.sequence_number, json.loads(it.raw)) for it in _long_turn(200)]
+    count = [0]
+    real = sse_mod.parse_event
+
+    def counting(data):
+        count[0] += 1
+        return real(data)
+
+    monkeypatch.setattr(sse_mod, "parse_event", counting)
+    v = TurnView()
+    v._start(lambda: v._follow(iter(items)), "test-follow")
+    assert v._finished.wait(30)
+    v.flush()
+    assert count[0] == len(items)  # the follower reads each event before the fold releases it, not after
+    assert v._view["messages"]["m1"]["content"] == "tok " * 200
+
+
+def test_streamed_arguments_reach_the_page_as_appended_text_only(sent):
+    events = [
+        {"type": "turn.created", "id": "t0", "turn_id": "turn-args", "input": [], "state": {"status": "running"}},
+        {"type": "model.message", "id": "m1", "thread_id": "main"},
+        {"type": "model.message.delta", "id": "m1", "thread_id": "main",
+         "tool_calls": [{"index": 0, "id": "c1", "type": "function", "function": {"name": "f", "arguments": "{"}}]},
+        *({"type": "model.message.delta", "id": "m1", "thread_id": "main",
+           "tool_calls": [{"index": 0, "function": {"arguments": f'"k{i}": {i}, '}}]} for i in range(300)),
+    ]  # fmt: skip
+    v = TurnView()
+    for n, e in enumerate(events, 1):
+        v.feed(_item(n, e))
+        if n % 40 == 0:
+            v.flush()
+    v.flush()
+    final = v._view["tools"]["c1"]["arguments"]
+    assert final == "{" + "".join(f'"k{i}": {i}, ' for i in range(300))
+    pieces = [m["tools"]["c1"]["arguments"] for wid, m, _ in sent
+              if wid == id(v) and m.get("type") == "patch" and "c1" in (m.get("tools") or {})]  # fmt: skip
+    assert len(pieces) >= 5
+    have = 0
+    for offset, text in pieces:  # every patch continues where the previous one ended
+        assert offset == have
+        have += len(text)
+    assert have == len(final)
+    assert _replayed(v, sent) == v._view

@@ -525,10 +525,11 @@ class SessionView(anywidget.AnyWidget):
             for item in stream:
                 if view._stopped.is_set():
                     break
+                ev = item.event  # before feeding: the fold releases a delta's parsed event
                 view.feed(item)
-                if isinstance(item.event, TurnCreatedEvent) and not run.created.is_set():
+                if isinstance(ev, TurnCreatedEvent) and not run.created.is_set():
                     self._created(run)
-                if isinstance(item.event, TurnDoneEvent):
+                if isinstance(ev, TurnDoneEvent):
                     break
         except Exception as exc:
             if not run.created.is_set():

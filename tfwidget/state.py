@@ -82,26 +82,82 @@ class ThreadInfo:
         return (self.agent_info or {}).get("model")
 
 
-@dataclass(slots=True)
 class ToolCallInfo:
     """A tool call with everything known about it.
 
     ``status``: ``streaming`` (its message is still streaming), ``running`` (called, no response yet),
     ``completed`` (has a ``tool.response``), ``awaiting_approval``, ``awaiting_response`` (the turn is paused
     on it), or ``incomplete`` (the turn ended without a response).
+
+    ``arguments`` is read from the argument chunks the fold keeps for the call and joined only when read
+    (a call streamed in many deltas would otherwise be re-joined on every one of them).
     """
 
-    id: str
-    message_id: str
-    thread_id: str | None
-    index: int
-    name: str = ""
-    arguments: str = ""
-    tool_info: dict[str, Any] | None = None
-    response: Any = None
-    response_event_id: str | None = None
-    status: ToolCallStatus = "streaming"
-    child_thread_id: str | None = None
+    __slots__ = (
+        "_args",
+        "child_thread_id",
+        "id",
+        "index",
+        "message_id",
+        "name",
+        "response",
+        "response_event_id",
+        "status",
+        "thread_id",
+        "tool_info",
+    )
+    _FIELDS = (
+        "id",
+        "message_id",
+        "thread_id",
+        "index",
+        "name",
+        "arguments",
+        "tool_info",
+        "response",
+        "response_event_id",
+        "status",
+        "child_thread_id",
+    )
+
+    def __init__(
+        self,
+        id: str,
+        message_id: str,
+        thread_id: str | None,
+        index: int,
+        name: str = "",
+        arguments: str = "",
+        tool_info: dict[str, Any] | None = None,
+        response: Any = None,
+        response_event_id: str | None = None,
+        status: ToolCallStatus = "streaming",
+        child_thread_id: str | None = None,
+    ) -> None:
+        self.id = id
+        self.message_id = message_id
+        self.thread_id = thread_id
+        self.index = index
+        self.name = name
+        self._args: list[str] = [arguments]
+        self.tool_info = tool_info
+        self.response = response
+        self.response_event_id = response_event_id
+        self.status = status
+        self.child_thread_id = child_thread_id
+
+    @property
+    def arguments(self) -> str:
+        chunks = self._args
+        if len(chunks) == 1:
+            return chunks[0]
+        joined = "".join(chunks)
+        chunks[:] = [joined]  # shared with the fold: later reads (and later chunks) start from here
+        return joined
+
+    @arguments.setter
+    def arguments(self, value: str) -> None:
+        self._args = [value]
 
     @property
     def tool_type(self) -> str | None:
@@ -110,6 +166,17 @@ class ToolCallInfo:
     @property
     def server_name(self) -> str | None:
         return (self.tool_info or {}).get("server_name")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in self._FIELDS)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._FIELDS)
+        return f"ToolCallInfo({inner})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,11 +250,17 @@ class _Message:
             [tc.model_copy(deep=True), [tc.function.arguments]] for tc in (base.tool_calls or [])
         ]
 
-    def merge(self, d: ModelMessageDeltaEvent, rejected: list[int] | None = None) -> list[int]:
+    def merge(
+        self,
+        d: ModelMessageDeltaEvent,
+        rejected: list[int] | None = None,
+        appended: list[int] | None = None,
+    ) -> list[int]:
         """Merge a delta (exactly the official client's rules). Returns the tool call indexes touched.
 
         Tool call chunks whose index is negative or above :data:`MAX_TOOL_CALL_INDEX` are skipped; their
-        indexes are appended to ``rejected``."""
+        indexes are appended to ``rejected``. With ``appended``, a chunk that only adds argument text to a
+        known call is listed there instead of in the result (nothing else about the call changed)."""
         self.cache = None
         if d.content:
             if self.content_list is None:
@@ -216,6 +289,16 @@ class _Message:
                     slots.append(None)
                 slot = slots[i]
                 fn = chunk.function
+                if (
+                    appended is not None
+                    and slot is not None
+                    and not (chunk.id or chunk.type or chunk.tool_info or chunk.provider_specific_fields)
+                    and (fn is None or not fn.name)
+                ):
+                    if fn is not None and fn.arguments:
+                        slot[1].append(fn.arguments)
+                    appended.append(i)
+                    continue
                 if slot is None:
                     tc = ToolCall.model_construct(
                         id=chunk.id or "",
@@ -459,7 +542,8 @@ class TurnState:
             m = self._msgs[ev.id] = _Message(base)
             self.timeline.append(TimelineEntry("message", ev.id, ev.thread_id))
         rejected: list[int] = []
-        touched = m.merge(ev, rejected)
+        appended: list[int] = []
+        touched = m.merge(ev, rejected, appended)
         for bad in rejected:
             self._flag(
                 "invalid_tool_call_index",
@@ -469,6 +553,12 @@ class TurnState:
         self._changes.messages.add(ev.id)
         for i in touched:
             self._sync_tool(ev.id, m, i)
+        for i in appended:  # argument text only: the call's info reads it from the shared chunks
+            info = self._slot_info.get((ev.id, i))
+            if info is None:
+                self._sync_tool(ev.id, m, i)
+            else:
+                self._changes.tools.add(info.id)
         if ev.finish_reason:
             for i in range(len(m.slots)):
                 info = self._slot_info.get((ev.id, i))
@@ -491,7 +581,7 @@ class TurnState:
             self._changes.tools.add(info.id)
             self._key_tool(info, want)
         info.name = tc.function.name
-        info.arguments = m.arguments(i)
+        info._args = slot[1]  # the message's argument chunks, joined when read
         ti = tc.tool_info
         info.tool_info = ti.model_dump(exclude_none=True) if ti is not None else None
         resp = self._responses.get(info.id)

@@ -225,10 +225,12 @@ class TurnView(ArtifactsMixin, anywidget.AnyWidget):
 
     def feed(self, item: StreamItem) -> bool:
         """Apply one stream item (thread-safe). Returns ``False`` when it was a replay (already applied)."""
+        # read before the fold: it releases a delta's parsed event, which must not be parsed a second time
+        urgent = _is_settle_item(item)
         with self._lock:
             if not self._apply(item):
                 return False
-        self._request_flush(urgent=_is_settle_item(item))
+        self._request_flush(urgent=urgent)
         return True
 
     def feed_many(self, items: Iterable[StreamItem]) -> int:
@@ -454,8 +456,9 @@ class TurnView(ArtifactsMixin, anywidget.AnyWidget):
             for item in it:
                 if self._stopped.is_set():
                     break
+                ev = item.event  # before feeding: the fold releases a delta's parsed event
                 self.feed(item)
-                if isinstance(item.event, TurnDoneEvent):
+                if isinstance(ev, TurnDoneEvent):
                     break
         except Exception as exc:
             self._fail(str(exc) or type(exc).__name__)
