@@ -37,6 +37,11 @@ function ext(name) {
 }
 
 /** One image: a data URI image, or a placeholder saying why it is not shown. */
+/**
+ * @param {any} img
+ * @param {string} [alt]
+ * @param {import("./media.js").MediaPolicy | null} [media]
+ */
 export function imageNode(img, alt = "image", media = null) {
   if (img && img.kind === "data" && DATA_IMAGE.test(img.src || "")) {
     return h("img", { class: "tfw-img", attrs: { src: img.src, alt } });
@@ -240,6 +245,13 @@ export function offloadedResult(off, fetcher) {
 }
 
 /** Fill a message's media slot: images first, then artifact cards. Re-rendered only when they change. */
+/**
+ * @param {HTMLElement} slot
+ * @param {any} msg
+ * @param {any} fetcher
+ * @param {any} last
+ * @param {import("./media.js").MediaPolicy | null} [media]
+ */
 export function renderMessageMedia(slot, msg, fetcher, last, media = null) {
   // patches replace these fields whole: identity says whether they changed (a data URI can be megabytes)
   if (last.media && last.media[0] === msg.images && last.media[1] === msg.artifacts) return;

@@ -13,11 +13,14 @@ const SERIES = [
  * Build the chart for `usage` (the view's usage list) and a legend. `threadLabel(id)` names a thread
  * for the tooltips. With `spans` (the view's spans: cost and context window per call), a cumulative
  * cost line on a right axis and the context window (a dashed line, or its peak fill when far above).
+ * @param {any[] | null | undefined} usage
+ * @param {(id: string) => string} [threadLabel]
+ * @param {any[] | null} [spans]
  */
 export function usageChart(usage, threadLabel = (id) => id, spans = null) {
   const spanOf = new Map((spans || []).filter((s) => s.kind === "model_call").map((s) => [s.id, s]));
   const rows = (usage || []).map((u, i) => {
-    const p = usageParts(u);
+    const p = /** @type {NonNullable<ReturnType<typeof usageParts>>} */ (usageParts(u));
     const segments = {};
     if (p.breakdown) {
       Object.assign(segments, p.breakdown);

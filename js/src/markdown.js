@@ -17,13 +17,15 @@ marked.use({
   },
 });
 
+/** @type {import("dompurify").DOMPurify | null} */
 let purifier = null;
 
 /** The shared DOMPurify instance, with a hook that makes every link open safely. */
 function getPurifier() {
   if (purifier) return purifier;
-  purifier = DOMPurify(window);
-  purifier.addHook("afterSanitizeAttributes", (node) => {
+  const made = DOMPurify(window);
+  purifier = made;
+  made.addHook("afterSanitizeAttributes", (node) => {
     if (node.tagName === "A") {
       const href = node.getAttribute("href") || "";
       if (!/^(https?:|mailto:|#)/i.test(href.trim())) node.removeAttribute("href");
@@ -56,6 +58,7 @@ const FENCE = /^ {0,3}(`{3,}|~{3,})/;
 /** A cheap upper estimate of the container nesting of markdown text (linear time, no recursion). */
 export function nestingDepth(source) {
   let max = 0;
+  /** @type {string | null} */
   let fence = null;
   for (const line of (source || "").split("\n")) {
     const f = FENCE.exec(line);
@@ -79,10 +82,15 @@ export function nestingDepth(source) {
   return max;
 }
 
-/** Markdown source -> sanitized HTML string (`media`: the view's MediaPolicy, see media.js). */
+/**
+ * Markdown source -> sanitized HTML string (`media`: the view's MediaPolicy, see media.js).
+ * @param {string | null | undefined} source
+ * @param {import("./media.js").MediaPolicy | null} [media]
+ * @returns {string}
+ */
 export function renderMarkdown(source, media = null) {
   const html = marked.parse(source || "");
-  return sanitizing(media, () => getPurifier().sanitize(html, PURIFY_OPTIONS));
+  return sanitizing(media, () => getPurifier().sanitize(/** @type {string} */ (html), PURIFY_OPTIONS));
 }
 
 /** Split markdown into top-level blocks; returns the raw text of each. */
@@ -97,6 +105,10 @@ export function splitBlocks(source) {
  * (an edit rather than an append) resets the container.
  */
 export class StreamingMarkdown {
+  /**
+   * @param {HTMLElement} container
+   * @param {import("./media.js").MediaPolicy | null} [media]
+   */
   constructor(container, media = null) {
     this.container = container;
     this.media = media;

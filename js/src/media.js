@@ -15,6 +15,7 @@ const DATA_IMAGE = /^data:image\/(png|gif|jpeg|webp|avif|bmp);/i;
 const HTTP = /^https?:\/\//i;
 
 /** The policy the sanitizer hook reads while one piece of markdown is sanitized (see `sanitizing`). */
+/** @type {{allowed: boolean} & Record<string, any> | null} */
 let current = null;
 
 /**

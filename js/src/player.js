@@ -39,6 +39,7 @@ export function mountPlayer(model, root) {
   let meta = model.get("_player_meta") || {};
   let state = model.get("_player") || {};
   let dragging = false;
+  /** @type {number | null} */
   let pendingSeek = null;
   let seekTimer = 0;
 

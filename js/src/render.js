@@ -47,6 +47,20 @@ export class TurnRenderer {
     this.media = new MediaPolicy();
     /** Fetches sandbox files through Python (artifacts.js); null without a kernel. */
     this.fetcher = null;
+    /** The Transcript / Timeline tabs (set by build). @type {ReturnType<typeof attachTimeline>} */
+    this.timeline = /** @type {any} */ (null);
+    // what is on screen, by id (reset by resetTranscript)
+    /** @type {Map<string, any>} */
+    this.messageEls = new Map();
+    /** @type {Map<string, any>} */
+    this.toolEls = new Map();
+    /** @type {Map<string, any>} */
+    this.threadEls = new Map();
+    /** @type {Map<string, any>} */
+    this.eventEls = new Map();
+    /** @type {Map<string, any>} */
+    this.pauseEls = new Map();
+    this.placed = 0;
     this.build();
   }
 
@@ -189,6 +203,7 @@ export class TurnRenderer {
     const v = this.store.view;
     const created = parseTime(v.created_at);
     const completed = parseTime(v.completed_at);
+    /** @type {number | null} */
     let ms = null;
     if (created != null && completed != null) ms = completed - created;
     else if (v.started_ms != null && LIVE.has(v.status)) ms = Date.now() - v.started_ms;
@@ -419,6 +434,7 @@ export class TurnRenderer {
     const headKey = `${tool.name}|${tool.tool_type}|${tool.server_name}|${status}`;
     if (headKey !== t.last.head) {
       t.last.head = headKey;
+      /** @type {string | null} */
       let origin = null;
       if (tool.tool_type === "mcp") origin = tool.server_name ? `MCP · ${tool.server_name}` : "MCP";
       else if (tool.tool_type === "truefoundry-system") origin = "system tool";
@@ -550,7 +566,7 @@ function renderResponse(el, response) {
 }
 
 export function usageChip(usage, span = null) {
-  const p = usageParts(usage);
+  const p = /** @type {NonNullable<ReturnType<typeof usageParts>>} */ (usageParts(usage));
   const bits = [`in ${fmtInt(p.input)}`, `out ${fmtInt(p.output)}`];
   if (p.cacheRead) bits.push(`cache read ${fmtInt(p.cacheRead)}`);
   if (p.cacheWrite) bits.push(`cache write ${fmtInt(p.cacheWrite)}`);

@@ -101,6 +101,7 @@ export class ControlsRenderer {
     bits.push(h("span", { class: "tfw-composer-turns", text: `${st.turns || 0} turn${st.turns === 1 ? "" : "s"}` }));
     bits.push(h("span", { class: "tfw-spacer" }));
     const pending = Array.isArray(st.pending) ? st.pending : [];
+    /** @type {string | null} */
     let what = null;
     if (st.busy === "send") what = "sending…";
     else if (st.busy === "resume") what = "resuming…";

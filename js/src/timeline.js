@@ -36,6 +36,7 @@ export function layoutTimeline(spans, { nowMs = null, live = false } = {}) {
       childrenOfTool.get(parent.id).push(th);
     }
   }
+  /** @type {Map<string, {span: any, start: number, end: number, open: boolean}[]>} */
   const barsOf = new Map(threads.map((th) => [th.id, []]));
   for (const s of list) {
     if (s.kind !== "model_call" && s.kind !== "tool_call" && s.kind !== "pause") continue;
@@ -44,7 +45,7 @@ export function layoutTimeline(spans, { nowMs = null, live = false } = {}) {
     if (s.start_ms == null) continue; // never timed: nothing to draw
     const open = s.end_ms == null;
     const end = open ? Math.max(endOfOpen, s.start_ms) : s.end_ms;
-    barsOf.get(lane).push({ span: s, start: s.start_ms, end, open });
+    barsOf.get(lane)?.push({ span: s, start: s.start_ms, end, open });
   }
 
   const lanes = [];
@@ -350,13 +351,15 @@ export function attachTimeline(renderer) {
 
 /** Scroll the transcript to a span's card and flash it. */
 export function jumpTo(renderer, kind, id) {
+  /** @type {HTMLElement | null} */
   let el = null;
   if (kind === "model_call") el = renderer.messageEls?.get(id)?.root;
   else if (kind === "tool_call" || kind === "pause") el = renderer.toolEls?.get(id)?.root;
   else if (kind === "thread") el = id === "main" ? renderer.mainEl : renderer.threadEls?.get(id)?.root;
   if (!el) return false;
   for (let p = el.parentElement; p && p !== renderer.scrollEl; p = p.parentElement) {
-    if (p.tagName === "DETAILS" && !p.open) p.open = true;
+    const d = /** @type {HTMLDetailsElement} */ (p);
+    if (p.tagName === "DETAILS" && !d.open) d.open = true;
   }
   const box = renderer.scrollEl;
   renderer.stick = false;
