@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._session_state import Run, SessionState
-from .contracts import LIVE_STATUSES
+from .contracts import LIVE_STATUSES, TurnActions
 from .resolution import input_label, resolve
 
 
@@ -28,7 +28,7 @@ def turn_entries(state: SessionState) -> list[dict[str, Any]]:
             tid = run.view.turn_id or ""
             # copies: the state changes its dicts in place, a trait must never share them
             decisions = {cid: dict(d) for cid, d in state.decisions.get(tid, {}).items()}
-            actions: dict[str, Any]
+            actions: TurnActions
             if run is paused:
                 actions = {"enabled": True, "busy": busy is not None, "decisions": decisions, "sent": False}
             elif tid in state.resumed or decisions:

@@ -446,7 +446,12 @@ class ViewTracker:
     ) -> Patch | None:
         """One patch covering ``changes`` (from ``state.take_changes()``), or ``None`` when nothing that
         the front end shows changed. The tracker's view is updated to match."""
-        ctx = {"status": status, "detail": detail, "started_ms": started_ms, "notices": notices}
+        ctx: dict[str, Any] = {
+            "status": status,
+            "detail": detail,
+            "started_ms": started_ms,
+            "notices": notices,
+        }
         if self._reset_needed:
             self.reset(state, **ctx)
             return {"type": "patch", "rev": self.rev, "set": {k: v for k, v in self.view.items()
