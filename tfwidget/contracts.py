@@ -367,19 +367,29 @@ def js_module() -> str:
     """The text of ``js/src/contracts.gen.js``: the shared lists and JSDoc typedefs of the view model."""
     live = [s for s in VIEW_STATUSES if s in LIVE_STATUSES]
     lists = [
-        ("VIEW_STATUSES", "Statuses the view's header shows.", VIEW_STATUSES),
-        ("LIVE_STATUSES", "View statuses of a turn that still runs.", tuple(live)),
-        ("THREAD_STATUSES", "Statuses of a thread.", THREAD_STATUSES),
-        ("TOOL_CALL_STATUSES", "Statuses of a tool call.", TOOL_CALL_STATUSES),
-        ("VIEW_TIMELINE_KINDS", "Kinds of view timeline entries.", VIEW_TIMELINE_KINDS),
-        ("PAUSE_KINDS", "Kinds of pause cards.", PAUSE_KINDS),
-        ("INTENT_ACTIONS", "Actions a button may ask of Python.", INTENT_ACTIONS),
-        ("NOTICE_LEVELS", "Levels of a notice.", NOTICE_LEVELS),
-        ("MESSAGE_TEXT_FIELDS", "Message fields that patches send as [offset, text].", MESSAGE_TEXT_FIELDS),
-        ("TOOL_TEXT_FIELDS", "Tool fields that patches send as [offset, text].", TOOL_TEXT_FIELDS),
-        ("USAGE_BREAKDOWN_KEYS", "input_tokens_breakdown keys of a usage record.", USAGE_BREAKDOWN_KEYS),
-        ("USAGE_TOKEN_KEYS", "Token counts of a usage record.", USAGE_TOKEN_KEYS),
-        ("SET_KEYS", "Top-level view keys a patch may replace whole.", SET_KEYS),
+        ("VIEW_STATUSES", "Statuses the view's header shows.", VIEW_STATUSES, "ViewStatus"),
+        ("LIVE_STATUSES", "View statuses of a turn that still runs.", tuple(live), "ViewStatus"),
+        ("THREAD_STATUSES", "Statuses of a thread.", THREAD_STATUSES, "ThreadStatus"),
+        ("TOOL_CALL_STATUSES", "Statuses of a tool call.", TOOL_CALL_STATUSES, "ToolCallStatus"),
+        ("VIEW_TIMELINE_KINDS", "Kinds of view timeline entries.", VIEW_TIMELINE_KINDS, "TimelineKind"),
+        ("PAUSE_KINDS", "Kinds of pause cards.", PAUSE_KINDS, "PauseKind"),
+        ("INTENT_ACTIONS", "Actions a button may ask of Python.", INTENT_ACTIONS, "IntentAction"),
+        ("NOTICE_LEVELS", "Levels of a notice.", NOTICE_LEVELS, "string"),
+        (
+            "MESSAGE_TEXT_FIELDS",
+            "Message fields that patches send as [offset, text].",
+            MESSAGE_TEXT_FIELDS,
+            "string",
+        ),
+        ("TOOL_TEXT_FIELDS", "Tool fields that patches send as [offset, text].", TOOL_TEXT_FIELDS, "string"),
+        (
+            "USAGE_BREAKDOWN_KEYS",
+            "input_tokens_breakdown keys of a usage record.",
+            USAGE_BREAKDOWN_KEYS,
+            "string",
+        ),
+        ("USAGE_TOKEN_KEYS", "Token counts of a usage record.", USAGE_TOKEN_KEYS, "string"),
+        ("SET_KEYS", "Top-level view keys a patch may replace whole.", SET_KEYS, "string"),
     ]
     out = [
         "// @ts-check",
@@ -394,9 +404,9 @@ def js_module() -> str:
         f"/** @typedef {{{_js_union(INTENT_ACTIONS)}}} IntentAction */",
         "",
     ]
-    for name, doc, values in lists:
+    for name, doc, values, js_type in lists:
         out += [
-            f"/** {doc} @type {{readonly string[]}} */",
+            f"/** {doc} @type {{readonly {js_type}[]}} */",
             f"export const {name} = Object.freeze({_js_list(values)});",
         ]
     out += [

@@ -9,19 +9,19 @@
 /** @typedef {"approval" | "question" | "mcp_auth"} PauseKind */
 /** @typedef {"send" | "approve" | "deny" | "answer" | "clear" | "resume" | "cancel"} IntentAction */
 
-/** Statuses the view's header shows. @type {readonly string[]} */
+/** Statuses the view's header shows. @type {readonly ViewStatus[]} */
 export const VIEW_STATUSES = Object.freeze(["connecting", "streaming", "reconnecting", "paused", "done", "cancelled", "error"]);
-/** View statuses of a turn that still runs. @type {readonly string[]} */
+/** View statuses of a turn that still runs. @type {readonly ViewStatus[]} */
 export const LIVE_STATUSES = Object.freeze(["connecting", "streaming", "reconnecting"]);
-/** Statuses of a thread. @type {readonly string[]} */
+/** Statuses of a thread. @type {readonly ThreadStatus[]} */
 export const THREAD_STATUSES = Object.freeze(["running", "done", "paused", "cancelled", "error"]);
-/** Statuses of a tool call. @type {readonly string[]} */
+/** Statuses of a tool call. @type {readonly ToolCallStatus[]} */
 export const TOOL_CALL_STATUSES = Object.freeze(["streaming", "running", "completed", "awaiting_approval", "awaiting_response", "incomplete"]);
-/** Kinds of view timeline entries. @type {readonly string[]} */
+/** Kinds of view timeline entries. @type {readonly TimelineKind[]} */
 export const VIEW_TIMELINE_KINDS = Object.freeze(["message", "pause", "event"]);
-/** Kinds of pause cards. @type {readonly string[]} */
+/** Kinds of pause cards. @type {readonly PauseKind[]} */
 export const PAUSE_KINDS = Object.freeze(["approval", "question", "mcp_auth"]);
-/** Actions a button may ask of Python. @type {readonly string[]} */
+/** Actions a button may ask of Python. @type {readonly IntentAction[]} */
 export const INTENT_ACTIONS = Object.freeze(["send", "approve", "deny", "answer", "clear", "resume", "cancel"]);
 /** Levels of a notice. @type {readonly string[]} */
 export const NOTICE_LEVELS = Object.freeze(["info", "warning", "error"]);
