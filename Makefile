@@ -3,6 +3,7 @@
 #               and run `tfwidget demo`
 #   make test   add the test tools (chromium included) and run every stage: lint, js, python, notebooks,
 #               browser, wheel; each stage runs even when an earlier one failed, then all are reported
+#   make check  the inner loop (under a minute): ruff, ruff format --check, mypy and the fast unit tests
 # Everything lands in ./.venv and ./js/node_modules; nothing is installed globally except chromium.
 # The OpenTelemetry test's Arize Phoenix server (~850 MB) gets its own ./.venv-phoenix (`make phoenix`).
 
@@ -19,7 +20,7 @@ PHOENIX_VENV  ?= .venv-phoenix
 PHOENIX_STAMP := $(PHOENIX_VENV)/.phoenix-installed
 PHOENIX_PKG   ?= arize-phoenix==20.26.1
 
-.PHONY: demo test setup test-setup build chromium phoenix lint bench clean $(addprefix test-,$(STAGES))
+.PHONY: demo test check setup test-setup build chromium phoenix lint bench clean $(addprefix test-,$(STAGES))
 
 demo: setup
 	$(VENV)/bin/tfwidget demo $(DEMO_ARGS)
@@ -39,6 +40,13 @@ test: test-setup chromium phoenix
 test-lint:
 	$(VENV)/bin/ruff check tfwidget tests benchmarks
 	$(VENV)/bin/ruff format --check tfwidget tests benchmarks
+	$(PY) -m mypy
+
+# lint, types and the unit tests that need no browser, notebook, Phoenix or long run (marked `slow`):
+# stops at the first failure
+check: test-setup test-lint
+	$(PY) -m pytest tests -q -x -m "not slow and not browser" --ignore=tests/browser --ignore=tests/wheel \
+	  -p no:cacheprovider $(PYTEST_ARGS)
 
 test-js:
 	cd js && npm test

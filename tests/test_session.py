@@ -133,6 +133,35 @@ def test_dataframes_cover_all_turns_with_turn_id_first(sim, client, sent):
     assert set(view.tool_calls_df["turn_id"]) == {b.turn_id}
 
 
+FRAMES = ("df", "messages_df", "tool_calls_df", "usage_df", "spans_df")
+
+
+def test_session_frames_stack_as_a_collection_does(sim, client, sent):
+    """One stacking rule: a session's frames have the columns and dtypes of a TurnCollection's of the same
+    turns (``turn_id`` as pandas ``string``), with no turns as with some."""
+    import pandas as pd
+
+    from tfwidget.analysis import TurnCollection, concat
+
+    view = chat("sim-agent", client=client)
+    empty = TurnCollection({})
+    for name in FRAMES:
+        mine, theirs = getattr(view, name), getattr(empty, name)
+        assert len(mine) == 0 and list(mine.columns) == list(theirs.columns), name
+        assert dict(mine.dtypes) == dict(theirs.dtypes), name
+        assert list(mine.columns[1:]) == list(getattr(TurnView(), name).columns), name
+    assert len(view.usage_df.columns) > 1
+    a = view.send("first message")
+    view.wait(10)
+    b = view.send("Please refund order 7")
+    view.wait(10)
+    both = concat({a.turn_id: a.state, b.turn_id: b.state})
+    for name in FRAMES:
+        mine, theirs = getattr(view, name), getattr(both, name)
+        assert mine["turn_id"].dtype == pd.StringDtype(), name
+        pd.testing.assert_frame_equal(mine, theirs, check_dtype=True, obj=name)
+
+
 # ------------------------------------------------------------------------------------------ approvals
 
 

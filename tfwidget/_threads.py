@@ -23,7 +23,7 @@ def thread_class() -> type[threading.Thread]:
         from marimo._runtime.context.types import runtime_context_installed
 
         if runtime_context_installed():
-            return marimo.Thread  # type: ignore[no-any-return]
+            return marimo.Thread
     except Exception:  # pragma: no cover - another marimo layout: plain threads still work in Jupyter
         pass
     return threading.Thread

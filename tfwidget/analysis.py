@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ._facade import FrameName, FramesFacade, stack_frames
 from .frames import EVENTS_COLUMNS
 from .recording import load
 from .sse import StreamItem
@@ -199,7 +200,7 @@ def _same(a: tuple[Any, str | None], b: tuple[Any, str | None]) -> bool:
     return a[0] is b[0] and a[1] == b[1]
 
 
-class TurnCollection:
+class TurnCollection(FramesFacade):
     """Several turns analysed together (build one with :func:`concat`).
 
     The DataFrames are the per-turn ones (see :mod:`tfwidget.frames`) stacked, each with a leading
@@ -283,44 +284,12 @@ class TurnCollection:
         kept = self._small.get(key)
         return kept[1][attr] if kept is not None and _same(kept[0], _pricing_key()) else None
 
-    @property
-    def df(self) -> pd.DataFrame:
-        """One row per stream item of every turn: ``turn_id`` + the ``df`` columns."""
-        return self._stack("df")
-
-    @property
-    def messages_df(self) -> pd.DataFrame:
-        """One row per merged model message of every turn: ``turn_id`` + the ``messages_df`` columns."""
-        return self._stack("messages_df")
-
-    @property
-    def tool_calls_df(self) -> pd.DataFrame:
-        """One row per tool call of every turn: ``turn_id`` + the ``tool_calls_df`` columns."""
-        return self._stack("tool_calls_df")
-
-    @property
-    def usage_df(self) -> pd.DataFrame:
-        """One row per model call with usage, of every turn: ``turn_id`` + the ``usage_df`` columns."""
-        return self._stack("usage_df")
-
-    @property
-    def spans_df(self) -> pd.DataFrame:
-        """One row per span of every turn: ``turn_id`` + the ``spans_df`` columns. A paused turn's waits
-        end when the turn that resumed it started (see :func:`tfwidget.timing.link_pauses`)."""
-        from .timing import link_pauses
-
-        states = dict(self.states.items())  # linked across turns: every state is held while this runs
-        link_pauses(states.values())
-        frames = []
-        for key, state in states.items():
-            f = state.spans_df
-            f.insert(0, "turn_id", pd.array([key] * len(f), dtype="string"))
-            frames.append(f)
-        if not frames:
-            f = TurnState().spans_df
-            f.insert(0, "turn_id", pd.array([], dtype="string"))
-            return f
-        return pd.concat(frames, ignore_index=True)
+    def _frame(self, name: FrameName) -> pd.DataFrame:
+        # df, messages_df, ... (FramesFacade): spans are linked across turns, so every state is held while
+        # they are stacked (the shared stack_frames); the other frames take the one-pass stacking above
+        if name == "spans_df":
+            return stack_frames(((key, st, st) for key, st in self.states.items()), name, TurnState())
+        return self._stack(name)
 
     @property
     def turns_df(self) -> pd.DataFrame:

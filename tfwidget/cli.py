@@ -368,12 +368,11 @@ def _short(text: str | None, width: int) -> str:
 
 
 def _input_text(item: Any) -> str:
+    from .resolution import content_text
+
     d = item if isinstance(item, dict) else getattr(item, "model_dump", lambda **_: {})(exclude_none=True)
     if d.get("type") == "user.message":
-        c = d.get("content")
-        if isinstance(c, list):
-            return " ".join(str(p.get("text", "")) for p in c if isinstance(p, dict))
-        return str(c or "")
+        return content_text(d.get("content"), " ")
     return f"({d.get('type', 'input')})"
 
 
@@ -424,8 +423,8 @@ def summarize(state: Any, *, name: str | None = None, width: int = 100) -> str:
         lines.append("waiting for:")
         for p in pauses:
             if p.type == "mcp.auth_required":
-                names = ", ".join(sv.name or sv.id or "?" for sv in p.mcp_servers)
-                lines.append(f"  sign-in to MCP server(s): {names}")
+                servers = ", ".join(sv.name or sv.id or "?" for sv in p.mcp_servers)
+                lines.append(f"  sign-in to MCP server(s): {servers}")
                 continue
             what = "approval of" if p.type == "tool.approval_required" else "a response to"
             for pc in p.tool_calls:

@@ -182,14 +182,13 @@ def server_message(body: str) -> str | None:
         return None
     if isinstance(obj, dict):
         err = obj.get("error")
-        if isinstance(err, dict) and isinstance(err.get("message"), str):
-            return err["message"]
+        if isinstance(err, dict) and isinstance(msg := err.get("message"), str):
+            return msg
         if isinstance(err, str):
             return err
-        if isinstance(obj.get("message"), str):
-            return obj["message"]
-        if isinstance(obj.get("detail"), str):
-            return obj["detail"]
+        for key in ("message", "detail"):
+            if isinstance(msg := obj.get(key), str):
+                return msg
     return None
 
 

@@ -360,7 +360,8 @@ _MODELS: dict[str, type[_EventBase]] = {
 #: The event types of the protocol that tfwidget models.
 EVENT_TYPES: tuple[str, ...] = tuple(_MODELS)
 
-Event = Union[  # noqa: UP007  (a runtime alias usable in isinstance-free annotations)
+# the types in _MODELS, in its order (tests/test_typing.py checks the two agree)
+_KnownEvent = Union[  # noqa: UP007  (a runtime alias usable in isinstance-free annotations)
     TurnCreatedEvent,
     TurnDoneEvent,
     ModelMessageEvent,
@@ -373,15 +374,13 @@ Event = Union[  # noqa: UP007  (a runtime alias usable in isinstance-free annota
     McpInitializeEvent,
     McpAuthRequiredEvent,
     SandboxCreatedEvent,
-    UnknownEvent,
 ]
+Event = Union[_KnownEvent, UnknownEvent]  # noqa: UP007
 
 
 # A union tagged on the "type" field, resolved inside pydantic-core. An unknown type fails validation and
 # takes the (rare) fallback path below, which keeps it as an UnknownEvent.
-_ADAPTER: TypeAdapter[Any] = TypeAdapter(
-    Annotated[Union[tuple(_MODELS.values())], Discriminator("type")]  # noqa: UP007
-)
+_ADAPTER: TypeAdapter[_KnownEvent] = TypeAdapter(Annotated[_KnownEvent, Discriminator("type")])
 _VALIDATE_JSON = _ADAPTER.validator.validate_json
 _VALIDATE_PYTHON = _ADAPTER.validator.validate_python
 
@@ -422,7 +421,8 @@ def parse_event(data: str | bytes | bytearray | Mapping[str, Any]) -> Event:
     """
     if isinstance(data, (str, bytes, bytearray)):
         try:
-            return _VALIDATE_JSON(data)
+            event: Event = _VALIDATE_JSON(data)
+            return event
         except ValidationError as err:
             try:
                 obj = json.loads(data)
@@ -433,6 +433,7 @@ def parse_event(data: str | bytes | bytearray | Mapping[str, Any]) -> Event:
         raise EventParseError(f"an event must be a JSON object, got {type(data).__name__}")
     obj = dict(data)
     try:
-        return _VALIDATE_PYTHON(obj)
+        event = _VALIDATE_PYTHON(obj)
+        return event
     except ValidationError as err:
         return _fallback(_check_shape(obj), err)

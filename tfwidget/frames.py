@@ -52,6 +52,7 @@ import pandas as pd
 from ._arrow_frames import parse_released, scatter_columns
 from .artifacts import find_offloaded
 from .events import ModelMessageDeltaEvent, ModelMessageEvent, ToolResponseEvent
+from .resolution import content_text
 from .timing import call_timing_columns, tool_timing_columns, usage_extra_columns
 
 if TYPE_CHECKING:
@@ -98,16 +99,7 @@ def _times(values: Sequence[str | None]) -> pd.Series:
 
 
 def _text(content: Any) -> str | None:
-    if content is None or isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for p in content:
-            t = getattr(p, "text", None) if not isinstance(p, dict) else p.get("text")
-            if t:
-                parts.append(t)
-        return "".join(parts)
-    return str(content)
+    return None if content is None else content_text(content)
 
 
 class EventRows:

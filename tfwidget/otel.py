@@ -320,7 +320,9 @@ class _Builder:
         return out
 
     # -- building
-    def start(self, sid: int, name: str, parent: Any, start_ns: int, attrs: dict[str, Any], links: Any = ()):
+    def start(
+        self, sid: int, name: str, parent: Any, start_ns: int, attrs: dict[str, Any], links: Any = ()
+    ) -> Any:
         from opentelemetry import trace
 
         self._next_span = sid
@@ -628,7 +630,9 @@ class _Builder:
             a["output.value"] = self.content(_text_of(th.output) if th.output is not None else None)
         return a
 
-    def chat_attrs(self, m: ModelMessageEvent, model: str | None, start: int, first: int | None) -> dict:
+    def chat_attrs(
+        self, m: ModelMessageEvent, model: str | None, start: int, first: int | None
+    ) -> dict[str, Any]:
         cost = self.costs.get(m.id)
         u = m.usage
         a: dict[str, Any] = {
@@ -835,7 +839,8 @@ def to_otlp_json(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
     from google.protobuf.json_format import MessageToDict
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
-    return _hex_ids(MessageToDict(encode_spans(spans), use_integers_for_enums=True))
+    out: dict[str, Any] = _hex_ids(MessageToDict(encode_spans(spans), use_integers_for_enums=True))
+    return out
 
 
 class _Problems(logging.Handler):

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import traitlets
 
+from ._facade import FrameName
 from .recording import save
 from .sse import StreamItem
 from .state import TurnState
@@ -367,21 +368,9 @@ class PlayerView(TurnView):
     def turn_id(self) -> str | None:
         return self._full.turn_id
 
-    @property
-    def df(self) -> pd.DataFrame:
-        return self._full.df
-
-    @property
-    def messages_df(self) -> pd.DataFrame:
-        return self._full.messages_df
-
-    @property
-    def tool_calls_df(self) -> pd.DataFrame:
-        return self._full.tool_calls_df
-
-    @property
-    def usage_df(self) -> pd.DataFrame:
-        return self._full.usage_df
+    def _frame(self, name: FrameName) -> pd.DataFrame:
+        # df, messages_df, ... of the whole recording (at_position() gives the position's)
+        return self._full._frame(name)
 
     def plot_usage(self, **kwargs: Any) -> Any:
         from .analysis import plot_usage

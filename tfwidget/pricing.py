@@ -244,7 +244,8 @@ class Reconciliation:
         return None
 
 
-_CURRENT: list[Any] = [None, None]  # [Pricing or None, main-thread model or None]
+# [Pricing or None, main-thread model or None]
+_CURRENT: tuple[Pricing | None, str | None] = (None, None)
 
 
 def set_pricing(pricing: Pricing | None = None, *, model: str | None = None) -> None:
@@ -257,7 +258,8 @@ def set_pricing(pricing: Pricing | None = None, *, model: str | None = None) -> 
         raise TypeError(f"pricing must be a tfwidget.Pricing, not {type(pricing).__name__}")
     if model is not None and not isinstance(model, str):
         raise TypeError(f"model must be a model name (str), not {type(model).__name__}")
-    _CURRENT[0], _CURRENT[1] = pricing, model
+    global _CURRENT
+    _CURRENT = (pricing, model)
 
 
 def current_pricing() -> Pricing:

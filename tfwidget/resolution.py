@@ -34,21 +34,27 @@ class Resolution(TypedDict):
     label: str  # the decision in words, e.g. "Denied process_refund: amount too high"
 
 
-def content_text(content: Any) -> str:
-    """The text of an input item's content (a string or a list of ``{"type": "text", "text"}`` parts)."""
+def content_text(content: Any, sep: str = "") -> str:
+    """The text of a content value, the one rule for every reader of message and input content.
+
+    A string is its own text; a list of parts (``{"type": "text", "text"}`` dicts, content part models or
+    strings) gives the texts of its parts joined with ``sep`` (a part without text, e.g. an image, adds
+    nothing); ``None`` gives ``""``; anything else its ``str()``.
+    """
     if content is None:
         return ""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        parts = []
-        for part in content:
-            if isinstance(part, Mapping):
-                parts.append(str(part.get("text") or ""))
-            else:
-                parts.append(str(part))
-        return "".join(parts)
+        return sep.join(text for text in map(_part_text, content) if text)
     return str(content)
+
+
+def _part_text(part: Any) -> str:
+    if isinstance(part, str):
+        return part
+    text = _field(part, "text")
+    return text if isinstance(text, str) else ""
 
 
 def _field(item: Any, name: str) -> Any:
@@ -68,10 +74,11 @@ def resolution_of(item: Any, tool_name: str | None = None) -> Resolution | None:
     name = tool_name or str(call_id)
     if kind == "user.tool_approval":
         approval = _field(item, "approval") or {}
-        status = approval.get("status") if isinstance(approval, Mapping) else None
-        reason = approval.get("reason") if isinstance(approval, Mapping) else None
+        if not isinstance(approval, Mapping):
+            approval = {}
+        reason = approval.get("reason")
         reason = str(reason).strip() if reason else None
-        if status == "allow":
+        if approval.get("status") == "allow" or approval.get("approved") is True:  # (older gateways)
             return Resolution(tool_call_id=str(call_id), decision="approved", reason=None, text=None,
                               label=f"Approved {name}")  # fmt: skip
         label = f"Denied {name}" + (f": {reason}" if reason else "")

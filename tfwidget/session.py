@@ -33,13 +33,13 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anywidget
 import traitlets
 
 from . import _session_ui
+from ._facade import FrameName, FramesFacade, stack_frames
 from ._session_history import load_history
 from ._session_intents import IntentDispatcher, act
 from ._session_state import PendingAction, PendingActionsError, Run, RunKind, SessionError, SessionState
@@ -50,6 +50,7 @@ from .durable import display_session, refresh_session_static
 from .errors import GatewayError
 from .events import TurnCreatedEvent, TurnDoneEvent
 from .sse import StreamItem
+from .state import TurnState
 from .widget import _BUNDLE_MISSING, _BUNDLE_OK, _CSS_PATH, _ESM_PATH, TurnView, _repr_metadata
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ class SessionTurnView(TurnView):
         self._session_ref._on_turn_view(self._key, self, change["new"])
 
 
-class SessionView(anywidget.AnyWidget):
+class SessionView(FramesFacade, anywidget.AnyWidget):
     """All turns of one session in one view, with a message box and actions for pauses.
 
     Build one with :func:`chat`. Turns are :class:`~tfwidget.widget.TurnView` s (``turns``, newest last);
@@ -153,8 +154,8 @@ class SessionView(anywidget.AnyWidget):
     """
 
     # the same bundle as TurnView (constructing a view without it raises the clear error)
-    _esm: Path | str = _ESM_PATH if _BUNDLE_OK else "export default { render() {} };"
     if _BUNDLE_OK:
+        _esm = _ESM_PATH
         _css = _CSS_PATH
 
     #: turns (key, turn id, action state) and the controls; small, reassigned on every change
@@ -254,46 +255,9 @@ class SessionView(anywidget.AnyWidget):
     def intents_ignored(self) -> int:
         return self._intents.ignored
 
-    def _frame(self, attr: str) -> pd.DataFrame:
-        import pandas as pd
-
-        frames = []
-        for view in self.turns:
-            df = getattr(view, attr).copy()
-            df.insert(0, "turn_id", view.turn_id)
-            frames.append(df)
-        if not frames:
-            return pd.DataFrame({"turn_id": pd.Series([], dtype=object)})
-        return pd.concat(frames, ignore_index=True)
-
-    @property
-    def df(self) -> pd.DataFrame:
-        """Every event of every turn (see :attr:`TurnState.df`), with a leading ``turn_id`` column."""
-        return self._frame("df")
-
-    @property
-    def messages_df(self) -> pd.DataFrame:
-        """Merged messages of every turn, with a leading ``turn_id`` column."""
-        return self._frame("messages_df")
-
-    @property
-    def tool_calls_df(self) -> pd.DataFrame:
-        """Tool calls of every turn, with a leading ``turn_id`` column."""
-        return self._frame("tool_calls_df")
-
-    @property
-    def usage_df(self) -> pd.DataFrame:
-        """Usage of every model call of every turn, with a leading ``turn_id`` column."""
-        return self._frame("usage_df")
-
-    @property
-    def spans_df(self) -> pd.DataFrame:
-        """Spans of every turn, with a leading ``turn_id`` column; a paused turn's waits end when the turn
-        that resumed it started (see :func:`tfwidget.timing.link_pauses`)."""
-        from .timing import link_pauses
-
-        link_pauses(view.state for view in self.turns)
-        return self._frame("spans_df")
+    def _frame(self, name: FrameName) -> pd.DataFrame:
+        # df, messages_df, ... (FramesFacade) of every turn, with a leading turn_id column
+        return stack_frames(((v.turn_id, v, v.state) for v in self.turns), name, TurnState())
 
     def __repr__(self) -> str:
         return (
@@ -310,7 +274,7 @@ class SessionView(anywidget.AnyWidget):
 
     # ------------------------------------------------------------------ the Python API
 
-    def send(self, text: Any, buffers: Any = None, *, timeout: float = _CREATE_TIMEOUT) -> Any:  # type: ignore[override]
+    def send(self, text: Any, buffers: Any = None, *, timeout: float = _CREATE_TIMEOUT) -> Any:
         """Send a user message: creates a turn and streams it into the view (in the background).
 
         Returns the new turn's :class:`~tfwidget.widget.TurnView` once the gateway created it. Like the

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ._facade import FrameName, FramesFacade, turn_frame
 from .artifacts import classify_image_url, content_images, iter_image_blocks
 from .contracts import ThreadStatus, TimelineKind, ToolCallStatus, TurnStatus
 from .events import (
@@ -394,7 +395,7 @@ class _Message:
             "refusal": self._join(self.refusal),
         }
         if self.slots:
-            calls = []
+            calls: list[Any] = []
             for i, slot in enumerate(self.slots):
                 if slot is None:
                     calls.append(None)
@@ -406,7 +407,7 @@ class _Message:
         return self.cache
 
 
-class TurnState:
+class TurnState(FramesFacade):
     """The merged state of one turn, built by applying stream items in order.
 
     >>> from tfwidget import load
@@ -903,46 +904,9 @@ class TurnState:
 
     # ------------------------------------------------------------------ DataFrames
 
-    @property
-    def df(self) -> pd.DataFrame:
-        """One row per stream item, deltas included (see :func:`tfwidget.frames.events_frame`)."""
-        from .frames import events_frame
-
-        return events_frame(self.items)
-
-    @property
-    def messages_df(self) -> pd.DataFrame:
-        """One row per merged model message (see :func:`tfwidget.frames.messages_frame`)."""
-        from .frames import messages_frame
-
-        return messages_frame(self)
-
-    @property
-    def tool_calls_df(self) -> pd.DataFrame:
-        """One row per tool call (see :func:`tfwidget.frames.tool_calls_frame`)."""
-        from .frames import tool_calls_frame
-
-        return tool_calls_frame(self)
-
-    @property
-    def usage_df(self) -> pd.DataFrame:
-        """One row per model call with usage (see :func:`tfwidget.frames.usage_frame`)."""
-        from .frames import usage_frame
-
-        return usage_frame(self)
-
-    @property
-    def spans_df(self) -> pd.DataFrame:
-        """One row per span: turn, threads, model calls, tool calls, pauses (see :mod:`tfwidget.timing`)."""
-        from .timing import spans_frame
-
-        return spans_frame(self)
-
-    def plot_usage(self, **kwargs: Any) -> Any:
-        """Token usage per model call as stacked bars: see :func:`tfwidget.analysis.plot_usage`."""
-        from .analysis import plot_usage
-
-        return plot_usage(self, **kwargs)
+    def _frame(self, name: FrameName) -> pd.DataFrame:
+        # the properties (df, messages_df, tool_calls_df, usage_df, spans_df) come from FramesFacade
+        return turn_frame(self, name)
 
     def __repr__(self) -> str:
         t = self.totals()

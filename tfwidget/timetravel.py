@@ -47,8 +47,6 @@ def _shared_events(state: TurnState) -> dict[int, Any]:
 
 def _clone(state: TurnState) -> TurnState:
     """A deep copy of a fold without its items and seen sequence numbers (filled in by the caller)."""
-    from .state import Changes
-
     for m in state._msgs.values():  # join the text chunks first: one string copies faster than many
         m.content_text()
         m.reasoning_text()
@@ -58,7 +56,7 @@ def _clone(state: TurnState) -> TurnState:
     memo = _shared_events(state)
     memo[id(state.items)] = []
     memo[id(state._seen_seq)] = set()
-    memo[id(state._changes)] = Changes()
+    memo[id(state._changes)] = type(state._changes)()  # (this module does not import the fold)
     extra = state.__dict__.get(_ATTR)
     if extra is not None:
         memo[id(extra)] = None
@@ -152,7 +150,7 @@ class Checkpoints:
         st.items = items
         seen = set(map(_SEQ, items))
         seen.discard(None)
-        st._seen_seq = seen  # type: ignore[assignment]
+        st._seen_seq = seen
         _adopt_timing(st, self._timings[index])
         return st
 
@@ -162,12 +160,10 @@ class Checkpoints:
 
     def _extend_to(self, count: int) -> None:
         """Make sure checkpoints exist up to ``count`` items."""
-        from .state import TurnState
-
         every = self.every
         want = count // every
         if not self._points:
-            self._points.append(_clone(TurnState()))
+            self._points.append(_clone(type(self.state)()))
             self._timings.append(None)
         if len(self._points) > want:
             return

@@ -44,7 +44,7 @@ import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -52,7 +52,10 @@ import pandas as pd
 from .contracts import USAGE_BREAKDOWN_KEYS
 from .events import ModelMessageDeltaEvent
 from .pricing import Pricing, call_costs, current_model, current_pricing, message_bases
-from .state import TurnState
+from .resolution import resolve
+
+if TYPE_CHECKING:  # at run time this module does not import the fold (which imports it)
+    from .state import TurnState
 
 __all__ = [
     "SPANS_COLUMNS",
@@ -253,7 +256,13 @@ class _Tracker:
             it = items[i]
             raw = it.raw
             # the common case inline: a released mid-stream delta of a call that already had its first token
-            if it._event is None and not waiting and quiet and '"finish_reason"' not in raw:
+            if (
+                it._event is None
+                and raw is not None
+                and not waiting
+                and quiet
+                and '"finish_reason"' not in raw
+            ):
                 if last and last in raw and last[1:-1] in quiet:
                     continue
                 hit = next((q for q in quiet.values() if q in raw), None)
@@ -345,11 +354,11 @@ class _Tracker:
                 self.version += 1
             if d is None:
                 d = {
-                    "content": ev.content,  # type: ignore[union-attr]
-                    "reasoning_content": ev.reasoning_content,  # type: ignore[union-attr]
-                    "refusal": ev.refusal,  # type: ignore[union-attr]
-                    "tool_calls": ev.tool_calls,  # type: ignore[union-attr]
-                    "finish_reason": ev.finish_reason,  # type: ignore[union-attr]
+                    "content": ev.content,
+                    "reasoning_content": ev.reasoning_content,
+                    "refusal": ev.refusal,
+                    "tool_calls": ev.tool_calls,
+                    "finish_reason": ev.finish_reason,
                 }
             if call.first_token_at is None and (
                 d.get("content") or d.get("reasoning_content") or d.get("refusal") or d.get("tool_calls")
@@ -368,7 +377,7 @@ class _Tracker:
             if eid in t.calls:
                 return
             call = t.calls[eid] = CallTiming(eid, tid, at, None, None, src)
-            if ev is not None and ev.finish_reason and src == "received":  # type: ignore[union-attr]
+            if ev is not None and ev.finish_reason and src == "received":
                 # a complete message received in one piece: it started, produced and ended on arrival
                 call.first_token_at = call.ended_at = at
             elif src == "received" or item.sequence_number is not None:
@@ -442,7 +451,7 @@ def turn_timing(state: TurnState) -> TurnTiming:
     flush of a live view costs O(new items).
     """
 
-    if not isinstance(state, TurnState):
+    if not isinstance(getattr(state, "items", None), list) or not hasattr(state, "tool_calls"):
         raise TypeError(f"turn_timing() needs a TurnState, not {type(state).__name__}")
     tr = _TRACKERS.get(state)
     if tr is None or tr._n > len(state.items):
@@ -459,22 +468,10 @@ def turn_timing(state: TurnState) -> TurnTiming:
 def decisions(state: TurnState) -> dict[str, Decision]:
     """The decisions a resume turn's input carries, by tool call id, timed by its ``turn.created``."""
     t = turn_timing(state)
-    out: dict[str, Decision] = {}
-    for inp in state.input:
-        tcid = getattr(inp, "tool_call_id", None)
-        if not tcid:
-            continue
-        if inp.type == "user.tool_approval":
-            appr = inp.approval or {}
-            allowed = appr.get("status") == "allow" or appr.get("approved") is True
-            out[tcid] = Decision(
-                tcid, t.started_at, "approved" if allowed else "denied", appr.get("reason"), t.clock
-            )
-        elif inp.type == "user.tool_response":
-            content = inp.content
-            text = content if isinstance(content, str) or content is None else json.dumps(content)
-            out[tcid] = Decision(tcid, t.started_at, "answered", text, t.clock)
-    return out
+    return {
+        call_id: Decision(call_id, t.started_at, r["decision"], r["reason"] or r["text"], t.clock)
+        for call_id, r in resolve(state.input).items()
+    }
 
 
 def link_pauses(states: Iterable[TurnState]) -> None:

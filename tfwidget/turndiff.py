@@ -34,6 +34,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from .analysis import TurnCollection, as_state, concat
+from .resolution import content_text
 from .state import TurnState
 
 __all__ = ["Step", "StepPair", "TurnDiff", "TurnDiffs", "diff", "steps_of", "text_diff_html"]
@@ -325,7 +326,7 @@ def _response_text(value: Any) -> str:
     if isinstance(value, Mapping) and value.get("type") == "model.message":  # a sub-agent's output message
         value = value.get("content")
         if isinstance(value, list):
-            value = "".join(str(p.get("text") or "") for p in value if isinstance(p, Mapping))
+            value = content_text(value)
     if value is None:
         return ""
     if isinstance(value, str):

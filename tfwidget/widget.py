@@ -17,6 +17,7 @@ import asyncio
 import html
 import json
 import os
+import sys
 import threading
 import time
 import uuid
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any, cast
 import anywidget
 import traitlets
 
+from ._facade import FrameName, FramesFacade
 from ._idle import show_idle
 from ._threads import new_thread, new_timer
 from .contracts import LIVE_STATUSES, ViewStatus
@@ -73,16 +75,19 @@ def _is_settle_item(item: StreamItem) -> bool:
     return isinstance(ev, (TurnDoneEvent, TurnCreatedEvent, ThreadDoneEvent, *_PAUSE_EVENTS))
 
 
+_WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
 def _repr_metadata() -> dict[str, Any]:
-    """anywidget's display metadata (in Google Colab it names the custom widget manager to use)."""
-    try:
-        from anywidget._util import get_repr_metadata
-    except ImportError:  # pragma: no cover - older or newer anywidget layout
+    """Display metadata: in Google Colab, the custom widget manager to render with (as anywidget gives its
+    own displays; ``AnyWidget.__init__`` enabled that manager), elsewhere nothing."""
+    output = sys.modules.get("google.colab.output")
+    if output is None:
         return {}
-    try:
-        return get_repr_metadata()
-    except Exception:  # pragma: no cover - never let display metadata break a display
+    url = getattr(getattr(output, "_widgets", None), "_installed_url", None)
+    if not isinstance(url, str) or not url:
         return {}
+    return {_WIDGET_MIME: {"colab": {"custom_widget_manager": {"url": url}}}}
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
@@ -110,7 +115,7 @@ def display_pair(widget: Any, static_bundle: dict[str, Any]) -> None:
     bundle = {
         "text/plain": repr(widget),
         "text/html": "<!-- tfwidget: the static transcript is the output above -->",
-        "application/vnd.jupyter.widget-view+json": {
+        _WIDGET_MIME: {
             "version_major": 2,
             "version_minor": 0,
             "model_id": widget.model_id,
@@ -131,7 +136,7 @@ def _script_json(value: Any) -> str:
     )
 
 
-class TurnView(ArtifactsMixin, anywidget.AnyWidget):
+class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
     """A live view of one turn: chat transcript, tool cards, sub-agent threads, pauses and usage.
 
     Build one with :func:`watch` (follow a running turn) or :func:`replay` (a recording), or feed
@@ -148,11 +153,9 @@ class TurnView(ArtifactsMixin, anywidget.AnyWidget):
             placeholder naming its host with a "load images" button; the choice is kept in this trait.
     """
 
-    if _BUNDLE_OK:
+    if _BUNDLE_OK:  # without the bundle the module still imports; constructing a view raises a clear error
         _esm = _ESM_PATH
         _css = _CSS_PATH
-    else:  # importable without the bundle; constructing a view raises the clear error below
-        _esm = "export default { render({ el }) { el.textContent = 'tfwidget: front-end bundle missing'; } };"
 
     _view = traitlets.Dict().tag(sync=True)
     # Interactive pause cards (used by tfwidget.session): empty for a plain view. Keys: enabled, busy,
@@ -529,31 +532,10 @@ class TurnView(ArtifactsMixin, anywidget.AnyWidget):
         with self._lock:
             return view_status(self._state, self._conn_status)
 
-    @property
-    def df(self) -> pd.DataFrame:
+    def _frame(self, name: FrameName) -> pd.DataFrame:
+        # the properties (df, messages_df, ...) come from FramesFacade; read under the view's lock
         with self._lock:
-            return self._state.df
-
-    @property
-    def messages_df(self) -> pd.DataFrame:
-        with self._lock:
-            return self._state.messages_df
-
-    @property
-    def tool_calls_df(self) -> pd.DataFrame:
-        with self._lock:
-            return self._state.tool_calls_df
-
-    @property
-    def usage_df(self) -> pd.DataFrame:
-        with self._lock:
-            return self._state.usage_df
-
-    @property
-    def spans_df(self) -> pd.DataFrame:
-        """One row per span of the turn (see :func:`tfwidget.timing.spans_frame`)."""
-        with self._lock:
-            return self._state.spans_df
+            return self._state._frame(name)
 
     def plot_usage(self, **kwargs: Any) -> Any:
         """Token usage per model call as stacked bars: see :func:`tfwidget.analysis.plot_usage`."""
@@ -595,14 +577,14 @@ class TurnView(ArtifactsMixin, anywidget.AnyWidget):
         return {
             "text/plain": repr(self),
             "text/html": transcript_html(self.snapshot()),
-            "application/vnd.jupyter.widget-view+json": {
+            _WIDGET_MIME: {
                 "version_major": 2,
                 "version_minor": 0,
                 "model_id": self.model_id,
             },
         }
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:  # type: ignore[override]
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         return self._mimebundle(), _repr_metadata()
 
     def _static_bundle(self) -> dict[str, Any]:

@@ -303,8 +303,6 @@ export class TurnRenderer {
       const el = this.ensureEvent(entry.id);
       this.attach(el, entry.thread_id);
       this.renderEvent(entry.id);
-    } else if (entry.kind === "thread") {
-      this.threadBody(entry.id);
     }
   }
 

@@ -210,7 +210,7 @@ class Scenario:
         """Load one of the recorded stories shipped with the package."""
         if name not in FIXTURE_NAMES:
             raise ValueError(f"unknown fixture {name!r}")
-        text = resources.files("tfwidget.sim").joinpath("data", f"{name}.sse").read_text("utf-8")
+        text = resources.files("tfwidget.sim").joinpath("data").joinpath(f"{name}.sse").read_text("utf-8")
         return cls.from_sse_text(text, name=name)
 
     @classmethod
@@ -297,7 +297,9 @@ class Scenario:
     @classmethod
     def long_markdown(cls) -> Scenario:
         """A long markdown answer (headings, lists, a table, code blocks) in token-sized deltas."""
-        text = resources.files("tfwidget.sim").joinpath("data", "long_markdown.md").read_text("utf-8")
+        text = (
+            resources.files("tfwidget.sim").joinpath("data").joinpath("long_markdown.md").read_text("utf-8")
+        )
         b = _Builder([_user_message("Write a long markdown guide to migrating to SSE")], seed=7)
         b.message("main", content=text, reasoning="The user wants a long, well-structured markdown guide.")
         b.done()

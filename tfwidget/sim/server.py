@@ -364,7 +364,7 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         # every blocking read or write of this connection gives up after the simulator's idle timeout: an idle
         # keep-alive connection, a half-sent request or a client that stopped reading frees its thread
-        self.timeout = self.server.sim.idle_timeout or None
+        self.request.settimeout(self.server.sim.idle_timeout or None)
         self._request_timer: threading.Timer | None = None
         super().setup()
 
@@ -647,11 +647,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _ensure_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    if isinstance(value, str) and re.fullmatch(r"-?\d{1,30}", value.strip()):
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and re.fullmatch(r"-?\d{1,30}", value.strip()):
-            value = int(value)
-        else:
-            raise _bad(f"{name} must be an integer, got {value!r}", "invalid_parameter")
+        raise _bad(f"{name} must be an integer, got {value!r}", "invalid_parameter")
     if minimum is not None and value < minimum:
         raise _bad(f"{name} must be >= {minimum}, got {value}", "invalid_parameter")
     if maximum is not None and value > maximum:
@@ -1127,6 +1126,7 @@ class Simulator:
             if not messages:
                 raise _bad("input must contain a user.message", "empty_input")
             return story_for_input(items)
+        assert previous is not None  # a pause is always a previous turn's
         if messages:
             raise _conflict(
                 f"Turn {previous.id!r} is paused and waits for: "
