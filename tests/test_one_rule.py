@@ -29,7 +29,9 @@ def _resume_turn(inputs: list[dict]) -> TurnState:
     st.apply(
         tfwidget.StreamItem(
             1,
-            tfwidget.parse_event({"type": "turn.created", "id": "r0", "turn_id": "t-resume", "input": inputs}),
+            tfwidget.parse_event(
+                {"type": "turn.created", "id": "r0", "turn_id": "t-resume", "input": inputs}
+            ),
             1000.0,
         )
     )

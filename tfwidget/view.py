@@ -46,7 +46,6 @@ from .contracts import (
     ToolView,
     View,
     ViewStatus,
-    ViewTimelineKind,
 )
 from .events import (
     McpAuthRequiredEvent,
@@ -122,7 +121,7 @@ def view_status(state: TurnState, status: str | None = None) -> ViewStatus:
         st = state.status
         return "error" if st == "running" else st
     if status in VIEW_STATUSES:
-        return cast("ViewStatus", status)
+        return status
     return "streaming" if state.items else "connecting"
 
 
@@ -350,7 +349,7 @@ def _top_level(
 
 def _timeline_entries(state: TurnState, start: int = 0) -> list[TimelineEntryView]:
     return [
-        {"kind": cast("ViewTimelineKind", e.kind), "id": e.id, "thread_id": e.thread_id}
+        {"kind": e.kind, "id": e.id, "thread_id": e.thread_id}
         for e in state.timeline[start:]
         if e.kind in _TIMELINE_KINDS
     ]

@@ -386,7 +386,7 @@ class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
     def get_state(self, key: str | list[str] | None = None, drop_defaults: bool = False) -> dict[str, Any]:
         """The widget state as ipywidgets sends it (to a front end that connects or reloads, to saved widget
         state, to an export): ``_view`` is the view as of the last patch sent, not the last settled one."""
-        state = super().get_state(key=key, drop_defaults=drop_defaults)
+        state: dict[str, Any] = super().get_state(key=key, drop_defaults=drop_defaults)
         lock = getattr(self, "_lock", None)
         if "_view" in state and lock is not None:
             with lock:
