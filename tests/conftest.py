@@ -39,3 +39,43 @@ def fixture_name(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def fixture_path(fixture_name: str) -> Path:
     return FIXTURES / f"{fixture_name}.sse"
+
+
+# `make check` runs `-m "not slow"`: these modules start servers, subprocesses, notebooks or browsers, or
+# fold large generated turns, and together take minutes; the rest (the fold, the view, the frames, the
+# contracts, the resume core, ...) runs in under a minute on two cores. `make test` runs everything.
+SLOW_MODULES = frozenset(
+    {
+        "test_artifacts",
+        "test_async_client",
+        "test_benchmarks",
+        "test_cli",
+        "test_client",
+        "test_client_chaos",
+        "test_first_run",
+        "test_frames_bulk",
+        "test_hostile_fold",
+        "test_hostile_gateway",
+        "test_notebooks",
+        "test_oracle",
+        "test_otel",
+        "test_otel_phoenix",
+        "test_polars_duckdb",
+        "test_readme",
+        "test_session",
+        "test_session_rules",
+        "test_sim",
+        "test_sim_hostile",
+        "test_sim_official_client",
+        "test_timetravel",
+    }
+)
+
+# single long tests in otherwise fast modules
+SLOW_TESTS = frozenset({"test_concat_of_a_folder_folds_one_recording_at_a_time"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.stem in SLOW_MODULES or item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)

@@ -43,7 +43,7 @@ def test_the_two_commands_come_first() -> None:
 
 def test_the_make_targets_it_names_exist() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-    for target in ("demo", "test", "build", "bench"):
+    for target in ("demo", "test", "check", "build", "bench"):
         assert re.search(rf"^{target}:", makefile, re.M), target
     assert "DEMO_ARGS" in makefile
 
