@@ -803,6 +803,10 @@ class TurnState(FramesFacade):
         """One merged message by id, as a copy (``KeyError`` when unknown)."""
         return self._msgs[message_id].materialize().model_copy(deep=True)
 
+    def _merged_message(self, message_id: str) -> ModelMessageEvent:
+        """One merged message without copying (``KeyError`` when unknown): read-only, for the view."""
+        return self._msgs[message_id].materialize()
+
     def message_images(self, message_id: str) -> list[dict[str, Any]]:
         """A message's images: its ``image_url`` content parts, then its complete streamed image blocks.
 

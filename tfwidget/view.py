@@ -130,7 +130,7 @@ def view_status(state: TurnState, status: str | None = None) -> ViewStatus:
 
 def message_view(state: TurnState, message_id: str, tool_ids: list[str], live: bool) -> MessageView:
     """One merged message as the front end shows it."""
-    msg = state.message(message_id)
+    msg = state._merged_message(message_id)  # read-only: no copy per flush
     content, reasoning, refusal = state.message_text(message_id)
     if not refusal and isinstance(msg.content, list):
         refusal = "".join(p.refusal or "" for p in msg.content if p.type == "refusal")
@@ -552,8 +552,9 @@ class ViewTracker:
         sets = patch.get("set", {})
         for key in SET_KEYS:
             if top[key] != view.get(key):
-                view[key] = top[key]
-                sets[key] = copy.deepcopy(top[key])
+                # freshly built (or a memo that is replaced, never changed in place) and sent at once: the
+                # patch needs no copy of its own (a deep copy of the growing spans per flush was most of it)
+                view[key] = sets[key] = top[key]
         if sets:
             patch["set"] = sets
 
