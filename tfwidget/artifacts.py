@@ -522,6 +522,61 @@ def _length(headers: Any) -> int | None:
     return n if n >= 0 else None
 
 
+class _Download:
+    """What :func:`download` and :func:`adownload` share: the request, the error of a failed response or
+    transport, and the sink of a good response (only the reading differs, with or without ``await``)."""
+
+    def __init__(
+        self,
+        client: _ClientBase,
+        sandbox_id: str,
+        path: str,
+        max_bytes: int,
+        to: str | os.PathLike[str] | None,
+        on_progress: Progress | None,
+    ) -> None:
+        self.client, self.sandbox_id, self.path = client, sandbox_id, path
+        self.max_bytes, self.on_progress = max_bytes, on_progress
+        rel, self.params = sandbox_file_request(sandbox_id, path)
+        self.url = client._url(rel)
+        self.target = _target(to, path)
+
+    def request(self, http: Any) -> dict[str, Any]:
+        """The keyword arguments of ``http.stream("GET", self.url, ...)``."""
+        c = self.client
+        return {
+            "params": self.params,
+            "headers": c._headers(),
+            "auth": c._auth,
+            "timeout": c._timeout_for(http),
+        }
+
+    def failed(self, status: int, body: bytes) -> Exception:
+        """The error of a response with status ``status`` (``body``: its first few KB)."""
+        text = body.decode("utf-8", "replace")
+        return sandbox_error(
+            status, text, sandbox_id=self.sandbox_id, path=self.path, secret=self.client._api_key
+        )
+
+    def sink(self, headers: Mapping[str, str]) -> _Sink:
+        sink = _Sink(
+            self.sandbox_id, self.path, _length(headers), self.max_bytes, self.target, self.on_progress
+        )
+        sink.decoded = bool(headers.get("content-encoding", "identity") != "identity")
+        return sink
+
+    def transport_error(self, exc: Exception) -> Exception:
+        import httpx
+
+        if isinstance(exc, httpx.ConnectError):
+            return self.client._unreachable(exc)
+        why = scrub(str(exc) or type(exc).__name__, self.client._api_key)
+        return SandboxFileError(f"The download of {self.path!r} failed: {why}")
+
+
+_ERROR_BODY = 4096  # bytes of a failed response's body read for its message
+
+
 def download(
     client: GatewayClient,
     sandbox_id: str,
@@ -534,33 +589,18 @@ def download(
     """Implementation of :meth:`GatewayClient.download_sandbox_file` (see there)."""
     import httpx
 
-    rel, params = sandbox_file_request(sandbox_id, path)
-    target = _target(to, path)
+    d = _Download(client, sandbox_id, path, max_bytes, to, on_progress)
     http = client._sync_http()
     try:
-        with http.stream(
-            "GET",
-            client._url(rel),
-            params=params,
-            headers=client._headers(),
-            auth=client._auth,
-            timeout=client._timeout_for(http),
-        ) as response:
+        with http.stream("GET", d.url, **d.request(http)) as response:
             if response.status_code >= 300:
                 body = b""
                 for chunk in response.iter_bytes():
                     body += chunk
-                    if len(body) > 4096:
+                    if len(body) > _ERROR_BODY:
                         break
-                raise sandbox_error(
-                    response.status_code,
-                    body.decode("utf-8", "replace"),
-                    sandbox_id=sandbox_id,
-                    path=path,
-                    secret=client._api_key,
-                )
-            sink = _Sink(sandbox_id, path, _length(response.headers), max_bytes, target, on_progress)
-            sink.decoded = bool(response.headers.get("content-encoding", "identity") != "identity")
+                raise d.failed(response.status_code, body)
+            sink = d.sink(response.headers)
             try:
                 for chunk in response.iter_bytes():
                     sink.add(chunk)
@@ -568,12 +608,8 @@ def download(
                 sink.abort()
                 raise
             return sink.finish(response.headers.get("content-type"))
-    except httpx.ConnectError as exc:
-        raise client._unreachable(exc) from exc
     except httpx.TransportError as exc:
-        raise SandboxFileError(
-            f"The download of {path!r} failed: {scrub(str(exc) or type(exc).__name__, client._api_key)}"
-        ) from exc
+        raise d.transport_error(exc) from exc
 
 
 async def adownload(
@@ -588,33 +624,18 @@ async def adownload(
     """Async twin of :func:`download`."""
     import httpx
 
-    rel, params = sandbox_file_request(sandbox_id, path)
-    target = _target(to, path)
+    d = _Download(client, sandbox_id, path, max_bytes, to, on_progress)
     http = client._async_http()
     try:
-        async with http.stream(
-            "GET",
-            client._url(rel),
-            params=params,
-            headers=client._headers(),
-            auth=client._auth,
-            timeout=client._timeout_for(http),
-        ) as response:
+        async with http.stream("GET", d.url, **d.request(http)) as response:
             if response.status_code >= 300:
                 body = b""
                 async for chunk in response.aiter_bytes():
                     body += chunk
-                    if len(body) > 4096:
+                    if len(body) > _ERROR_BODY:
                         break
-                raise sandbox_error(
-                    response.status_code,
-                    body.decode("utf-8", "replace"),
-                    sandbox_id=sandbox_id,
-                    path=path,
-                    secret=client._api_key,
-                )
-            sink = _Sink(sandbox_id, path, _length(response.headers), max_bytes, target, on_progress)
-            sink.decoded = bool(response.headers.get("content-encoding", "identity") != "identity")
+                raise d.failed(response.status_code, body)
+            sink = d.sink(response.headers)
             try:
                 async for chunk in response.aiter_bytes():
                     sink.add(chunk)
@@ -622,12 +643,8 @@ async def adownload(
                 sink.abort()
                 raise
             return sink.finish(response.headers.get("content-type"))
-    except httpx.ConnectError as exc:
-        raise client._unreachable(exc) from exc
     except httpx.TransportError as exc:
-        raise SandboxFileError(
-            f"The download of {path!r} failed: {scrub(str(exc) or type(exc).__name__, client._api_key)}"
-        ) from exc
+        raise d.transport_error(exc) from exc
 
 
 def iter_image_blocks(blocks: Iterable[Any]) -> Iterable[tuple[int, str]]:
