@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ._facade import FrameName, FramesFacade, stack_frames
+from .contracts import USAGE_BREAKDOWN_KEYS
 from .frames import EVENTS_COLUMNS
 from .recording import load
 from .sse import StreamItem
@@ -47,7 +48,7 @@ __all__ = [
 ]
 
 #: The input-token breakdown reported per model call (their sum is ``input_tokens``).
-BREAKDOWN_COLUMNS = ["harness", "skills", "instructions", "tool_definitions", "messages"]
+BREAKDOWN_COLUMNS: list[str] = list(USAGE_BREAKDOWN_KEYS)
 
 _PLOT_EXTRA = "plot_usage() needs matplotlib, which is not installed: pip install 'tfwidget[plot]'"
 _ARROW_EXTRA = "Arrow/Parquet export needs pyarrow, which is not installed: pip install 'tfwidget[arrow]'"

@@ -51,6 +51,7 @@ import pandas as pd
 
 from ._arrow_frames import parse_released, scatter_columns
 from .artifacts import find_offloaded
+from .contracts import USAGE_BREAKDOWN_KEYS, USAGE_TOKEN_KEYS
 from .events import ModelMessageDeltaEvent, ModelMessageEvent, ToolResponseEvent
 from .resolution import content_text
 from .timing import call_timing_columns, tool_timing_columns, usage_extra_columns
@@ -75,8 +76,8 @@ EVENTS_COLUMNS = [
     "sequence_number", "type", "id", "thread_id", "created_at", "received_at",
     "content", "reasoning_content", "tool_call_id", "synthesized", "payload",
 ]  # fmt: skip
-_USAGE = ["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"]
-_BREAKDOWN = ["harness", "skills", "instructions", "tool_definitions", "messages"]
+_USAGE: list[str] = list(USAGE_TOKEN_KEYS)
+_BREAKDOWN: list[str] = list(USAGE_BREAKDOWN_KEYS)
 MESSAGES_COLUMNS = [
     "id", "thread_id", "created_at", "content", "reasoning_content", "refusal", "finish_reason",
     "n_tool_calls", "n_images", *_USAGE, *_BREAKDOWN,
