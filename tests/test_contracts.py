@@ -32,7 +32,7 @@ GENERATED = ROOT / "js" / "src" / "contracts.gen.js"
 
 def test_generated_js_is_up_to_date():
     assert GENERATED.read_text(encoding="utf-8") == contracts.js_module(), (
-        "js/src/contracts.gen.js is stale: run `python -m tfwidget.contracts --js > js/src/contracts.gen.js`"
+        "js/src/contracts.gen.js is stale: run `make contracts`"
     )
 
 

@@ -6,7 +6,7 @@ the front end, its patches, the intents the front end sends back, the acks and t
 cards are ``TypedDict`` s. ``js/src/contracts.gen.js`` (the front end's copy of the lists, with JSDoc
 typedefs) is generated from this module::
 
-    python -m tfwidget.contracts --js > js/src/contracts.gen.js
+    python -m tfwidget.contracts --js > js/src/contracts.gen.js      # or: make contracts
 
 and a test checks the committed file is up to date.
 """
