@@ -69,6 +69,49 @@ def run_turnview(events: list[dict[str, Any]], rate: float) -> dict[str, Any]:
     return _measure(go)
 
 
+def run_turnview_split(events: list[dict[str, Any]], rate: float) -> dict[str, Any]:
+    """``run_turnview`` with the bytes split by kind: comm opens, state updates (whole views) and patches."""
+    from benchmarks._common import wire_size
+    from tfwidget import TurnView, iter_sse
+
+    items = list(iter_sse(to_sse(events)))
+    kinds: dict[str, list[int]] = {}
+
+    def go(rec: Any) -> dict[str, Any]:
+        record = rec.record
+
+        def classify(comm_id: str, msg_type: str, content: dict[str, Any], buffers: Any) -> None:
+            data = content.get("data") or {}
+            if msg_type == "comm_open":
+                kind = "open"
+            elif data.get("method") == "custom":
+                kind = "patch" if (data.get("content") or {}).get("type") == "patch" else "other"
+            else:
+                kind = "state"
+            entry = kinds.setdefault(kind, [0, 0])
+            entry[0] += 1
+            entry[1] += wire_size(content) + sum(len(memoryview(b).cast("B")) for b in buffers or [])
+            record(comm_id, msg_type, content, buffers)
+
+        rec.record = classify
+        try:
+            view = TurnView()
+            for item in paced(items, rate):
+                view.feed(item)
+            time.sleep(2 * view.flush_interval)
+            view.flush()
+            out = {"patches": view.patches_sent, "snapshots": view.snapshots_sent}
+            view.close()
+        finally:
+            rec.record = record
+        return out
+
+    out = _measure(go)
+    for kind in ("open", "state", "patch", "other"):
+        out[f"{kind}_messages"], out[f"{kind}_bytes"] = kinds.get(kind, [0, 0])
+    return out
+
+
 def run_naive(events: list[dict[str, Any]], rate: float) -> dict[str, Any]:
     from benchmarks._naive import NaiveEventsWidget
 
@@ -161,6 +204,25 @@ def bench(quick: bool = False) -> dict[str, Any]:
         check("kernel CPU vs naive", ours["cpu_s"], naive["cpu_s"], target=None, higher_is_better=False,
               unit="s"),
     ]  # fmt: skip
+    # linear in turn length: everything the view sends for a long turn against the patches alone
+    big_deltas = 2_000 if quick else 100_000
+    big_events = large_turn_events(big_deltas)
+    big = run_turnview_split(big_events, rate)
+    rows.append({"implementation": f"tfwidget TurnView, {big_deltas:,} deltas", "messages": big["messages"],
+                 "bytes": big["bytes"], "cpu_s": big["cpu_s"], "wall_s": big["wall_s"],
+                 "patches": big["patches"], "snapshots": big["snapshots"],
+                 **{f"{k}_bytes": big[f"{k}_bytes"] for k in ("open", "state", "patch", "other")}})  # fmt: skip
+    checks.append(
+        check(f"comm bytes vs the patches' bytes, {big_deltas:,}-delta turn", big["bytes"], big["patch_bytes"],
+              target=1 / 1.5, higher_is_better=False, unit="bytes", target_text="<= 1.5x",
+              note=(f"{len(big_events):,} events at {rate:,.0f}/s; comm bytes = comm opens "
+                    f"({big['open_bytes']:,} B), whole views in state updates ({big['state_messages']} messages, "
+                    f"{big['state_bytes']:,} B), patches ({big['patch_messages']:,} messages, "
+                    f"{big['patch_bytes']:,} B) and other custom messages ({big['other_bytes']:,} B)"),
+              miss="whole views re-sent while the turn streams grow with the square of the turn")
+    )  # fmt: skip
+    notes.append(f"The {big_deltas:,}-delta row is TurnView alone (the naive widget's traffic grows with the "
+                 "square of the turn); its baseline is the same run's patch bytes.")  # fmt: skip
     pnl = res.get("Panel ChatFeed / ChatMessage.stream")
     if pnl is not None:
         checks += [
@@ -181,4 +243,4 @@ def bench(quick: bool = False) -> dict[str, Any]:
                   rows=rows, checks=checks, notes=notes)  # fmt: skip
 
 
-__all__ = ["bench", "not_run", "paced", "run_naive", "run_panel", "run_turnview"]
+__all__ = ["bench", "not_run", "paced", "run_naive", "run_panel", "run_turnview", "run_turnview_split"]

@@ -598,3 +598,75 @@ def test_streamed_arguments_reach_the_page_as_appended_text_only(sent):
         have += len(text)
     assert have == len(final)
     assert _replayed(v, sent) == v._view
+
+
+# ------------------------------------------------------------------ the front end, once per notebook
+
+
+def test_saved_state_holds_the_front_end_once():
+    """Three views: each carries a small loader and a reference to one bundle model; the widget state of all
+    three (as a notebook saves it) holds the bundle's code once."""
+    import base64
+    import gzip
+
+    from ipywidgets.embed import dependency_state
+
+    from tfwidget._bundle import ESM_PATH, LOADER_ESM
+
+    code = ESM_PATH.read_text(encoding="utf-8")
+    views = [TurnView(_long_turn(50, word=f"v{i} ")) for i in range(3)]
+    try:
+        state = dependency_state(views, drop_defaults=False)
+        text = json.dumps(state)
+        holders = [m for m in state.values() if "code" in m["state"]]
+        assert len(holders) == 1, "the bundle is stored more than once (or not at all)"
+        assert gzip.decompress(base64.b64decode(holders[0]["state"]["code"])).decode() == code
+        assert json.dumps(code)[1:200] not in text  # not also inline somewhere
+        refs = {state[v.model_id]["state"]["_bundle"] for v in views}
+        assert len(refs) == 1
+        (ref,) = refs
+        assert ref.startswith("IPY_MODEL_") and state[ref[len("IPY_MODEL_") :]] is holders[0]
+        for v in views:
+            own = state[v.model_id]["state"]
+            assert own["_esm"] == LOADER_ESM and len(own["_esm"]) < 3_000
+            assert own["_css"] == ""
+        assert len(text) < len(code) // 2 + 3 * 40_000
+    finally:
+        for v in views:
+            v.close()
+
+
+def test_inline_bundle_where_there_is_no_widget_manager(monkeypatch):
+    from tfwidget._bundle import ESM_PATH
+
+    monkeypatch.setenv("TFWIDGET_INLINE_BUNDLE", "1")
+    v = TurnView()
+    try:
+        assert v._esm == ESM_PATH.read_text(encoding="utf-8")
+        assert v._bundle is None
+    finally:
+        v.close()
+
+
+def test_long_views_travel_compressed(sent):
+    """A long view goes over the wire (and into saved widget state) as zlib-compressed JSON in a binary buffer,
+    with rev, turn_id and status beside it; a short one as plain JSON."""
+    import zlib
+
+    from ipywidgets.widgets.widget import _remove_buffers
+
+    short = TurnView(_long_turn(10))
+    assert "zlib" not in short.get_state()["_view"]
+    v = TurnView(_long_turn(20_000))
+    try:
+        state, paths, buffers = _remove_buffers(v.get_state())
+        assert ["_view", "zlib"] in paths
+        packed = state["_view"]
+        assert {k: packed[k] for k in ("rev", "turn_id", "status")} == {
+            "rev": v._view["rev"], "turn_id": "turn-long", "status": "done"}  # fmt: skip
+        raw = bytes(buffers[paths.index(["_view", "zlib"])])
+        assert json.loads(zlib.decompress(raw)) == v._view
+        assert len(raw) < len(json.dumps(v._view)) / 10  # "tok " repeated compresses well
+    finally:
+        short.close()
+        v.close()

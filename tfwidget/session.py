@@ -37,8 +37,10 @@ from typing import TYPE_CHECKING, Any
 
 import anywidget
 import traitlets
+from ipywidgets import widget_serialization
 
 from . import _session_ui
+from ._bundle import FrontEndBundle, front_end_traits
 from ._facade import FrameName, FramesFacade, stack_frames
 from ._session_history import load_history
 from ._session_intents import IntentDispatcher, act
@@ -51,7 +53,7 @@ from .errors import GatewayError
 from .events import TurnCreatedEvent, TurnDoneEvent
 from .sse import StreamItem
 from .state import TurnState
-from .widget import _BUNDLE_MISSING, _BUNDLE_OK, _CSS_PATH, _ESM_PATH, TurnView, _repr_metadata
+from .widget import _BUNDLE_MISSING, _BUNDLE_OK, TurnView, _repr_metadata
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -154,9 +156,10 @@ class SessionView(FramesFacade, anywidget.AnyWidget):
     """
 
     # the same bundle as TurnView (constructing a view without it raises the clear error)
-    if _BUNDLE_OK:
-        _esm = _ESM_PATH
-        _css = _CSS_PATH
+    if _BUNDLE_OK:  # a loader and a reference to the kernel's bundle model, as TurnView (see _bundle.py)
+        _esm = traitlets.Unicode().tag(sync=True)
+        _css = traitlets.Unicode().tag(sync=True)
+        _bundle = traitlets.Instance(FrontEndBundle, allow_none=True).tag(sync=True, **widget_serialization)
 
     #: turns (key, turn id, action state) and the controls; small, reassigned on every change
     _session = traitlets.Dict().tag(sync=True)
@@ -176,6 +179,8 @@ class SessionView(FramesFacade, anywidget.AnyWidget):
     ) -> None:
         if not _BUNDLE_OK:
             raise FileNotFoundError(_BUNDLE_MISSING)
+        for key, value in front_end_traits().items():
+            kwargs.setdefault(key, value)
         super().__init__(**kwargs)
         self.session_id = session_id
         self.agent_name = agent_name

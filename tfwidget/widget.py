@@ -22,13 +22,16 @@ import threading
 import time
 import uuid
 import warnings
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import anywidget
 import traitlets
+from ipywidgets import widget_serialization
 
+from ._bundle import FrontEndBundle, front_end_traits, inline_bundle
 from ._facade import FrameName, FramesFacade
 from ._idle import show_idle
 from ._threads import new_thread, new_timer
@@ -66,6 +69,26 @@ _BUNDLE_OK = _ESM_PATH.is_file() and _CSS_PATH.is_file()
 
 # Events after which the front end's settled state should be refreshed right away.
 _PAUSE_EVENTS = (ToolApprovalRequiredEvent, ToolResponseRequiredEvent, McpAuthRequiredEvent)
+
+
+#: Views whose JSON is at least this long travel (and are saved with widget state) zlib-compressed.
+_PACK_MIN_BYTES = 8_192
+
+
+def _view_to_json(value: Any, widget: Any) -> Any:
+    """How the ``_view`` trait goes over the wire and into saved widget state: a long view as
+    ``{rev, turn_id, status, zlib}`` (its JSON compressed, sent as a binary buffer; ``js/src/store.js``
+    unpacks it), a short one as is. Hosts without binary widget buffers (marimo) get it as is."""
+    if not isinstance(value, dict) or not getattr(widget, "_pack_views", False):
+        return value
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    if len(text) < _PACK_MIN_BYTES and not getattr(widget, "_packed", False):
+        return value
+    # once packed, always packed: a saved state keeps the buffer of the last packed view, which must not
+    # outlive it under a later plain view (nbclient merges buffers by path)
+    widget._packed = True
+    head = {k: value.get(k) for k in ("rev", "turn_id", "status")}
+    return {**head, "zlib": zlib.compress(text, 6)}
 
 
 def _is_settle_item(item: StreamItem) -> bool:
@@ -154,10 +177,12 @@ class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
     """
 
     if _BUNDLE_OK:  # without the bundle the module still imports; constructing a view raises a clear error
-        _esm = _ESM_PATH
-        _css = _CSS_PATH
+        # a small loader and a reference to the kernel's bundle model (or the whole bundle: see _bundle.py)
+        _esm = traitlets.Unicode().tag(sync=True)
+        _css = traitlets.Unicode().tag(sync=True)
+        _bundle = traitlets.Instance(FrontEndBundle, allow_none=True).tag(sync=True, **widget_serialization)
 
-    _view = traitlets.Dict().tag(sync=True)
+    _view = traitlets.Dict().tag(sync=True, to_json=_view_to_json)
     # Interactive pause cards (used by tfwidget.session): empty for a plain view. Keys: enabled, busy,
     # decisions {call_id: {...}}, sent. Intents from the cards arrive as {"type": "intent", ...} messages
     # and go to ``_intent_handler(view, content)`` when one is set.
@@ -188,7 +213,10 @@ class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
         if not (_ESM_PATH.is_file() and _CSS_PATH.is_file()):
             raise FileNotFoundError(_BUNDLE_MISSING)
         kwargs["remote_media"] = remote_media_allowed() if remote_media is None else bool(remote_media)
+        for key, value in front_end_traits().items():
+            kwargs.setdefault(key, value)
         super().__init__(**kwargs)
+        self._pack_views = not inline_bundle()  # binary buffers need an ipywidgets widget manager
         self.flush_interval = float(flush_interval)
         self.snapshot_interval = float(snapshot_interval)
         self._lock = threading.RLock()
@@ -391,7 +419,7 @@ class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
         if "_view" in state and lock is not None:
             with lock:
                 if self._broken is None and self._tracker.rev > getattr(self, "_snapshot_rev", 0):
-                    state["_view"] = self._tracker.snapshot()
+                    state["_view"] = _view_to_json(self._tracker.snapshot(), self)
         return state
 
     def _is_finished(self) -> bool:

@@ -7,10 +7,34 @@
 //   - `messages` / `tools` / `events` entries overwrite fields of the item with that id;
 //     text fields given as [offset, text] mean "the text from offset on is text".
 
+import { strFromU8, unzlibSync } from "fflate";
 import { diffViews } from "./snapshot.js";
 import { EMPTY_VIEW, TEXT_FIELDS } from "./contracts.gen.js";
 
 export { TEXT_FIELDS };
+
+/**
+ * A long view travels packed: `{rev, turn_id, status, zlib}` with the view's JSON, zlib-compressed, as a
+ * binary buffer (a DataView from the widget manager, or bytes). Returns the view; anything else as is.
+ * @param {any} value
+ * @returns {any}
+ */
+export function unpackView(value) {
+  if (!value || typeof value !== "object" || !("zlib" in value)) return value;
+  const z = value.zlib;
+  /** @type {Uint8Array | null} */
+  let bytes = null;
+  if (z instanceof Uint8Array) bytes = z;
+  else if (ArrayBuffer.isView(z)) bytes = new Uint8Array(z.buffer, z.byteOffset, z.byteLength);
+  else if (z instanceof ArrayBuffer) bytes = new Uint8Array(z);
+  if (!bytes) return null;
+  return JSON.parse(strFromU8(unzlibSync(bytes)));
+}
+
+/** @param {any} value */
+function isPacked(value) {
+  return !!value && typeof value === "object" && "zlib" in value;
+}
 
 /**
  * An empty view, shown until the first snapshot arrives.
@@ -124,7 +148,14 @@ export class ViewStore {
     if (!snapshot || typeof snapshot !== "object") return false;
     const rev = typeof snapshot.rev === "number" ? snapshot.rev : 0;
     if (rev < this.view.rev) return false;
-    const next = { ...emptyView(), ...structuredCloneSafe(snapshot) };
+    // The same revision the patches already built (the turn's end, another view's hello): nothing to do.
+    // Unpacking, copying and diffing a long turn's whole view here would cost one long frame for no change.
+    const packed = isPacked(snapshot);
+    if (rev === this.view.rev && rev >= 0 && !this.gap && sameShape(this.view, snapshot, packed)) return false;
+    // a packed view is decoded into a fresh object: no copy needed
+    const full = packed ? unpackView(snapshot) : structuredCloneSafe(snapshot);
+    if (!full || typeof full !== "object") return false;
+    const next = { ...emptyView(), ...full };
     // Mark only what differs from the view on screen: settling must not rebuild what the person is
     // looking at (scroll position, open details, selection, focus). See snapshot.js.
     const diff = diffViews(this.view, next);
@@ -179,6 +210,19 @@ export class ViewStore {
     }
     return true;
   }
+}
+
+/** Cheap identity checks of a snapshot against the view at the same revision (no walk over the texts). */
+function sameShape(view, snapshot, packed = false) {
+  const count = (o) => Object.keys(o || {}).length;
+  const head = (view.turn_id ?? null) === (snapshot.turn_id ?? null) && view.status === snapshot.status;
+  if (packed) return head; // only these travel outside the packed bytes
+  return (
+    head &&
+    (view.timeline || []).length === (snapshot.timeline || []).length &&
+    count(view.messages) === count(snapshot.messages) &&
+    count(view.tools) === count(snapshot.tools)
+  );
 }
 
 function structuredCloneSafe(value) {

@@ -38,3 +38,43 @@ test("an older snapshot does not replace a newer view", () => {
   assert.equal(s.view.status, "done");
   assert.equal(s.replace({ rev: 5, status: "done", turn_id: "t" }), true);
 });
+
+test("a snapshot of the revision the patches already built changes nothing (the turn's end)", () => {
+  const s = new ViewStore();
+  s.replace({ rev: 1, status: "streaming", turn_id: "t", timeline: [], messages: {}, tools: {}, events: {} });
+  s.applyPatch({
+    type: "patch", rev: 2, set: { status: "done" },
+    timeline: [[0, [{ kind: "message", id: "m1", thread_id: "main" }]]],
+    messages: { m1: { content: [0, "Hello"], streaming: false } },
+  });
+  s.dirty.clear();
+  const before = s.view;
+  const settled = JSON.parse(JSON.stringify(before));
+  assert.equal(s.replace(settled), false);
+  assert.equal(s.view, before); // not copied, not diffed
+  assert.equal(s.dirty.any, false);
+  // after a gap the same revision is taken whole
+  s.applyPatch({ type: "patch", rev: 3, messages: { m1: { content: [99, "?"] } } });
+  assert.equal(s.gap, true);
+  assert.equal(s.replace({ ...settled, rev: 3 }), true);
+  assert.equal(s.gap, false);
+});
+
+test("a packed view (zlib JSON in a binary buffer) unpacks, and one the patches already built is skipped", async () => {
+  const { deflateSync } = await import("node:zlib");
+  const { unpackView } = await import("../src/store.js");
+  const view = { rev: 7, turn_id: "t", status: "done", timeline: [], messages: { m1: { id: "m1", content: "é ".repeat(5000) } },
+    tools: {}, events: {} };
+  const bytes = deflateSync(Buffer.from(JSON.stringify(view)));
+  const asDataView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const packed = { rev: 7, turn_id: "t", status: "done", zlib: asDataView };
+  assert.deepEqual(unpackView(packed), view);
+  assert.equal(unpackView(view), view);
+  const s = new ViewStore();
+  assert.equal(s.replace(packed), true);
+  assert.equal(s.view.messages.m1.content, "é ".repeat(5000));
+  const shown = s.view;
+  s.dirty.clear();
+  assert.equal(s.replace({ ...packed, zlib: new DataView(new ArrayBuffer(3)) }), false); // not even decoded
+  assert.equal(s.view, shown);
+});
