@@ -7,6 +7,7 @@ off, every fixture and scenario) are in tests/browser/test_static_browser.py.
 from __future__ import annotations
 
 import copy
+import os
 import re
 import threading
 from html import unescape
@@ -179,3 +180,49 @@ def test_saved_notebooks_keep_a_static_transcript_before_each_view() -> None:
                 before = "".join(outputs[i - 1].get("data", {}).get("text/html", ""))
                 assert "tfws-static" in before and "<script" not in before, path.name
     assert seen >= 3
+
+
+def test_views_inside_containers_get_their_static_transcript_first(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a kernel (nbclient): an HBox / Tab holding views is displayed after one static output with every
+    view's transcript, refreshed when a view finishes; a container without views is displayed as before."""
+    import shutil
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    shutil.copy(FIXTURES / "sub_agents.sse", tmp_path / "sub_agents.sse")
+    cells = [
+        # a paced replay: when the container is displayed the turn has not ended yet
+        "import ipywidgets, tfwidget\n"
+        "turn = tfwidget.replay('sub_agents.sse', speed=2)\n"
+        "ipywidgets.HBox([turn, ipywidgets.Label('next to it')])",
+        "await turn.wait(60)\nother = tfwidget.replay('sub_agents.sse')\n"
+        "display(ipywidgets.Tab([ipywidgets.VBox([other]), ipywidgets.HTML('x'), ipywidgets.VBox([turn])]))",
+        "ipywidgets.VBox([ipywidgets.Label('no view here')])",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    from .conftest import ROOT
+
+    # the kernel imports tfwidget from this checkout
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    )
+    NotebookClient(nb, timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    box, tab, plain = (c.outputs for c in nb.cells)
+
+    def html(out: Any) -> str:
+        return "".join(out.get("data", {}).get("text/html", ""))
+
+    widget = "application/vnd.jupyter.widget-view+json"
+    # the HBox: its static output first (refreshed at turn end: the whole answer), then the box
+    assert [widget in o.get("data", {}) for o in box] == [False, True], box
+    assert html(box[0]).count('class="tfws-static') == 1
+    assert "Apache-2.0" in html(box[0]) and "<script" not in html(box[0])
+    assert "tfws-static" not in html(box[1]) and box[1]["data"]["text/plain"].startswith("HBox(")
+    # the Tab: both views' transcripts, in order, in one output before it
+    assert [widget in o.get("data", {}) for o in tab] == [False, True], tab
+    assert html(tab[0]).count('class="tfws-static') == 2
+    # without a view: one output, as ipywidgets displays it
+    assert len(plain) == 1 and widget in plain[0]["data"] and "text/html" not in plain[0]["data"]

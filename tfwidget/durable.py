@@ -14,7 +14,7 @@ from typing import Any
 from .static_html import render_session_html, static_output_html
 from .widget import display_pair
 
-__all__ = ["display_session", "refresh_session_static", "session_static_html"]
+__all__ = ["display_session", "refresh_session_static", "session_static_bundle", "session_static_html"]
 
 
 def session_static_html(session: Any) -> str:
@@ -32,8 +32,13 @@ def session_static_html(session: Any) -> str:
     )
 
 
-def _bundle(session: Any) -> dict[str, Any]:
+def session_static_bundle(session: Any) -> dict[str, Any]:
+    """The ``text/html`` output shown before the live session view (the static transcript and the rules
+    that hide it once the live view renders)."""
     return {"text/html": static_output_html(session_static_html(session))}
+
+
+_bundle = session_static_bundle
 
 
 def display_session(session: Any) -> None:

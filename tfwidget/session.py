@@ -48,7 +48,7 @@ from ._session_state import PendingAction, PendingActionsError, Run, RunKind, Se
 from ._threads import new_thread
 from .artifacts import sandbox_id_of
 from .contracts import LIVE_STATUSES, PauseKind, SessionStatus, ViewStatus
-from .durable import display_session, refresh_session_static
+from .durable import display_session, refresh_session_static, session_static_bundle
 from .errors import GatewayError
 from .events import TurnCreatedEvent, TurnDoneEvent
 from .sse import StreamItem
@@ -662,6 +662,10 @@ class SessionView(FramesFacade, anywidget.AnyWidget):
     def _ipython_display_(self, **kwargs: Any) -> None:
         """The static transcript (shown where the live view cannot render), then the live view."""
         display_session(self)
+
+    def _static_bundle(self) -> dict[str, Any]:
+        """The static transcript's output (also used when the view is displayed inside a container)."""
+        return session_static_bundle(self)
 
 
 def chat(

@@ -848,3 +848,9 @@ def replay(source: str | os.PathLike[str] | Iterable[StreamItem], *, speed: floa
 
     view._start(run, name="tfwidget-replay")
     return view
+
+
+# Views inside ipywidgets containers (HBox, VBox, ...) get their static transcripts too (tfwidget.containers).
+from . import containers as _containers  # noqa: E402
+
+_containers.install()

@@ -8,33 +8,20 @@ is off (JupyterLab's default), so after the kernel is shut down no widget model 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import secrets
 import shutil
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import nbformat
 import pytest
 
 from ..conftest import FIXTURES
-from .conftest import (
-    REPO_ROOT,
-    SCREENSHOT_DIR,
-    Lab,
-    _free_port,
-    _stop,
-    _write_json,
-    make_notebook,
-)
+from .conftest import ACTIVE_PANEL, REPO_ROOT, SCREENSHOT_DIR, Lab, _write_json, make_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -100,171 +87,88 @@ def hidden_widget_errors(page: Any, scope: str) -> dict[str, int]:
     )
 
 
-# ------------------------------------------------------------------------------------------ JupyterLab 4
+# ----------------------------------------------------------------------- JupyterLab 4 and Notebook 7
 
 
-def test_lab_reopened_without_a_kernel_shows_the_transcript(lab: Lab) -> None:
-    """Run, save (widget state off), shut the kernel down, reload: the transcripts are there, no error."""
-    with lab.server.api() as api:
+def reopen_without_a_kernel(host: Lab, cells: list[str], name: str) -> None:
+    """Run ``cells`` (they display a TurnView and a SessionView), check the live views hide the static
+    transcripts, save with widget-state saving off, shut the kernel down and reload the page."""
+    with host.server.api() as api:
         api.put(f"/lab/api/settings/{MANAGER_PLUGIN}", json={"raw": json.dumps({"saveState": False})})
-    try:
-        name = _write(lab.server.root_dir, "durable_lab")
-        lab.open_notebook(name)
-        lab.run_all()
-        lab.wait_cells_done(timeout=120_000)
-        assert not lab.cell_errors(), lab.cell_errors()
-        lab.wait_output(".tfw-root")
-        lab.wait_output(".tfw-session")
-        # live: the static twins are hidden by the live views
-        statics = lab.page.locator(lab.out(".tfws-static"))
-        assert statics.count() == 2
-        assert not statics.nth(0).is_visible() and not statics.nth(1).is_visible()
-        lab.save()
-        saved = lab.saved_notebook()
-        assert "widgets" not in saved.get("metadata", {}), "widget state was saved: the test needs it off"
-        html_outputs = [
-            o["data"]["text/html"]
-            for c in saved["cells"]
-            for o in c["outputs"]
-            if "tfws-static" in "".join(o.get("data", {}).get("text/html", ""))
-        ]
-        assert len(html_outputs) == 2
+    shutil.copy(FIXTURES / "sub_agents.sse", host.server.root_dir / "sub_agents.sse")
+    host.open_notebook(host.write_notebook(cells, name))
+    host.run_all()
+    host.wait_cells_done(timeout=120_000)
+    assert not host.cell_errors(), host.cell_errors()
+    host.wait_output(".tfw-root")
+    host.wait_output(".tfw-session")
+    # live: the static twins are hidden by the live views
+    statics = host.page.locator(host.out(".tfws-static"))
+    assert statics.count() == 2
+    assert statics.filter(visible=True).count() == 0
+    host.save()
+    saved = host.saved_notebook()
+    assert "widgets" not in saved.get("metadata", {}), "widget state was saved: the test needs it off"
+    html_outputs = [
+        o["data"]["text/html"]
+        for c in saved["cells"]
+        for o in c["outputs"]
+        if "tfws-static" in "".join(o.get("data", {}).get("text/html", ""))
+    ]
+    assert len(html_outputs) == 2
 
-        lab.server.shutdown_kernels()
-        lab.page.goto(lab.server.lab_url(name), wait_until="domcontentloaded")
-        lab.wait_kernel_idle()
-        scope = ".jp-NotebookPanel:not(.lm-mod-hidden)"
-        # the widget manager gives up on the models: wait for its error, then check it is not shown
-        lab.page.wait_for_function(
-            """([scope, mime]) => [...document.querySelectorAll(
-                   `${scope} .jp-OutputArea-output.lm-Panel`)]
-                   .filter(o => /model not found/.test(o.textContent || '')).length === 2""",
-            arg=[scope, WIDGET_MIME],
-            timeout=60_000,
-        )
-        found = hidden_widget_errors(lab.page, scope)
-        assert found == {"outputs": 2, "errors": 2, "visible": 0}, found
-        check_static_transcripts(lab.page, scope)
-        lab.screenshot("reopened", scroll_to=".tfws-static")
-        assert lab.page.get_by_text("Error displaying widget").filter(visible=True).count() == 0
+    host.server.shutdown_kernels()
+    host.page.goto(host.server.lab_url(host.notebook or name), wait_until="domcontentloaded")
+    host.wait_kernel_idle()
+    # the widget manager gives up on the models: wait for its error, then check it is not shown
+    host.page.wait_for_function(
+        """([scope, mime]) => [...document.querySelectorAll(
+               `${scope} .jp-OutputArea-output.lm-Panel`)]
+               .filter(o => /model not found/.test(o.textContent || '')).length === 2""",
+        arg=[ACTIVE_PANEL, WIDGET_MIME],
+        timeout=60_000,
+    )
+    found = hidden_widget_errors(host.page, ACTIVE_PANEL)
+    assert found == {"outputs": 2, "errors": 2, "visible": 0}, found
+
+
+@pytest.fixture
+def no_state_saving(host: Lab) -> Iterator[Lab]:
+    """The host with widget-state saving off for the test (the harness turns it on), restored after."""
+    try:
+        yield host
     finally:
-        with lab.server.api() as api:
+        with host.server.api() as api:
             api.put(f"/lab/api/settings/{MANAGER_PLUGIN}", json={"raw": json.dumps({"saveState": True})})
 
 
-# ------------------------------------------------------------------------------------------- Notebook 7
+def test_reopened_without_a_kernel_shows_the_transcript(no_state_saving: Lab) -> None:
+    """Run, save (widget state off), shut the kernel down, reload: the transcripts are there, no error."""
+    host = no_state_saving
+    reopen_without_a_kernel(host, CELLS, f"durable_{host.server.app}")
+    check_static_transcripts(host.page, ACTIVE_PANEL)
+    host.screenshot("reopened", scroll_to=".tfws-static")
+    assert host.page.get_by_text("Error displaying widget").filter(visible=True).count() == 0
 
 
-@contextlib.contextmanager
-def notebook7(home: Path, root: Path) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
-    """Notebook 7 on loopback (widget state saving at its default: off); stopped by its PID."""
-    settings = home / ".jupyter" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
-    _write_json(
-        settings / "notification.jupyterlab-settings", {"fetchNews": "false", "checkForUpdates": False}
-    )
-    port, token = _free_port(), secrets.token_hex(16)
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p),
-        "JUPYTER_CONFIG_DIR": str(home / ".jupyter"),
-        "JUPYTER_DATA_DIR": str(home / ".local" / "share" / "jupyter"),
-        "JUPYTER_RUNTIME_DIR": str(home / ".local" / "share" / "jupyter" / "runtime"),
-        "IPYTHONDIR": str(home / ".ipython"),
-        "JUPYTER_PLATFORM_DIRS": "1",
-    }
-    env.pop("JUPYTER_TOKEN", None)
-    log = (home / "notebook.log").open("wb")
-    cmd = [sys.executable, "-m", "jupyter", "notebook", "--no-browser", "--ip", "127.0.0.1", "--port",
-           str(port), "--port-retries=0", f"--IdentityProvider.token={token}", "--allow-root",
-           f"--ServerApp.root_dir={root}"]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (home / "notebook.log").read_text(errors="replace")[-3000:]
-            try:
-                if (
-                    httpx.get(f"{url}/api/status", headers={"Authorization": f"token {token}"}).status_code
-                    == 200
-                ):
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "Notebook 7 did not start within 60 s"
-            time.sleep(0.2)
-        yield url, token, proc
-    finally:
-        _stop(proc)
-        log.close()
+# The same views displayed inside ipywidgets containers (nested, next to other widgets): the container is
+# the output, so its static twin is the output before it.
+BOX_CELLS = [
+    CELLS[0].removesuffix("turn")
+    + "import ipywidgets\nipywidgets.HBox([turn, ipywidgets.Label('next to the turn')])",
+    CELLS[1].removesuffix("session")
+    + "ipywidgets.VBox([ipywidgets.HTML('<b>chat</b>'), ipywidgets.HBox([session])])",
+]
 
 
-def _kernels_idle(url: str, token: str) -> bool:
-    try:
-        kernels = httpx.get(f"{url}/api/kernels", headers={"Authorization": f"token {token}"}).json()
-    except (httpx.HTTPError, ValueError):
-        return False
-    if not isinstance(kernels, list) or not kernels:
-        return False
-    return all(isinstance(k, dict) and k.get("execution_state") == "idle" for k in kernels)
-
-
-def _wait_idle(url: str, token: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not _kernels_idle(url, token):
-        assert time.monotonic() < deadline, "the kernel did not become idle"
-        time.sleep(0.3)
-
-
-def test_notebook7_reopened_without_a_kernel_shows_the_transcript(browser: Any, tmp_path: Path) -> None:
-    home, root = tmp_path / "home", tmp_path / "root"
-    home.mkdir()
-    root.mkdir()
-    name = _write(root, "durable_nb7")
-    with notebook7(home, root) as (url, token, _proc):
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        try:
-            page.goto(f"{url}/notebooks/{name}?token={token}", wait_until="domcontentloaded")
-            page.wait_for_selector(".jp-Notebook .jp-CodeCell")
-            _wait_idle(url, token)
-            page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-item:not(.lm-mod-disabled) .lm-Menu-itemLabel").filter(
-                has_text="Run All Cells"
-            ).first.click()
-            page.wait_for_selector(".jp-OutputArea-output .tfw-session", timeout=120_000)
-            page.wait_for_selector(".jp-OutputArea-output .tfw-root")
-            assert page.locator(".tfws-static").count() == 2
-            assert page.locator(".tfws-static").filter(visible=True).count() == 0
-            path = root / name
-            before = path.stat().st_mtime_ns
-            page.locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
-            page.keyboard.press("Control+s")
-            deadline = time.monotonic() + 20
-            while path.stat().st_mtime_ns == before:
-                assert time.monotonic() < deadline, "the notebook was not saved"
-                time.sleep(0.1)
-            with httpx.Client(base_url=url, headers={"Authorization": f"token {token}"}) as api:
-                for s in api.get("/api/sessions").json():
-                    api.delete(f"/api/sessions/{s['id']}")
-            page.goto(f"{url}/notebooks/{name}?token={token}", wait_until="domcontentloaded")
-            page.wait_for_selector(".jp-Notebook .jp-CodeCell")
-            page.wait_for_function(
-                """(mime) => [...document.querySelectorAll(`.jp-OutputArea-output.lm-Panel`)]
-                       .filter(o => /model not found/.test(o.textContent || '')).length === 2""",
-                arg=WIDGET_MIME,
-                timeout=60_000,
-            )
-            found = hidden_widget_errors(page, ".jp-Notebook")
-            assert found == {"outputs": 2, "errors": 2, "visible": 0}, found
-            check_static_transcripts(page, ".jp-Notebook")
-            SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT_DIR / "notebook7-reopened.png"), full_page=True)
-        finally:
-            context.close()
+def test_views_inside_containers_survive_without_a_kernel(no_state_saving: Lab) -> None:
+    """A TurnView in an HBox and a SessionView in a VBox in an HBox: reopened without a kernel, both
+    transcripts are shown in place of the containers."""
+    host = no_state_saving
+    reopen_without_a_kernel(host, BOX_CELLS, f"durable_boxes_{host.server.app}")
+    check_static_transcripts(host.page, ACTIVE_PANEL)
+    host.screenshot("reopened-boxes", scroll_to=".tfws-static")
+    assert host.page.get_by_text("Error displaying widget").filter(visible=True).count() == 0
 
 
 # --------------------------------------------------------------------------------------------- nbconvert

@@ -1,8 +1,14 @@
 """The package as users install it: sdist and wheel built from a clean clone, the wheel installed into a
-fresh virtualenv with no node on ``PATH`` and no checkout on ``sys.path``.
+fresh virtualenv with no node on ``PATH`` and no checkout on ``sys.path``, on the oldest and the newest
+Python the package supports (the ``Programming Language :: Python :: 3.x`` classifiers of pyproject.toml;
+the oldest is ``requires-python``'s lower bound).
 
-In that venv: ``replay`` + ``to_html``, a ``watch`` against the simulator over loopback HTTP, the CLI (no
-``bench``, ``show --html``), and JupyterLab (started from the venv) rendering a TurnView in chromium.
+In each venv: ``replay`` + ``to_html``, a ``watch`` against the simulator over loopback HTTP and the CLI (no
+``bench``, ``show --html``). On the newest, with the ``demo`` extra, JupyterLab (started from the venv)
+renders a TurnView in chromium; the oldest gets the plain install (no extras).
+
+The interpreters are found at run time: ``python3.X`` on ``PATH``, then ``pyenv prefix 3.X``. A missing one
+skips its tests, unless ``TFW_REQUIRE_BROWSER`` or ``CI`` is set (``make test``): then they fail.
 
 This builds from the committed ``HEAD`` of the checkout (``git clone``): uncommitted changes are not in it.
 The build needs node and npm (the front end is bundled by the package build) and the package index (build
@@ -11,14 +17,15 @@ dependencies and the venv's dependencies).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tarfile
 import textwrap
-import venv
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +40,52 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ("tfwidget/static/widget.js", "tfwidget/static/widget.css")
+ENDS = ("oldest", "newest")
+LAB_ON = "newest"  # the venv that gets the demo extra and runs the JupyterLab test
+
+
+def supported_pythons() -> dict[str, str]:
+    """{"oldest": "3.10", "newest": "3.13"} from pyproject.toml (classifiers; checked against
+    requires-python)."""
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    versions = sorted(
+        {
+            tuple(map(int, v.split(".")))
+            for v in re.findall(r"Programming Language :: Python :: (3\.\d+)\"", text)
+        }
+    )
+    assert versions, "pyproject.toml lists no 'Programming Language :: Python :: 3.x' classifiers"
+    floor = re.search(r'requires-python\s*=\s*">=\s*(3\.\d+)"', text)
+    assert floor and tuple(map(int, floor.group(1).split("."))) == versions[0], (
+        "requires-python's lower bound is not the oldest classifier"
+    )
+    oldest, newest = versions[0], versions[-1]
+    return {"oldest": f"{oldest[0]}.{oldest[1]}", "newest": f"{newest[0]}.{newest[1]}"}
+
+
+def _version_of(python: str) -> str | None:
+    try:
+        proc = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+    except OSError:
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+@functools.cache
+def find_python(version: str) -> str | None:
+    """An interpreter of ``version`` (``"3.10"``): ``python3.10`` on PATH (a pyenv shim of another version
+    does not count: each candidate is asked its version), then ``pyenv prefix 3.10``."""
+    candidates = [shutil.which(f"python{version}")]
+    if shutil.which("pyenv"):
+        proc = subprocess.run(["pyenv", "prefix", version], capture_output=True, text=True, timeout=60)
+        if proc.returncode == 0 and proc.stdout.strip():
+            prefix = Path(proc.stdout.strip().splitlines()[0])
+            candidates += [str(prefix / "bin" / f"python{version}"), str(prefix / "bin" / "python3")]
+    for candidate in candidates:
+        if candidate and _version_of(candidate) == version:
+            return candidate
+    return None
 
 
 def run(cmd: list[str], *, timeout: float = 600, **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -79,25 +132,51 @@ def test_sdist_and_wheels_carry_the_bundle(built: dict[str, Path]) -> None:
 
 
 @pytest.fixture(scope="module")
-def env(built: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A fresh venv with the wheel (and its demo extra: JupyterLab) installed; PATH holds only the venv."""
-    home = tmp_path_factory.mktemp("venv")
-    target = home / "venv"
-    venv.EnvBuilder(with_pip=True, clear=True).create(target)
-    py = target / "bin" / "python"
-    run([str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         f"{built['wheel']}[demo]"], timeout=1200)  # fmt: skip
-    path = str(target / "bin")
-    assert shutil.which("node", path=path) is None and shutil.which("npm", path=path) is None
-    work = home / "work"
-    work.mkdir()
-    environ = {
-        "PATH": path,
-        "HOME": str(home),
-        "LANG": "C.UTF-8",
-        "JUPYTER_PLATFORM_DIRS": "1",
-    }
-    return {"python": str(py), "path": path, "env": environ, "cwd": work, "home": home}
+def venvs(built: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """``venvs("oldest" | "newest")``: a fresh venv of that Python with the wheel installed (the newest one
+    with the ``demo`` extra: JupyterLab); its PATH holds only the venv. Made once per module."""
+    made: dict[str, dict[str, Any]] = {}
+
+    def make(end: str) -> dict[str, Any]:
+        if end in made:
+            return made[end]
+        version = supported_pythons()[end]
+        base = find_python(version)
+        if base is None:
+            message = f"no Python {version} (the {end} supported) found: python{version} or pyenv"
+            if os.environ.get("TFW_REQUIRE_BROWSER") or os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+        home = tmp_path_factory.mktemp(f"venv-{version}")
+        target = home / "venv"
+        run([base, "-m", "venv", "--clear", str(target)])
+        py = target / "bin" / "python"
+        assert _version_of(str(py)) == version
+        extra = "[demo]" if end == LAB_ON else ""
+        run([str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+             f"{built['wheel']}{extra}"], timeout=1200)  # fmt: skip
+        path = str(target / "bin")
+        assert shutil.which("node", path=path) is None and shutil.which("npm", path=path) is None
+        work = home / "work"
+        work.mkdir()
+        environ = {
+            "PATH": path,
+            "HOME": str(home),
+            "LANG": "C.UTF-8",
+            "JUPYTER_PLATFORM_DIRS": "1",
+        }
+        made[end] = {"python": str(py), "path": path, "env": environ, "cwd": work, "home": home,
+                     "version": version}  # fmt: skip
+        return made[end]
+
+    return make
+
+
+@pytest.fixture(params=ENDS)
+def env(request: pytest.FixtureRequest, venvs: Any) -> dict[str, Any]:
+    """The wheel's venv on the oldest, then on the newest supported Python."""
+    result: dict[str, Any] = venvs(request.param)
+    return result
 
 
 def in_venv(env: dict[str, Any], code: str, timeout: float = 300) -> str:
@@ -157,7 +236,8 @@ def test_cli_from_the_wheel(env: dict[str, Any]) -> None:
 
 
 @pytest.fixture
-def lab_from_wheel(env: dict[str, Any], tmp_path: Path) -> Iterator[Any]:
+def lab_from_wheel(venvs: Any, tmp_path: Path) -> Iterator[Any]:
+    env = venvs(LAB_ON)
     home, root = tmp_path / "home", tmp_path / "root"
     home.mkdir()
     root.mkdir()
@@ -201,12 +281,17 @@ def test_jupyterlab_renders_a_turnview_from_the_wheel(lab_from_wheel: Any, brows
         server.shutdown_kernels()
 
 
-def test_report_sizes(built: dict[str, Path], env: dict[str, Any]) -> None:
-    """Not a check: prints the numbers the README quotes (wheel, sdist, the installed venv)."""
-    size = sum(f.stat().st_size for f in Path(env["python"]).parents[1].rglob("*") if f.is_file())
+def test_report_sizes(built: dict[str, Path], venvs: Any) -> None:
+    """Not a check: prints the numbers the README quotes (wheel, sdist, the installed venvs)."""
+    sizes = []
+    for end in ENDS:
+        env = venvs(end)
+        size = sum(f.stat().st_size for f in Path(env["python"]).parents[1].rglob("*") if f.is_file())
+        extra = "[demo]" if end == LAB_ON else ""
+        sizes.append(f"venv with tfwidget{extra} on Python {env['version']} {size / 1e6:.0f} MB")
     print(
         f"\nwheel {built['wheel'].stat().st_size:,} B, sdist {built['sdist'].stat().st_size:,} B, "
-        f"venv with tfwidget[demo] {size / 1e6:.0f} MB",
+        + ", ".join(sizes),
         file=sys.stderr,
     )
     assert os.path.getsize(built["wheel"]) < 2_000_000
