@@ -720,36 +720,42 @@ def test_client_drop_mid_stream_does_not_hurt_the_server() -> None:
 
 
 def test_stop_closes_everything_and_leaves_no_threads() -> None:
-    before = threading.active_count()
+    before = set(threading.enumerate())
     sim = Simulator("long_markdown", speed=1)
     assert "stopped" in repr(sim)
     sim.start()
     port = sim.port
     assert sim.api_key not in repr(sim) and sim.base_url in repr(sim)
     results: dict[str, Any] = {}
+    streaming = threading.Event()
 
     def reader() -> None:
         try:
             with client(sim) as c, c.stream("POST", turn_path(sim) + "/subscribe", json={}) as r:
                 for _ in r.iter_bytes():
-                    pass
+                    streaming.set()
             results["ended"] = "clean"
         except httpx.HTTPError as exc:
             results["ended"] = type(exc).__name__
+        finally:
+            streaming.set()
 
     idle = client(sim)
     assert idle.get(turn_path(sim)).status_code == 200  # a kept-alive idle connection
     t = threading.Thread(target=reader)
     t.start()
-    time.sleep(0.3)
-    assert threading.active_count() > before
-    t0 = time.monotonic()
+    # a subscriber mid-stream (however long the machine took to get it there)
+    assert streaming.wait(60) and "ended" not in results, results
+    assert any(th not in before for th in threading.enumerate() if th is not t)
     sim.stop()
-    assert time.monotonic() - t0 < 15
-    t.join(5)
+    # stop interrupted the turn: it did not wait for the scripted timeline to run out
+    assert not any(e.get("type") == "turn.done" for e in sim.events())
+    t.join(60)
+    assert not t.is_alive()
     idle.close()
     assert results["ended"] != "clean"
-    assert threading.active_count() == before
+    leftover = [th.name for th in threading.enumerate() if th not in before and th.is_alive()]
+    assert leftover == []
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
     sim.stop()  # idempotent

@@ -385,6 +385,9 @@ class _Handler(BaseHTTPRequestHandler):
         timer, self._request_timer = self._request_timer, None
         if timer is not None:
             timer.cancel()
+            # its thread ends right away once cancelled; joined here so that stop(), which joins the
+            # connection threads, leaves no timer thread behind
+            timer.join()
 
     def _request_too_slow(self) -> None:
         self.close_connection = True
