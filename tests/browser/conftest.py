@@ -59,6 +59,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 THEME_PLUGIN = "@jupyterlab/apputils-extension:themes"
+# A bound, not an expectation: a server answers in a few seconds here, but a loaded 2-core machine (seen:
+# load 13) has taken over a minute to import its extensions.
+SERVER_START_TIMEOUT = 300
 LIGHT_THEME = "JupyterLab Light"
 DARK_THEME = "JupyterLab Dark"
 
@@ -208,7 +211,7 @@ def start_jupyter(
     page URL differ. ``python`` runs the server (default: this interpreter); with ``checkout=False`` the
     repository is not put on ``PYTHONPATH`` (kernels import an installed ``tfwidget``); ``path`` replaces
     ``PATH``. Raises ``RuntimeError`` (with the end of the server's log) when the server exits or does not
-    answer ``/api/status`` within 60 s.
+    answer ``/api/status`` within ``SERVER_START_TIMEOUT`` seconds.
     """
     if app not in ("lab", "notebook"):
         raise ValueError(f"app must be 'lab' or 'notebook', not {app!r}")
@@ -265,7 +268,7 @@ def start_jupyter(
         app=app,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"jupyter {app} exited with {proc.returncode}:\n{server.log_tail()}")
@@ -277,7 +280,7 @@ def start_jupyter(
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(
-                    f"jupyter {app} did not answer /api/status within 60 s:\n{server.log_tail()}"
+                    f"jupyter {app} did not answer /api/status within {SERVER_START_TIMEOUT} s:\n{server.log_tail()}"
                 )
             time.sleep(0.2)
         yield server

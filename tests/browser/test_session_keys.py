@@ -18,7 +18,6 @@ import pytest
 from tfwidget.sim import Simulator
 
 from .conftest import Lab
-from .notebook7 import nb7, notebook7_server  # noqa: F401  (fixtures)
 from .test_session_browser import CONTROLS, TURN, chat_session, last_turn, open_chat, shot, wait_turn_status
 
 pytestmark = pytest.mark.browser
@@ -26,11 +25,6 @@ pytestmark = pytest.mark.browser
 BOX = f"{CONTROLS} .tfw-composer-input"
 # command-mode shortcuts of both hosts: each would edit the notebook or the kernel if it escaped
 SHORTCUT_LETTERS = "ddaabbxii00mzy"
-
-
-@pytest.fixture(params=["jupyterlab", "notebook7"])
-def host(request: pytest.FixtureRequest) -> Lab:
-    return request.getfixturevalue("lab" if request.param == "jupyterlab" else "nb7")
 
 
 @pytest.fixture
@@ -68,7 +62,7 @@ def focused_class(host: Lab) -> str:
 
 def test_shift_enter_and_letters_in_the_chat_box_stay_in_the_box(host: Lab, sims: Any) -> None:
     sim = sims(speed=0.0)
-    open_chat(host, sim, f"keys_box_{host.__class__.__name__.lower()}")
+    open_chat(host, sim, f"keys_box_{host.server.app}")
     before = notebook_state(host)
     box = host.page.locator(host.out(BOX)).first
     box.click()
@@ -94,7 +88,7 @@ def test_shift_enter_and_letters_in_the_chat_box_stay_in_the_box(host: Lab, sims
 
 def test_enter_in_the_deny_reason_box_denies(host: Lab, sims: Any) -> None:
     sim = sims(speed=0.0)
-    open_chat(host, sim, f"keys_deny_{host.__class__.__name__.lower()}")
+    open_chat(host, sim, f"keys_deny_{host.server.app}")
     box = host.page.locator(host.out(BOX)).first
     box.click()
     box.type("Please refund order 42")
@@ -140,7 +134,7 @@ def test_enter_in_the_deny_reason_box_denies(host: Lab, sims: Any) -> None:
 
 def test_after_send_the_box_keeps_focus_and_the_new_turn_stays_in_view(host: Lab, sims: Any) -> None:
     sim = sims(speed=1.0)
-    open_chat(host, sim, f"keys_follow_{host.__class__.__name__.lower()}")
+    open_chat(host, sim, f"keys_follow_{host.server.app}")
     box = host.page.locator(host.out(BOX)).first
     box.click()
     box.type("Write a long markdown guide to SSE")

@@ -88,10 +88,15 @@ def find_python(version: str) -> str | None:
     return None
 
 
+def _errors(text: str) -> str:
+    """The end of a command's output without pip's notices about unusable index locations."""
+    return "\n".join(ln for ln in text.splitlines() if "is ignored: it is neither" not in ln)[-3000:]
+
+
 def run(cmd: list[str], *, timeout: float = 600, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kwargs)
     assert proc.returncode == 0, (
-        f"{cmd} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        f"{cmd} failed ({proc.returncode}):\n{_errors(proc.stdout)}\n{_errors(proc.stderr)}"
     )
     return proc
 
@@ -153,8 +158,15 @@ def venvs(built: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> A
         py = target / "bin" / "python"
         assert _version_of(str(py)) == version
         extra = "[demo]" if end == LAB_ON else ""
-        run([str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             f"{built['wheel']}{extra}"], timeout=1200)  # fmt: skip
+        install = [str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                   f"{built['wheel']}{extra}"]  # fmt: skip
+        # the package index over the network: a download that fails once (seen on a loaded machine) is
+        # tried again; pip keeps what it installed, and a real resolution error fails every time
+        for attempt in range(3):
+            proc = subprocess.run(install, capture_output=True, text=True, timeout=1200)
+            if proc.returncode == 0:
+                break
+            assert attempt < 2, f"pip install failed 3 times:\n{_errors(proc.stdout)}\n{_errors(proc.stderr)}"
         path = str(target / "bin")
         assert shutil.which("node", path=path) is None and shutil.which("npm", path=path) is None
         work = home / "work"
