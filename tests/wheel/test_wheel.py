@@ -36,7 +36,8 @@ import pytest
 from ..browser.conftest import SCREENSHOT_DIR, browser, make_notebook, start_jupyter_lab  # noqa: F401
 from ..conftest import FIXTURES
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# building, and installing into two venvs from the index, takes minutes (many on a loaded machine)
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ("tfwidget/static/widget.js", "tfwidget/static/widget.css")
