@@ -32,6 +32,20 @@ def fast_client(sim: Simulator, **kw: Any) -> GatewayClient:
     return GatewayClient(sim.base_url, sim.api_key, **kw)
 
 
+def assert_complete_or_rebuilt(items: list[StreamItem], sim: Simulator, sub: Any) -> None:
+    """The turn arrived whole. While every resume re-subscribed, the items are exactly the log 1..N. A
+    resume that found the turn already over (a loaded machine reconnects late) rebuilds the rest from the
+    turn's event list (``mode="rebuild"``, events without sequence numbers): then the items up to it are the
+    log's, and everything folds to what the full log folds to."""
+    if all(r.mode == "subscribe" for r in sub.reconnects):
+        assert_complete(items, sim)
+        return
+    numbered = [it.sequence_number for it in items if it.sequence_number is not None]
+    assert numbered == list(range(1, len(numbered) + 1))
+    assert items[-1].type == "turn.done"
+    assert summary(TurnState.from_items(items)) == summary(TurnState.from_items(full_log_items(sim)))
+
+
 class ChaosMonkey(threading.Thread):
     """Swaps the simulator's faults every few milliseconds until ``target`` failures were observed.
 
@@ -53,10 +67,14 @@ class ChaosMonkey(threading.Thread):
 
     def run(self) -> None:
         i = 0
+        fast = self.sim.speed
         while not self.stop_event.is_set():
             produced = len(self.sim.turn().events)
-            if len(self.failures) >= self.target or produced >= 0.8 * self.total:
+            if len(self.failures) >= self.target:
                 break
+            # a slow (loaded) machine sees fewer failures per event: past 70 % of the turn the timeline slows
+            # down until the target is reached, so the tail is still streamed live afterwards
+            self.sim.speed = fast if produced < 0.7 * self.total else min(fast, 2.0)
             i += 1
             kw: dict[str, Any] = {"seed": i, "drop_probability": self.rng.uniform(0.06, 0.2)}
             roll = self.rng.random()
@@ -71,6 +89,7 @@ class ChaosMonkey(threading.Thread):
             self.sim.faults = Faults(**kw)
             self.stop_event.wait(self.rng.uniform(0.01, 0.05))
         self.sim.faults = Faults()
+        self.sim.speed = fast
 
 
 def test_long_turn_survives_200_random_faults() -> None:
@@ -102,7 +121,7 @@ def test_long_turn_survives_200_random_faults() -> None:
         # each successful resume continued right after the last delivered sequence number
         for c in calls:  # (None: the very first request failed, before any event)
             assert c.after_sequence_number is None or c.after_sequence_number >= 1
-        assert elapsed < 40
+        assert elapsed < 85  # (a bound below the test's timeout: it must not hang between attempts)
 
 
 def test_stall_longer_than_the_read_timeout_resumes() -> None:
@@ -234,16 +253,21 @@ def test_giving_up_after_max_reconnects() -> None:
 
 
 def test_progress_resets_the_reconnect_budget() -> None:
-    # 6 drops, each after some progress: more than max_reconnects=2 in total, never 3 in a row
+    # 6 drops, each after some progress: more than max_reconnects=2 in total, never 3 in a row. (A read
+    # timeout of its own would count as a failure without progress: the client waits as long as it takes.)
     faults = Faults(drop_after_events=3, max_drops=6)
     with (
-        serve("sub_agents", speed=4, faults=faults, keepalive=0.05) as sim,
-        fast_client(sim, max_reconnects=2) as client,
+        serve("sub_agents", speed=1, faults=faults, keepalive=0.05) as sim,
+        fast_client(sim, max_reconnects=2, timeout=httpx.Timeout(30.0)) as client,
     ):
         sub = client.subscribe(sim.session_id, sim.turn_id)
         items = list(sub)
-        assert_complete(items, sim)
-        assert len(sub.reconnects) == 6
+        assert_complete_or_rebuilt(items, sim, sub)
+        # one reconnect per drop; the stream stays live as long as the turn runs, so all 6 drops happen unless
+        # a resume found the turn over (then the rest came from the event list and no more drops could)
+        assert len(sub.reconnects) == sim.fault_stats["drops"]
+        if all(r.mode == "subscribe" for r in sub.reconnects):
+            assert len(sub.reconnects) == 6
 
 
 def test_async_resume_under_faults_and_giving_up() -> None:
@@ -257,7 +281,7 @@ def test_async_resume_under_faults_and_giving_up() -> None:
         items, sub = asyncio.run(run(sim))
         stats = sim.fault_stats
         # nothing lost or duplicated, whatever the timing; every failure is followed by one reported attempt
-        assert_complete(items, sim)
+        assert_complete_or_rebuilt(items, sim, sub)
         assert len(sub.reconnects) == len(sub.failures) >= min(1, stats["drops"] + stats["stalls"])
         reasons = {r.reason for r in sub.reconnects}
         # a loaded machine can add read timeouts of its own (read=0.25 s), never other kinds of failure
