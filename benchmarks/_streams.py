@@ -63,3 +63,16 @@ def to_sse(events: list[dict]) -> bytes:
 
 def chunks(data: bytes, size: int = 16_384) -> list[bytes]:
     return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+def capture_sse(frames: int = 8_404) -> bytes:
+    """A turn as the simulator puts it on the wire (its ``large`` story: reasoning, then markdown text in
+    token-sized deltas; ``json.dumps(ensure_ascii=False)`` with the server's separators), ``frames`` frames."""
+    from tfwidget.sim.scenarios import Scenario
+
+    events = Scenario.large(max(1, frames - 12)).events
+    out = []
+    for i, e in enumerate(events, 1):
+        text = json.dumps(e, ensure_ascii=False, separators=(", ", ": "))
+        out.append(b"id: %d\ndata: %s\n\n" % (i, text.encode("utf-8")))
+    return b"".join(out)
