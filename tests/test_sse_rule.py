@@ -8,6 +8,7 @@ characters: the same frames, with the same data and the same event ids (the last
 from __future__ import annotations
 
 import codecs
+import json
 
 from httpx_sse._decoders import SSEDecoder as HttpxSSEDecoder
 from httpx_sse._decoders import SSELineDecoder
@@ -91,3 +92,80 @@ def test_a_frame_without_its_own_id_carries_the_last_one_live_and_recorded(tmp_p
     path = tmp_path / "turn.sse"
     path.write_text(text, encoding="utf-8")
     assert [it.sequence_number for it in load(path)] == [4, 4, None]  # type: ignore[union-attr]
+
+
+_WORD = st.text(
+    alphabet=st.characters(blacklist_characters='\r\n"\\', blacklist_categories=("Cs",)), max_size=8
+)
+
+
+@st.composite
+def event_streams(draw: st.DrawFn) -> bytes:
+    """Streams as a gateway sends them (``id: N`` / ``data: {json}`` frames), mixed with everything else the
+    standard allows: other line ends, comments, ``retry``, frames without an id (the last one carries on),
+    ``id:`` clearing it, data split over several lines, blank lines between frames."""
+    out: list[str] = []
+    seq = 0
+    for _ in range(draw(st.integers(1, 12))):
+        seq += 1
+        ev = json.dumps(
+            {"type": "model.message.delta", "id": "m", "content": draw(_WORD)}, ensure_ascii=False
+        )
+        eol = draw(st.sampled_from(["\n", "\n", "\r\n", "\r"]))
+        kind = draw(st.sampled_from(["gateway", "gateway", "no_id", "clear_id", "multi", "comment", "retry"]))
+        if kind == "gateway":
+            out.append(f"id: {seq}{eol}data: {ev}{eol}{eol}")
+        elif kind == "no_id":
+            out.append(f"data: {ev}{eol}{eol}")
+        elif kind == "clear_id":
+            out.append(f"id:{eol}data:{ev}{eol}{eol}")
+        elif kind == "multi":
+            half = ev.index(", ") + 1  # data lines are joined with a line end: cut between members
+            out.append(f"id: {seq}{eol}data: {ev[:half]}{eol}data:{ev[half:]}{eol}{eol}")
+        elif kind == "comment":
+            out.append(f": {draw(_WORD)}{eol}id: {seq}{eol}: x{eol}data: {ev}{eol}{eol}")
+        else:
+            out.append(f"retry: {draw(st.integers(0, 99999))}{eol}{eol}")
+        if draw(st.booleans()):
+            out.append(eol)  # a blank line between frames dispatches nothing
+    return ("".join(out) + "\n\n").encode("utf-8")
+
+
+def _httpx_sse_events(chunks: list[bytes]) -> tuple[list[tuple[str, str | None]], int | None]:
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    lines, dec = SSELineDecoder(), HttpxSSEDecoder()
+    out, retry = [], None
+    for text in [*(utf8.decode(chunk) for chunk in chunks), None]:
+        for line in (lines.decode(text) if text else []) if text is not None else lines.flush():
+            sse = dec.decode(line)
+            if sse is None:
+                continue
+            if sse.retry is not None:
+                retry = sse.retry
+            if sse.data:
+                out.append((sse.data, sse.id or None))
+    return out, retry
+
+
+@settings(max_examples=300, deadline=None)
+@given(event_streams(), st.lists(st.integers(0, 10**6), max_size=12))
+def test_gateway_shaped_streams_decode_as_httpx_sse_does_under_random_chunking(
+    data: bytes, cuts: list[int]
+) -> None:
+    chunks = _cut(data, cuts)
+    want, want_retry = _httpx_sse_events(chunks)
+    dec = SSEDecoder(warn=False)
+    got = [frame for chunk in chunks for frame in dec.feed_frames(chunk)] + dec.close_frames()
+    assert got == want
+    assert dec.retry == want_retry
+    # the typed items (what the live client and load() hand out) carry the same data and ids
+    dec = SSEDecoder(warn=False)
+    items = [it for chunk in chunks for it in dec.feed(chunk)] + dec.close()
+    assert [(it.raw, it.sequence_number) for it in items] == [(d, int(i) if i else None) for d, i in want]
+    assert dec.malformed == 0 and dec.retry == want_retry
+
+
+def test_retry_takes_ascii_digits_only() -> None:
+    dec = SSEDecoder(warn=False)
+    assert dec.feed_frames("retry: \u00b2\n\nretry: 25\n\nretry: \u0663\n\n") == []
+    assert dec.retry == 25

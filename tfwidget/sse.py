@@ -9,9 +9,7 @@ caller can read) and skipped; the stream goes on.
 
 from __future__ import annotations
 
-import codecs
 import json
-import re
 import time
 import warnings
 from collections.abc import Iterable, Iterator
@@ -127,7 +125,8 @@ class MalformedFrameWarning(UserWarning):
     """Issued once per malformed frame that was skipped."""
 
 
-_LINE_SPLIT = re.compile(r"\r\n|\r|\n")
+def _text(data: bytes | str) -> str:
+    return data.decode("utf-8", "replace") if type(data) is bytes else data  # type: ignore[union-attr]
 
 DEFAULT_MAX_EVENT_BYTES = 32 * 1024 * 1024
 """Default cap on one SSE line and on one event's data (characters of decoded text; 32 MiB)."""
@@ -181,9 +180,11 @@ class SSEDecoder:
     """
 
     def __init__(self, *, warn: bool = True, max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES) -> None:
-        self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._parts: list[str] = []  # the unfinished last line, in pieces (an endless line stays linear)
+        # bytes not yet split into frames: the unfinished last frame (or, once it outgrew the cap, its unfinished
+        # last line), in pieces so that a long frame arriving in many chunks stays linear
+        self._parts: list[bytes] = []
         self._plen = 0
+        self._cont = False  # the pending bytes start with the line end of a line already taken
         self._pending_cr = False
         self._data: list[str] = []
         self._size = 0
@@ -204,84 +205,122 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes | bytearray | str) -> list[StreamItem]:
         """Decode a chunk (bytes or text) and return the items whose frames it completed."""
-        return self._items(self.feed_frames(chunk))
+        return self._items(self._frames(chunk))
 
     def close(self) -> list[StreamItem]:
         """End of stream: dispatch a final frame that lacked its blank line (a cut stream is not lost)."""
-        return self._items(self.close_frames())
+        return self._items(self._close())
 
     def feed_frames(self, chunk: bytes | bytearray | str) -> list[tuple[str, str | None]]:
         """Decode a chunk; return the completed frames as ``(data, last_event_id)`` (``None``: no id)."""
-        if self.limit_error is not None:
-            raise self.limit_error
-        text = self._utf8.decode(chunk) if isinstance(chunk, (bytes, bytearray)) else chunk
-        out: list[tuple[str, str | None]] = []
-        if not text:
-            return out
-        if self._pending_cr:
-            self._pending_cr = False
-            if text[0] == "\n":
-                text = text[1:]
-                if not text:
-                    return out
-        if "\n" not in text and "\r" not in text:  # the middle of a (long) line
-            self._parts.append(text)
-            self._plen += len(text)
-            self._check_line()
-            return out
-        if self._parts:
-            self._parts.append(text)
-            buf = "".join(self._parts)
-        else:
-            buf = text
-        lines = _LINE_SPLIT.split(buf)
-        rest = lines.pop()  # the unfinished last line
-        self._parts = [rest] if rest else []
-        self._plen = len(rest)
-        if buf.endswith("\r") and not rest:
-            # a CR at the very end may be the first half of a CRLF split across chunks
-            self._pending_cr = True
-        limit = self.max_event_bytes
-        # the hot loop: "id:", "data:" and blank lines inline; anything else goes through _line
-        data = self._data
-        for line in lines:
-            if not line:
-                if data:
-                    self._dispatch(out)
-                    data = self._data
-            elif line[0] == "d" and line.startswith("data:"):
-                value = line[6:] if line[5:6] == " " else line[5:]
-                data.append(value)
-                if limit is not None:
-                    self._size += len(value) + 1
-                    if self._size > limit:
-                        self._limit("one event's data")
-                        return out
-            elif line[0] == "i" and line.startswith("id:") and "\0" not in line:
-                self.last_event_id = line[4:] if line[3:4] == " " else line[3:]
-            else:
-                self._line(line, out)
-                data = self._data
-        self._check_line()
-        return out
+        return [(_text(d), i) for d, i in self._frames(chunk)]
 
     def close_frames(self) -> list[tuple[str, str | None]]:
         """End of stream: the final frame that lacked its blank line, as :meth:`feed_frames` returns it."""
-        out: list[tuple[str, str | None]] = []
+        return [(_text(d), i) for d, i in self._close()]
+
+    def _frames(self, chunk: bytes | bytearray | str) -> list[tuple[bytes | str, str | None]]:
+        """The frames a chunk completes; a frame's data is bytes (UTF-8) on the common path, else text."""
         if self.limit_error is not None:
+            raise self.limit_error
+        if isinstance(chunk, str):
+            chunk = chunk.encode("utf-8", "surrogatepass")
+        elif type(chunk) is not bytes:
+            chunk = bytes(chunk)
+        out: list[tuple[bytes | str, str | None]] = []
+        if self._pending_cr:
+            self._pending_cr = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        if not chunk:
             return out
-        tail = self._utf8.decode(b"", final=True)
-        buf = "".join(self._parts) + tail
-        self._parts, self._plen = [], 0
-        if buf:
-            self._line(buf, out)
-        self._line("", out)
+        if b"\r" in chunk:  # CRLF and lone CR end lines too: one rule for all three from here on
+            self._pending_cr = chunk[-1] == 13  # may be the first half of a CRLF split across chunks
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        parts = self._parts
+        if parts:
+            if b"\n\n" not in chunk and not (chunk[0] == 10 and parts[-1][-1:] == b"\n"):
+                parts.append(chunk)  # the middle of a frame
+                self._plen += len(chunk)
+                self._check_pending(out)
+                return out
+            parts.append(chunk)
+            buf = b"".join(parts)
+        else:
+            buf = chunk
+        blocks = buf.split(b"\n\n")
+        rest = blocks.pop()  # the unfinished last frame
+        self._parts = [rest] if rest else []
+        self._plen = len(rest)
+        limit = self.max_event_bytes
+        cap = limit if limit is not None else len(buf) + 1
+        # the hot loop: a frame of exactly an "id: " line and a "data: " line takes no per-line work
+        for block in blocks:
+            if (
+                block[:4] == b"id: "
+                and not self._data
+                and not self._cont
+                and block.count(b"\n") == 1
+                and len(block) < cap
+                and b"\0" not in block
+            ):
+                k = block.index(b"\n")
+                if block[k + 1 : k + 7] == b"data: ":
+                    sid = block[4:k].decode("utf-8", "replace")
+                    self.last_event_id = sid
+                    data = block[k + 7 :]
+                    if data:
+                        self.frames += 1
+                        out.append((data, sid or None))
+                    continue
+            self._block(block, out)
+            if self.limit_error is not None:
+                return out
+        self._check_pending(out)
         return out
 
-    def _check_line(self) -> None:
+    def _block(self, block: bytes, out: list[tuple[bytes | str, str | None]], end: bool = True) -> None:
+        """Lines of a frame, then (``end``) the blank line that ends it."""
+        lines = block.split(b"\n")
+        if self._cont:  # the first "line" is the end of a line taken before
+            self._cont = False
+            del lines[0]
+        for raw in lines:
+            self._line(raw.decode("utf-8", "replace"), out)
+            if self.limit_error is not None:
+                return
+        if end:
+            self._line("", out)
+
+    def _check_pending(self, out: list[tuple[bytes | str, str | None]]) -> None:
+        """An unfinished frame beyond the cap: take its complete lines now, keep only the unfinished last one."""
         limit = self.max_event_bytes
-        if limit is not None and self._plen > limit:
+        if limit is None or self._plen <= limit:
+            return
+        buf = b"".join(self._parts)
+        cut = buf.rfind(b"\n")
+        if cut >= 0:
+            self._block(buf[:cut], out, end=False)
+            if self.limit_error is not None:
+                return
+            buf = buf[cut:]
+            self._cont = True
+        self._parts, self._plen = [buf], len(buf)
+        if len(buf) - self._cont > limit:
             self._limit("one line")
+
+    def _close(self) -> list[tuple[bytes | str, str | None]]:
+        out: list[tuple[bytes | str, str | None]] = []
+        if self.limit_error is not None:
+            return out
+        buf = b"".join(self._parts)
+        self._parts, self._plen = [], 0
+        self._pending_cr = False
+        if buf:
+            self._block(buf, out, end=False)
+        self._cont = False
+        self._line("", out)
+        return out
 
     def _limit(self, what: str) -> None:
         self.limit_error = StreamLimitError(
@@ -293,9 +332,9 @@ class SSEDecoder:
         )
         self._data = []
         self._size = 0
-        self._parts, self._plen = [], 0
+        self._parts, self._plen, self._cont = [], 0, False
 
-    def _line(self, line: str, out: list[tuple[str, str | None]]) -> None:
+    def _line(self, line: str, out: list[tuple[bytes | str, str | None]]) -> None:
         if not line:
             if self._data:
                 self._dispatch(out)
@@ -314,11 +353,11 @@ class SSEDecoder:
             if "\0" not in value:
                 self.last_event_id = value
         elif name == "retry":
-            if value.isdigit():  # the standard: ASCII digits only (a negative value is ignored)
+            if value.isascii() and value.isdigit():  # the standard: ASCII digits only (a negative value is ignored)
                 self.retry = int(value)
         # "event" and unknown field names are ignored: the JSON "type" tells events apart
 
-    def _dispatch(self, out: list[tuple[str, str | None]]) -> None:
+    def _dispatch(self, out: list[tuple[bytes | str, str | None]]) -> None:
         parts = self._data
         data = "\n".join(parts) if len(parts) > 1 else parts[0]
         self._data = []
@@ -328,10 +367,11 @@ class SSEDecoder:
         self.frames += 1
         out.append((data, self.last_event_id or None))
 
-    def _items(self, frames: list[tuple[str, str | None]]) -> list[StreamItem]:
+    def _items(self, frames: list[tuple[bytes | str, str | None]]) -> list[StreamItem]:
         out: list[StreamItem] = []
         now = time.time()
-        for data, sse_id in frames:
+        for chunk, sse_id in frames:
+            data = chunk.decode("utf-8", "replace") if type(chunk) is bytes else chunk
             if sse_id is not None:
                 try:  # the common case in one step: an integer id and a known, well-formed event
                     out.append(StreamItem(int(sse_id), _VALIDATE_JSON(data), now, data))
