@@ -128,6 +128,7 @@ class MalformedFrameWarning(UserWarning):
 def _text(data: bytes | str) -> str:
     return data.decode("utf-8", "replace") if type(data) is bytes else data  # type: ignore[union-attr]
 
+
 DEFAULT_MAX_EVENT_BYTES = 32 * 1024 * 1024
 """Default cap on one SSE line and on one event's data (characters of decoded text; 32 MiB)."""
 
@@ -353,7 +354,9 @@ class SSEDecoder:
             if "\0" not in value:
                 self.last_event_id = value
         elif name == "retry":
-            if value.isascii() and value.isdigit():  # the standard: ASCII digits only (a negative value is ignored)
+            if (
+                value.isascii() and value.isdigit()
+            ):  # the standard: ASCII digits only (a negative value is ignored)
                 self.retry = int(value)
         # "event" and unknown field names are ignored: the JSON "type" tells events apart
 
