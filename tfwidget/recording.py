@@ -20,11 +20,11 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
-from .events import parse_event
+from .events import ModelMessageDeltaEvent, parse_event
 from .sse import MalformedFrame, MalformedFrameWarning, StreamItem, iter_sse
 
 __all__ = ["load", "save"]
@@ -41,14 +41,24 @@ def _ts(created_at: str | None) -> float | None:
         return None
 
 
+def _file_chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        while chunk := fh.read(size):
+            yield chunk
+
+
 def _load_sse(path: Path) -> list[StreamItem]:
+    # read in chunks (never the whole file and its items at once); a delta keeps only its raw text, its
+    # event is parsed again when asked for (as the fold's release() does)
     items: list[StreamItem] = []
     last = 0.0
-    for it in iter_sse(path.read_bytes()):
-        t = _ts(it.event.created_at)
+    for it in iter_sse(_file_chunks(path)):
+        ev = it.event
+        t = _ts(ev.created_at)
         t = last if t is None else t
         last = t
-        items.append(StreamItem(it.sequence_number, it.event, t, it.raw, it.synthesized))
+        keep = None if type(ev) is ModelMessageDeltaEvent and it.raw is not None else ev
+        items.append(StreamItem(it.sequence_number, keep, t, it.raw, it.synthesized))
     return items
 
 

@@ -1,0 +1,140 @@
+"""Bulk ingest: ``TurnState.from_items(iter_sse(data))`` folds frames as it decodes them, with a strict fast path
+for plain text deltas. It must give exactly the fold of the stream's items applied one by one."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tfwidget import TurnState, iter_sse
+
+_TXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6)
+_MID = st.sampled_from(["m1", "m2", "m3"])
+
+
+def _delta(draw: st.DrawFn) -> dict[str, Any]:
+    d: dict[str, Any] = {"type": "model.message.delta", "id": draw(_MID), "thread_id": "main"}
+    for key in ("content", "reasoning_content", "refusal"):
+        if draw(st.booleans()):
+            d[key] = draw(st.one_of(_TXT, st.none(), st.integers(0, 3)))  # a number does not fit the model
+    extra = draw(
+        st.sampled_from(["", "", "", "finish", "tool", "usage", "null_tool", "unknown_key", "created"])
+    )
+    if extra == "finish":
+        d["finish_reason"] = "stop"
+    elif extra == "tool":
+        d["tool_calls"] = [{"index": 0, "id": "c1", "function": {"name": "f", "arguments": draw(_TXT)}}]
+    elif extra == "usage":
+        d["usage"] = {"input_tokens": 3, "output_tokens": 4}
+    elif extra == "null_tool":
+        d["tool_calls"] = None
+        d["usage"] = None
+    elif extra == "unknown_key":
+        d["x_extra"] = draw(_TXT)
+    elif extra == "created":
+        d["created_at"] = "2026-08-01T10:00:00Z"
+    return d
+
+
+@st.composite
+def turns(draw: st.DrawFn) -> bytes:
+    out: list[str] = []
+    seq = 0
+    n = draw(st.integers(1, 40))
+    for _ in range(n):
+        kind = draw(
+            st.sampled_from(
+                ["delta"] * 6
+                + [
+                    "base",
+                    "list_base",
+                    "replay",
+                    "no_id",
+                    "bad_id",
+                    "bad_json",
+                    "done",
+                    "created",
+                    "tool_response",
+                    "unknown",
+                ]
+            )
+        )
+        ev: Any
+        if kind == "base":
+            ev = {
+                "type": "model.message",
+                "id": draw(_MID),
+                "thread_id": draw(st.sampled_from(["main", "t2"])),
+            }
+        elif kind == "list_base":
+            ev = {
+                "type": "model.message",
+                "id": draw(_MID),
+                "thread_id": "main",
+                "content": [{"type": "text", "text": "a"}],
+            }
+        elif kind == "done":
+            ev = {"type": "turn.done", "id": "td", "state": {"status": "done"}}
+        elif kind == "created":
+            ev = {"type": "turn.created", "id": "tc", "turn_id": "t"}
+        elif kind == "tool_response":
+            ev = {"type": "tool.response", "id": "r1", "tool_call_id": "c1", "content": "ok"}
+        elif kind == "unknown":
+            ev = {"type": "x.new", "id": "u1"}
+        else:
+            ev = _delta(draw)
+        text = json.dumps(ev, ensure_ascii=draw(st.booleans()))
+        if kind == "bad_json":
+            text = text[:-1]
+        if kind == "replay" and seq:
+            out.append(f"id: {draw(st.integers(1, seq))}\ndata: {text}\n\n")
+        elif kind == "no_id":
+            out.append(f"id:\ndata: {text}\n\n")
+        elif kind == "bad_id":
+            out.append(f"id: x{seq}\ndata: {text}\n\n")
+        else:
+            seq += 1
+            out.append(f"id: {seq}\ndata: {text}\n\n")
+    return "".join(out).encode("utf-8")
+
+
+def fingerprint(s: TurnState) -> dict[str, Any]:
+    return {
+        "items": [(it.sequence_number, it.raw, it.event.model_dump(mode="json")) for it in s.items],
+        "messages": [m.model_dump(mode="json") for m in s.messages],
+        "text": [s.message_text(m) for m in s.message_ids()],
+        "anomalies": s.anomalies,
+        "timeline": s.timeline,
+        "tools": {k: (v.name, v.arguments, v.status, v.response) for k, v in s.tool_calls.items()},
+        "threads": {k: (v.status, v.title) for k, v in s.threads.items()},
+        "last": s.last_sequence_number,
+        "status": s.status,
+        "changes": s.take_changes(),
+    }
+
+
+@settings(max_examples=400, deadline=None)
+@given(turns(), st.integers(1, 64))
+def test_bulk_ingest_is_the_fold_of_the_items(data: bytes, size: int) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one_by_one = TurnState()
+        for it in list(iter_sse(data)):
+            one_by_one.apply(it)
+        chunks = [data[i : i + size] for i in range(0, len(data), size)]
+        bulk = TurnState.from_items(iter_sse(chunks))
+        whole = TurnState.from_items(iter_sse(data))
+    want = fingerprint(one_by_one)
+    assert fingerprint(bulk) == want
+    assert fingerprint(whole) == want
+
+
+def test_bulk_ingest_reports_malformed_frames_like_the_items_do() -> None:
+    data = b'id: 1\ndata: {"type": "model.message", "id": "m"}\n\nid: 2\ndata: {oops\n\n'
+    stream = iter_sse(data, warn=False)
+    st_ = TurnState.from_items(stream)
+    assert stream.malformed == 1 and len(st_.items) == 1
