@@ -445,7 +445,7 @@ class TurnState(FramesFacade):
         Given :func:`~tfwidget.iter_sse` of bytes, text or chunks, the frames are folded as they are decoded:
         the same state as applying the stream's items one by one, in a fraction of the time."""
         st = cls()
-        if type(items) is SSEStream:
+        if type(items) is SSEStream and cls.apply is TurnState.apply:
             st._ingest(items)
             return st
         for it in items:
