@@ -169,3 +169,17 @@ def test_retry_takes_ascii_digits_only() -> None:
     dec = SSEDecoder(warn=False)
     assert dec.feed_frames("retry: \u00b2\n\nretry: 25\n\nretry: \u0663\n\n") == []
     assert dec.retry == 25
+
+
+@settings(max_examples=200, deadline=None)
+@given(streams(), st.lists(st.integers(0, 10**6), max_size=12))
+def test_frames_longer_than_the_cap_in_bytes_decode_the_same_when_no_line_or_data_is(
+    data: bytes, cuts: list[int]
+) -> None:
+    # a small cap: unfinished frames outgrow it and are taken line by line; no line and no event's data is
+    # longer than 64 characters in these streams, so nothing may be refused
+    chunks = _cut(data, cuts)
+    dec = SSEDecoder(warn=False, max_event_bytes=64)
+    got = [frame for chunk in chunks for frame in dec.feed_frames(chunk)] + dec.close_frames()
+    assert dec.limit_error is None
+    assert got == _httpx_sse(chunks)

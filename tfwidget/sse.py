@@ -307,8 +307,8 @@ class SSEDecoder:
             buf = buf[cut:]
             self._cont = True
         self._parts, self._plen = [buf], len(buf)
-        if len(buf) - self._cont > limit:
-            self._limit("one line")
+        if len(buf) - self._cont > limit and len(buf.decode("utf-8", "replace")) - self._cont > limit:
+            self._limit("one line")  # (the cap counts characters; bytes are counted first, as they are more)
 
     def _close(self) -> list[tuple[bytes | str, str | None]]:
         out: list[tuple[bytes | str, str | None]] = []
