@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from ._facade import FrameName, FramesFacade, turn_frame
+from ._itemlog import ItemLog, SeqSet
 from .artifacts import classify_image_url, content_images, iter_image_blocks
 from .contracts import ThreadStatus, TimelineKind, ToolCallStatus, TurnStatus
 from .events import (
@@ -215,6 +216,19 @@ class Changes:
         return bool(self.messages or self.tools or self.threads or self.events or self.turn)
 
 
+_PACK = 256
+
+
+def _pack(chunks: list[str], packed: int) -> int:
+    """Join the pieces after the first ``packed`` entries into one (a long message's text is then a few
+    strings, not one per delta); returns the new count of packed entries. Reads join everything
+    (``_Message._join``), which leaves one entry: a count beyond the list starts over from there."""
+    if packed > len(chunks):
+        packed = 1 if chunks else 0
+    chunks[packed:] = ["".join(chunks[packed:])]
+    return packed + 1
+
+
 class _Message:
     """A model message being merged: text increments kept as chunks, joined on read."""
 
@@ -225,6 +239,7 @@ class _Message:
         "content_list",
         "images",
         "media",
+        "packed",
         "reasoning",
         "refusal",
         "slots",
@@ -233,6 +248,7 @@ class _Message:
     def __init__(self, base: ModelMessageEvent) -> None:
         self.base = base
         self.cache: ModelMessageEvent | None = None
+        self.packed = 0  # leading entries of ``content`` that are packed runs of pieces (see _pack)
         c = base.content
         self.content_list: list[ContentPart] | None = None
         if isinstance(c, list):
@@ -418,7 +434,7 @@ class TurnState(FramesFacade):
     """
 
     def __init__(self) -> None:
-        self.items: list[StreamItem] = []
+        self.items: ItemLog | list[StreamItem] = ItemLog()
         self.anomalies: list[Anomaly] = []
         self.timeline: list[TimelineEntry] = []
         self.created: TurnCreatedEvent | None = None
@@ -427,7 +443,7 @@ class TurnState(FramesFacade):
         self.tool_calls: dict[str, ToolCallInfo] = {}
         self.events_by_id: dict[str, Event] = {}
         self.last_sequence_number: int | None = None
-        self._seen_seq: set[int] = set()
+        self._seen_seq: SeqSet | set[int] = SeqSet()
         self._msgs: dict[str, _Message] = {}
         self._slot_info: dict[tuple[str, int], ToolCallInfo] = {}  # (message id, index) -> its call
         self._responses: dict[str, ToolResponseEvent] = {}  # tool call id -> response (also early ones)
@@ -447,6 +463,8 @@ class TurnState(FramesFacade):
         st = cls()
         if type(items) is SSEStream and cls.apply is TurnState.apply:
             st._ingest(items)
+            if type(st.items) is ItemLog:
+                st.items.trim()
             return st
         for it in items:
             st.apply(it)
@@ -470,6 +488,7 @@ class TurnState(FramesFacade):
         now = time.time()
         msgs = self._msgs
         items = self.items
+        add = items._add if type(items) is ItemLog else None
         seen = self._seen_seq
         changed = self._changes.messages
         decode = _DELTA.decode
@@ -487,13 +506,18 @@ class TurnState(FramesFacade):
                         last = self.last_sequence_number
                         if last is None or seq > last:
                             self.last_sequence_number = seq
-                        items.append(StreamItem(seq, None, now, data.decode("utf-8")))
+                        if add is not None:
+                            add(data, seq, now)
+                        else:
+                            items.append(StreamItem(seq, None, now, data.decode("utf-8")))
                         m.cache = None
                         if d.content:
                             if m.content is None:
                                 m.content = [d.content]
                             else:
                                 m.content.append(d.content)
+                                if len(m.content) - m.packed >= _PACK:
+                                    m.packed = _pack(m.content, m.packed)
                         if d.refusal:
                             (m.refusal if m.refusal is not None else m._new("refusal")).append(d.refusal)
                         if d.reasoning_content:
@@ -519,13 +543,14 @@ class TurnState(FramesFacade):
         ev = item.event
         if self.done is not None and not isinstance(ev, TurnDoneEvent):
             self._flag("after_done", f"{ev.type} after turn.done", item)
-        self.items.append(item)
         cls = type(ev)
         if cls is ModelMessageDeltaEvent:
             self._on_delta(ev, item)  # type: ignore[arg-type]
             # the merged message holds what the delta carried: keep only its raw text (memory, GC time)
             item.release()
+            self.items.append(item)
             return True
+        self.items.append(item)
         handler = _HANDLERS.get(cls)
         if handler is None:
             self._other(ev, item)

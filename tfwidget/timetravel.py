@@ -23,6 +23,8 @@ import threading
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
+from ._itemlog import ItemLog
+
 if TYPE_CHECKING:
     from .sse import StreamItem
     from .state import TurnState
@@ -146,11 +148,17 @@ class Checkpoints:
     def _restore(self, index: int) -> TurnState:
         """A new state equal to checkpoint ``index`` (the fold of ``index * every`` items)."""
         st = _clone(self._points[index])
-        items = self.state.items[: index * self.every]
-        st.items = items
-        seen = set(map(_SEQ, items))
-        seen.discard(None)
-        st._seen_seq = seen
+        full = self.state.items
+        if isinstance(full, ItemLog):  # copies of the columns: no item is rebuilt
+            head = full.head(index * self.every)
+            st.items = head
+            st._seen_seq = head.seen()
+        else:
+            items = full[: index * self.every]
+            st.items = items
+            seen = set(map(_SEQ, items))
+            seen.discard(None)
+            st._seen_seq = seen
         _adopt_timing(st, self._timings[index])
         return st
 

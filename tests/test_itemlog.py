@@ -1,0 +1,63 @@
+"""The compact item log behind ``TurnState.items`` reads back exactly the items appended to it."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tfwidget._itemlog import ItemLog, SeqSet
+from tfwidget.events import parse_event
+from tfwidget.sse import StreamItem
+
+_SEQ = st.one_of(st.none(), st.integers(0, 50), st.integers(-(2**70), 2**70))
+_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=5)
+
+
+@st.composite
+def stream_items(draw: st.DrawFn) -> StreamItem:
+    raw = '{"type": "model.message.delta", "id": "m", "content": ' + json.dumps(draw(_TEXT)) + "}"
+    seq = draw(_SEQ)
+    t = draw(st.sampled_from([1.0, 1.0, 2.5, 1e9 + 0.123456]))
+    kind = draw(st.sampled_from(["released", "parsed", "synthesized"]))
+    if kind == "released":
+        return StreamItem(seq, None, t, raw)
+    return StreamItem(seq, parse_event(raw), t, raw, synthesized=kind == "synthesized")
+
+
+def _key(it: StreamItem) -> tuple:
+    return (it.sequence_number, it.received_at, it.raw, it.synthesized, it.event)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(stream_items(), max_size=30), st.integers(-40, 40), st.integers(0, 35))
+def test_the_log_reads_back_what_was_appended(items: list[StreamItem], i: int, k: int) -> None:
+    kept = [it._event is not None or it.synthesized for it in items]  # (reading .event below parses)
+    log = ItemLog()
+    for it in items:
+        log.append(it)
+    assert len(log) == len(items)
+    assert [_key(a) for a in log] == [_key(b) for b in items]
+    assert log == items and list(log) == items
+    if -len(items) <= i < len(items):
+        assert _key(log[i]) == _key(items[i])
+    assert [_key(a) for a in log[k:]] == [_key(b) for b in items[k:]]
+    head = log.head(k)
+    assert [_key(a) for a in head] == [_key(b) for b in items[:k]]
+    assert set(head.seen()) == {it.sequence_number for it in items[:k]} - {None}
+    assert all(log[n] is it for n, it in enumerate(items) if kept[n])  # those are kept as they are
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(st.integers(0, 3000), st.integers(-5, 10**12)), max_size=60), st.integers(-5, 10**12)
+)
+def test_seqset_is_a_set(adds: list[int], probe: int) -> None:
+    s, want = SeqSet(), set()
+    for a in adds:
+        s.add(a)
+        want.add(a)
+        assert a in s
+    assert (probe in s) == (probe in want)
+    assert set(s) == want and len(s) == len(want)

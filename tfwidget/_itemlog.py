@@ -1,0 +1,192 @@
+"""Compact storage of a turn's items: what :attr:`TurnState.items` holds.
+
+Most items of a long turn are text deltas whose event the fold has merged and released: only their raw JSON,
+sequence number and receive time matter. Those are kept in columns (the UTF-8 text of all of them in one
+``bytearray`` plus offsets, numbers and times in typed arrays: no Python object per item, nothing for the
+garbage collector to walk); every other item is kept as the :class:`StreamItem` it is. Reading gives
+:class:`StreamItem` s as before (a compact one is rebuilt on access; its event parses from the raw text when
+asked for).
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, overload
+
+from .sse import StreamItem
+
+__all__ = ["ItemLog", "SeqSet"]
+
+_NONE = -(2**63)  # "no sequence number" in the sequence column
+
+
+class ItemLog(Sequence[StreamItem]):
+    """A list-like, append-only sequence of :class:`StreamItem` (see the module doc)."""
+
+    __slots__ = ("_buf", "_obj", "_off", "_seq", "_tpos", "_tval")
+
+    def __init__(self, items: Iterable[StreamItem] = ()) -> None:
+        self._buf = bytearray()
+        self._off = array("q", [0])
+        self._seq = array("q")
+        # receive times, run-length coded: items decoded from one chunk share their time
+        self._tpos = array("q")  # the index where each run starts
+        self._tval = array("d")
+        self._obj: dict[int, StreamItem] = {}
+        for it in items:
+            self.append(it)
+
+    def append(self, item: StreamItem) -> None:
+        """Add an item: compactly when its event is released (it has its raw text and no parsed event)."""
+        if item._event is None and item.raw is not None and not item.synthesized:
+            self._add(item.raw.encode("utf-8", "surrogatepass"), item.sequence_number, item.received_at)
+        else:
+            self._keep(item)
+
+    def _keep(self, item: StreamItem) -> None:
+        self._obj[len(self._seq)] = item
+        self._seq.append(_NONE)
+        self._off.append(len(self._buf))
+
+    def _add(self, raw: bytes, seq: int | None, received_at: float) -> None:
+        """A compact item from its raw UTF-8 JSON."""
+        if seq is None:
+            seq = _NONE
+        elif not _NONE < seq < 2**63:  # a number beyond the column: kept as an object
+            self._keep(StreamItem(seq, None, received_at, raw.decode("utf-8", "surrogatepass")))
+            return
+        tval = self._tval
+        if not tval or tval[-1] != received_at:
+            self._tpos.append(len(self._seq))
+            tval.append(received_at)
+        self._buf += raw
+        self._off.append(len(self._buf))
+        self._seq.append(seq)
+
+    def head(self, n: int) -> ItemLog:
+        """The first ``n`` items, as a new log (the columns are copied, no item is rebuilt)."""
+        n = max(0, min(n, len(self._seq)))
+        out = ItemLog()
+        end = self._off[n]
+        out._buf = bytearray(memoryview(self._buf)[:end])
+        out._off = self._off[: n + 1]
+        out._seq = self._seq[:n]
+        k = bisect_right(self._tpos, n - 1) if n else 0
+        out._tpos = self._tpos[:k]
+        out._tval = self._tval[:k]
+        out._obj = {i: it for i, it in self._obj.items() if i < n}
+        return out
+
+    def seen(self) -> SeqSet:
+        """The sequence numbers of the items, as a :class:`SeqSet`."""
+        out = SeqSet()
+        add = out.add
+        for seq in self._seq:
+            if seq != _NONE:
+                add(seq)
+        for it in self._obj.values():
+            if it.sequence_number is not None:
+                add(it.sequence_number)
+        return out
+
+    def extend(self, items: Iterable[StreamItem]) -> None:
+        for it in items:
+            self.append(it)
+
+    def __len__(self) -> int:
+        return len(self._seq)
+
+    def _item(self, i: int) -> StreamItem:
+        obj = self._obj.get(i)
+        if obj is not None:
+            return obj
+        seq = self._seq[i]
+        raw = self._buf[self._off[i] : self._off[i + 1]].decode("utf-8", "surrogatepass")
+        t = self._tval[bisect_right(self._tpos, i) - 1]
+        return StreamItem(None if seq == _NONE else seq, None, t, raw)
+
+    @overload
+    def __getitem__(self, i: int) -> StreamItem: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[StreamItem]: ...
+    def __getitem__(self, i: int | slice) -> StreamItem | list[StreamItem]:
+        if isinstance(i, slice):
+            return [self._item(k) for k in range(*i.indices(len(self._seq)))]
+        n = len(self._seq)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("item index out of range")
+        return self._item(i)
+
+    def __iter__(self) -> Iterator[StreamItem]:
+        item = self._item
+        for i in range(len(self._seq)):
+            yield item(i)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (ItemLog, list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __add__(self, other: Iterable[StreamItem]) -> list[StreamItem]:
+        return [*self, *other]
+
+    def __radd__(self, other: Iterable[StreamItem]) -> list[StreamItem]:
+        return [*other, *self]
+
+    def trim(self) -> None:
+        """Give back the spare room of the text column (after a bulk load)."""
+        self._buf = bytearray(self._buf)
+
+    def __repr__(self) -> str:
+        return f"<ItemLog items={len(self)} compact={len(self) - len(self._obj)} bytes={len(self._buf)}>"
+
+    def nbytes(self) -> int:
+        """Bytes held by the columns (not counting the items kept as objects)."""
+        return len(self._buf) + 8 * (len(self._off) + len(self._seq) + len(self._tpos) + len(self._tval))
+
+
+class SeqSet:
+    """The set of sequence numbers seen: a bitmap for the dense range a stream uses, a set for the rest."""
+
+    __slots__ = ("_bits", "_other")
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+        self._other: set[Any] = set()
+
+    def __contains__(self, seq: Any) -> bool:
+        bits = self._bits
+        if type(seq) is int and 0 <= seq < (len(bits) << 3) and bits[seq >> 3] & (1 << (seq & 7)):
+            return True
+        return seq in self._other
+
+    def add(self, seq: Any) -> None:
+        if type(seq) is int and seq >= 0:
+            byte = seq >> 3
+            bits = self._bits
+            if byte >= len(bits) and byte < 2 * len(bits) + 65536:  # dense numbering: grow (at most doubling)
+                bits.extend(bytes(max(byte + 1 - len(bits), len(bits))))
+            if byte < len(bits):
+                bits[byte] |= 1 << (seq & 7)
+                return
+        self._other.add(seq)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __iter__(self) -> Iterator[Any]:
+        for byte, b in enumerate(self._bits):
+            if b:
+                for k in range(8):
+                    if b & (1 << k):
+                        yield (byte << 3) | k
+        bits = self._bits
+        for seq in self._other:
+            if not (type(seq) is int and 0 <= seq < (len(bits) << 3) and bits[seq >> 3] & (1 << (seq & 7))):
+                yield seq
