@@ -217,6 +217,7 @@ class Changes:
 
 
 _PACK = 256
+_SEQ_MIN, _SEQ_MAX = -(2**63), 2**63  # sequence numbers the item log keeps in its column (exclusive bounds)
 
 
 def _pack(chunks: list[str], packed: int) -> int:
@@ -484,14 +485,26 @@ class TurnState(FramesFacade):
 
     def _fold_frames(self, dec: Any, frames: list[tuple[bytes | str, str | None]]) -> None:
         """Fold decoded frames. A plain text delta of a known message (the bulk of a turn) is checked by a
-        strict decoder and merged here; every other frame takes :meth:`apply`'s path. Both give the same fold."""
+        strict decoder and merged here (its item goes straight into the log's columns); every other frame
+        takes :meth:`apply`'s path. Both give the same fold."""
         now = time.time()
         msgs = self._msgs
         items = self.items
-        add = items._add if type(items) is ItemLog else None
+        log = items if type(items) is ItemLog else None
+        if log is not None:
+            buf, off_add, seq_add, tpos, tval = (
+                log._buf,
+                log._off.append,
+                log._seq.append,
+                log._tpos,
+                log._tval,
+            )
+            new_run = not tval or tval[-1] != now
         seen = self._seen_seq
+        seen_add = seen.add
         changed = self._changes.messages
         decode = _DELTA.decode
+        last = self.last_sequence_number
         for data, sse_id in frames:
             if type(data) is bytes and sse_id is not None and self.done is None:
                 try:
@@ -501,15 +514,28 @@ class TurnState(FramesFacade):
                     d = None
                 if d is not None and d.type == "model.message.delta" and d.finish_reason is None:
                     m = msgs.get(d.id)
-                    if m is not None and m.content_list is None and seq not in seen:
-                        seen.add(seq)
-                        last = self.last_sequence_number
+                    # a number above the last one cannot have been seen: the set is asked only otherwise
+                    if (
+                        m is not None
+                        and m.content_list is None
+                        and (last is None or seq > last or seq not in seen)
+                    ):
+                        seen_add(seq)
                         if last is None or seq > last:
-                            self.last_sequence_number = seq
-                        if add is not None:
-                            add(data, seq, now)
-                        else:
+                            last = self.last_sequence_number = seq
+                        if log is None:
                             items.append(StreamItem(seq, None, now, data.decode("utf-8")))
+                        elif _SEQ_MIN < seq < _SEQ_MAX:
+                            if new_run:
+                                tpos.append(len(log._seq))
+                                tval.append(now)
+                                new_run = False
+                            buf += data
+                            off_add(len(buf))
+                            seq_add(seq)
+                        else:
+                            log._add(data, seq, now)
+                            new_run = tval[-1] != now
                         m.cache = None
                         if d.content:
                             if m.content is None:
@@ -528,6 +554,9 @@ class TurnState(FramesFacade):
                         continue
             for item in dec._items([(data, sse_id)]):
                 self.apply(item)
+            last = self.last_sequence_number
+            if log is not None:
+                new_run = not tval or tval[-1] != now
 
     def apply(self, item: StreamItem | Event) -> bool:
         """Apply one item. Returns ``False`` when it was ignored as already applied (a replay)."""
