@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from ._itemlog import ItemLog
 from .contracts import USAGE_BREAKDOWN_KEYS
 from .events import ModelMessageDeltaEvent
 from .pricing import Pricing, call_costs, current_model, current_pricing, message_bases
@@ -451,7 +452,7 @@ def turn_timing(state: TurnState) -> TurnTiming:
     flush of a live view costs O(new items).
     """
 
-    if not isinstance(getattr(state, "items", None), list) or not hasattr(state, "tool_calls"):
+    if not isinstance(getattr(state, "items", None), (list, ItemLog)) or not hasattr(state, "tool_calls"):
         raise TypeError(f"turn_timing() needs a TurnState, not {type(state).__name__}")
     tr = _TRACKERS.get(state)
     if tr is None or tr._n > len(state.items):
