@@ -422,6 +422,14 @@ class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
                     state["_view"] = _view_to_json(self._tracker.snapshot(), self)
         return state
 
+    def _current_view(self) -> dict[str, Any]:
+        """The view as a page that applied every patch sent so far has it (``_view`` itself is only re-sent
+        at settle points)."""
+        with self._lock:
+            if self._broken is None and self._tracker.rev > getattr(self, "_snapshot_rev", 0):
+                return dict(self._tracker.snapshot())
+            return dict(self._view)
+
     def _is_finished(self) -> bool:
         return view_status(self._state, self._conn_status) not in LIVE_STATUSES
 
