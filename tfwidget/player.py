@@ -20,7 +20,7 @@ import bisect
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -56,7 +56,7 @@ def _check_speed(speed: float | str) -> float | str:
     return float(speed)
 
 
-def _markers(items: list[StreamItem]) -> dict[str, list[int]]:
+def _markers(items: Sequence[StreamItem]) -> dict[str, list[int]]:
     """Positions (item counts: the view after that many items) where something starts, by kind."""
     out: dict[str, list[int]] = {"message": [], "tool": [], "pause": [], "sub_agent": []}
     seen_calls: set[tuple[str, int]] = set()

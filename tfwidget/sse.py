@@ -126,7 +126,7 @@ class MalformedFrameWarning(UserWarning):
 
 
 def _text(data: bytes | str) -> str:
-    return data.decode("utf-8", "replace") if type(data) is bytes else data  # type: ignore[union-attr]
+    return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
 
 
 DEFAULT_MAX_EVENT_BYTES = 32 * 1024 * 1024
@@ -374,7 +374,7 @@ class SSEDecoder:
         out: list[StreamItem] = []
         now = time.time()
         for chunk, sse_id in frames:
-            data = chunk.decode("utf-8", "replace") if type(chunk) is bytes else chunk
+            data = chunk.decode("utf-8", "replace") if isinstance(chunk, bytes) else chunk
             if sse_id is not None:
                 try:  # the common case in one step: an integer id and a known, well-formed event
                     out.append(StreamItem(int(sse_id), _VALIDATE_JSON(data), now, data))
