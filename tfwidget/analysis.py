@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from . import frames
 from ._facade import FrameName, FramesFacade, stack_frames
 from .contracts import USAGE_BREAKDOWN_KEYS
 from .frames import EVENTS_COLUMNS
@@ -279,7 +280,13 @@ class TurnCollection(FramesFacade):
         so asking for them after ``df`` does not fold every recording again."""
         if isinstance(self.states, _Turns) and not isinstance(self.states._entries.get(key), TurnState):
             if key not in self._small or not _same(self._small[key][0], _pricing_key()):
-                self._small[key] = (_pricing_key(), {a: fn(state) for a, (fn, _) in _SMALL.items()})
+                merged = state.merged_messages()  # once for both frames that read them
+                kept = {
+                    "messages_df": frames.messages_columns(state, merged),
+                    "tool_calls_df": frames.tool_calls_columns(state),
+                    "usage_df": frames.usage_columns(state, merged=merged),
+                }
+                self._small[key] = (_pricing_key(), kept)
 
     def _kept(self, key: str, attr: str) -> dict[str, list[Any]] | None:
         kept = self._small.get(key)

@@ -286,9 +286,10 @@ def _ints(rows: list[dict[str, Any]], cols: list[str]) -> dict[str, list[Any]]:
     return {c: [r.get(c) for r in rows] for c in cols}
 
 
-def messages_columns(state: TurnState) -> dict[str, list[Any]]:
-    """The columns of :func:`messages_frame` as plain lists (typed by :data:`MESSAGES_KINDS`)."""
-    msgs = state.merged_messages()
+def messages_columns(state: TurnState, merged: list[ModelMessageEvent] | None = None) -> dict[str, list[Any]]:
+    """The columns of :func:`messages_frame` as plain lists (typed by :data:`MESSAGES_KINDS`); ``merged``:
+    ``state.merged_messages()`` when the caller has it already."""
+    msgs = state.merged_messages() if merged is None else merged
     rows = [_usage_cols(m) for m in msgs]
     return {
         "id": [m.id for m in msgs],
@@ -353,9 +354,11 @@ def usage_columns(
     pricing: Pricing | None = None,
     model: str | None = None,
     context_window: int | None = None,
+    merged: list[ModelMessageEvent] | None = None,
 ) -> dict[str, list[Any]]:
-    """The columns of :func:`usage_frame` as plain lists (typed by :data:`USAGE_KINDS`)."""
-    msgs = [m for m in state.merged_messages() if m.usage is not None]
+    """The columns of :func:`usage_frame` as plain lists (typed by :data:`USAGE_KINDS`); ``merged``:
+    ``state.merged_messages()`` when the caller has it already."""
+    msgs = [m for m in (state.merged_messages() if merged is None else merged) if m.usage is not None]
     rows = [_usage_cols(m) for m in msgs]
     threads = state.threads
     return {
