@@ -6,6 +6,7 @@ import argparse
 import math
 import sys
 import threading
+import time
 from typing import Any
 
 from .faults import Faults
@@ -98,6 +99,18 @@ def faults_from_args(args: argparse.Namespace) -> Faults | None:
     return None if f == Faults(seed=args.seed) else f
 
 
+def _sleep_interruptibly(seconds: float | None) -> None:
+    """Sleep ``seconds`` (``None``: forever) in short waits, so Ctrl-C stops it at once. One long blocking
+    wait is not enough: when the kernel hands SIGINT to a server thread, the main thread's wait is not
+    interrupted and the handler runs only when that wait ends, which for "forever" is never."""
+    end = None if seconds is None else time.monotonic() + seconds
+    done = threading.Event()
+    while True:
+        left = 0.2 if end is None else min(0.2, end - time.monotonic())
+        if left <= 0 or done.wait(left):
+            return
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the simulator from the command line; print how to connect; serve until Ctrl-C.
 
@@ -133,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"export TFY_GATEWAY_URL={sim.base_url}")
         print(f"export TFY_API_KEY={sim.api_key}")
         print("\nServing; press Ctrl-C to stop.", flush=True)
-        threading.Event().wait(args.duration)
+        _sleep_interruptibly(args.duration)
     except KeyboardInterrupt:
         pass
     finally:
