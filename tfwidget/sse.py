@@ -347,8 +347,8 @@ class SSEDecoder:
             value = value[1:]
         if name == "data":
             self._data.append(value)
-            self._size += len(value) + 1
-            if self.max_event_bytes is not None and self._size > self.max_event_bytes:
+            self._size += len(value) + 1  # the joining line feeds; the event's data drops the last one
+            if self.max_event_bytes is not None and self._size - 1 > self.max_event_bytes:
                 self._limit("one event's data")
         elif name == "id":
             if "\0" not in value:
