@@ -58,6 +58,12 @@ def test_bad_recordings_say_what_is_wrong(tmp_path: Path) -> None:
     bad.write_text('{"seq": 1, "t": 0, "event": {"type": "x", "id": "a"}}\nnot json\n')
     with pytest.raises(ValueError, match="line 2"):
         load(bad)
+    # a line in save()'s own layout whose time is not a number: the same error, naming file and line
+    bad.write_text(
+        '{"seq": 1, "t": 0, "event": {"type": "x", "id": "a"}}\n{"seq": 2, "t": 1e, "event": {"type": "x", "id": "b"}}\n'
+    )
+    with pytest.raises(ValueError, match=r"bad\.jsonl, line 2: not a tfwidget recording line"):
+        load(bad)
     with pytest.raises(ValueError, match=r"\.sse \(raw capture\) or \.jsonl"):
         load_file(_touch(tmp_path / "x.txt"))
     with pytest.raises(FileNotFoundError):

@@ -178,17 +178,12 @@ class _Turns(Mapping[str, TurnState]):
 # ------------------------------------------------------------------------------------------ collections
 
 
-def _small_frames() -> dict[str, tuple[Any, dict[str, str]]]:
-    from . import frames
-
-    return {
-        "messages_df": (frames.messages_columns, frames.MESSAGES_KINDS),
-        "tool_calls_df": (frames.tool_calls_columns, frames.TOOL_CALLS_KINDS),
-        "usage_df": (frames.usage_columns, frames.USAGE_KINDS),
-    }
-
-
-_SMALL = _small_frames()
+#: the frames with one row per model call or tool call: how to build each one's columns, and their kinds
+_SMALL: dict[str, tuple[Any, dict[str, str]]] = {
+    "messages_df": (frames.messages_columns, frames.MESSAGES_KINDS),
+    "tool_calls_df": (frames.tool_calls_columns, frames.TOOL_CALLS_KINDS),
+    "usage_df": (frames.usage_columns, frames.USAGE_KINDS),
+}
 
 
 def _pricing_key() -> tuple[Any, str | None]:
@@ -241,8 +236,6 @@ class TurnCollection(FramesFacade):
 
     def _stack(self, attr: str) -> pd.DataFrame:
         """The per-turn frame ``attr`` of every turn, stacked once (not one DataFrame per turn)."""
-        from . import frames
-
         keys: list[str] = []
         if attr == "df":
             rows = frames.EventRows()

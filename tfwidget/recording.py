@@ -76,13 +76,12 @@ def _saved_item(line: str) -> StreamItem | None:
         return None
     raw = line[m.end() : -1]
     try:
+        t = float(m.group(2))
         event = parse_event(raw)
-    except (ValueError, RecursionError):  # the general path reports it
+    except (ValueError, RecursionError):  # the general path reports it, with the file and line
         return None
     seq = m.group(1)
-    return StreamItem(
-        None if seq == "null" else int(seq), event, float(m.group(2)), raw, m.group(3) is not None
-    )
+    return StreamItem(None if seq == "null" else int(seq), event, t, raw, m.group(3) is not None)
 
 
 def _load_jsonl(path: Path) -> list[StreamItem]:
