@@ -24,6 +24,7 @@ from tfwidget import otel
 from tfwidget.client import GatewayClient
 from tfwidget.session import chat
 from tfwidget.sim import SCENARIO_NAMES, serve
+from tfwidget.sse import StreamItem
 from tfwidget.state import TurnState
 
 from .conftest import FIXTURE_NAMES, FIXTURES
@@ -433,9 +434,7 @@ def test_sim_turn_to_an_otlp_http_endpoint_never_sends_the_api_key(tmp_path: Pat
         server.server_close()
 
 
-def test_live_view_times_are_receive_times() -> None:
-    with serve("approval_pause", speed=20) as sim, GatewayClient(sim.base_url, sim.api_key) as client:
-        items = list(client.subscribe(sim.session_id, sim.turn_id))
+def _check_receive_times(items: list[StreamItem]) -> None:
     state = TurnState.from_items(items)
     spans = otel.to_spans(items)
     check_tree(state, spans)
@@ -446,11 +445,35 @@ def test_live_view_times_are_receive_times() -> None:
     first_msg = next(i for i in items if i.event.type == "model.message")
     finish = next(i for i in items if i.event.type == "model.message.delta" and i.event.id == first_msg.event.id
                   and i.event.finish_reason)  # fmt: skip
-    chat = next(s for s in spans if s.attributes.get("truefoundry.message.id") == first_msg.event.id)
+    # the chat span (its tool call's span names the same message)
+    chat = next(s for s in spans if s.attributes.get("truefoundry.message.id") == first_msg.event.id
+                and s.attributes.get("gen_ai.operation.name") == "chat")  # fmt: skip
     assert (chat.start_time, chat.end_time) == (
         round(first_msg.received_at * 1e9),
         round(finish.received_at * 1e9),
     )
+    # its tool call runs from the call's end to the tool.response's arrival
+    response = next(i for i in items if i.event.type == "tool.response")
+    tool = next(s for s in spans if s.attributes.get("gen_ai.tool.call.id") == response.event.tool_call_id)
+    assert (tool.start_time, tool.end_time) == (chat.end_time, round(response.received_at * 1e9))
+
+
+def test_live_view_times_are_receive_times() -> None:
+    with serve("approval_pause", speed=20) as sim, GatewayClient(sim.base_url, sim.api_key) as client:
+        items = list(client.subscribe(sim.session_id, sim.turn_id))
+    _check_receive_times(items)
+
+
+def test_receive_times_when_the_call_and_its_tool_response_arrive_apart() -> None:
+    # the model call (base message to finishing delta) in one chunk, the tool.response and the rest in a
+    # later one: the call's span and its tool's span start at the same moment and must not be confused
+    with serve("approval_pause", speed=0) as sim, GatewayClient(sim.base_url, sim.api_key) as client:
+        items = list(client.subscribe(sim.session_id, sim.turn_id))
+    t0 = items[0].received_at
+    cut = next(k for k, i in enumerate(items) if i.event.type == "tool.response")
+    retimed = [StreamItem(i.sequence_number, i.event, t0 + (0.25 if k >= cut else 0.0), i.raw)
+               for k, i in enumerate(items)]  # fmt: skip
+    _check_receive_times(retimed)
 
 
 def test_session_view_exports_every_turn_and_links_the_resumed_one(tmp_path: Path) -> None:
