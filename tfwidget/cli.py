@@ -368,7 +368,7 @@ def _short(text: str | None, width: int) -> str:
 
 
 def _input_text(item: Any) -> str:
-    from .resolution import content_text
+    from ._content import content_text
 
     d = item if isinstance(item, dict) else getattr(item, "model_dump", lambda **_: {})(exclude_none=True)
     if d.get("type") == "user.message":

@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, TypeAdapter, ValidationError
 
+from ._content import content_text
+
 __all__ = [
     "EVENT_TYPES",
     "AgentInfo",
@@ -222,12 +224,7 @@ class ModelMessageEvent(_EventBase):
     @property
     def text(self) -> str:
         """The message's text content as one string (text parts joined)."""
-        c = self.content
-        if c is None:
-            return ""
-        if isinstance(c, str):
-            return c
-        return "".join(p.text or "" for p in c if p.type == "text")
+        return content_text(self.content)
 
 
 class ModelMessageDeltaEvent(_EventBase):

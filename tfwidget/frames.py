@@ -50,10 +50,10 @@ import numpy as np
 import pandas as pd
 
 from ._arrow_frames import parse_released, scatter_columns
+from ._content import content_text
 from .artifacts import find_offloaded
 from .contracts import USAGE_BREAKDOWN_KEYS, USAGE_TOKEN_KEYS
 from .events import ModelMessageDeltaEvent, ModelMessageEvent, ToolResponseEvent
-from .resolution import content_text
 from .timing import call_timing_columns, tool_timing_columns, usage_extra_columns
 
 if TYPE_CHECKING:

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ._content import content_text
 from .analysis import TurnCollection, _iter_named, _unique, as_state
 from .events import (
     McpAuthRequiredEvent,
@@ -238,20 +239,6 @@ def _json(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _text_of(content: Any) -> str | None:
-    if content is None or isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = []
-        for p in content:
-            if isinstance(p, dict):
-                parts.append(p.get("text") or p.get("refusal") or "")
-            else:
-                parts.append(getattr(p, "text", None) or getattr(p, "refusal", None) or "")
-        return "".join(parts)
-    return _json(content)
-
-
 class _Builder:
     """Builds the spans of one turn through the SDK's tracer, with ids and times set from the turn."""
 
@@ -374,7 +361,9 @@ class _Builder:
             root_attrs["user.id"] = creator.subject_id
         if self.include_content:
             inp = [i.model_dump(exclude_none=True) for i in st.input]
-            texts = [_text_of(i.get("content")) for i in inp if i.get("type") == "user.message"]
+            texts = [
+                content_text(i.get("content"), refusals=True) for i in inp if i.get("type") == "user.message"
+            ]
             root_attrs["input.value"] = self.content("\n\n".join(t for t in texts if t) if texts else inp)
             root_attrs["input.mime_type"] = "text/plain" if texts else "application/json"
             root_attrs["gen_ai.input.messages"] = self.content(
@@ -382,7 +371,7 @@ class _Builder:
             )
             out = st.output
             if out is not None:
-                root_attrs["output.value"] = self.content(_text_of(out.content) or "")
+                root_attrs["output.value"] = self.content(content_text(out.content, refusals=True))
                 root_attrs["output.mime_type"] = "text/plain"
         links = []
         prev = st.created.previous_turn_id if st.created is not None else None
@@ -627,7 +616,9 @@ class _Builder:
         if self.include_content:
             ai = th.agent_info or {}
             a["input.value"] = self.content(ai.get("input"))
-            a["output.value"] = self.content(_text_of(th.output) if th.output is not None else None)
+            a["output.value"] = self.content(
+                content_text(th.output, refusals=True) if th.output is not None else None
+            )
         return a
 
     def chat_attrs(
@@ -671,7 +662,7 @@ class _Builder:
                     if isinstance(v, (int, float)):
                         a[f"truefoundry.usage.input_tokens_breakdown.{k}"] = v
         if self.include_content:
-            text = _text_of(m.content)
+            text = content_text(m.content, refusals=True)
             parts: list[dict[str, Any]] = []
             if m.reasoning_content:
                 parts.append({"type": "reasoning", "content": self.content(m.reasoning_content)})

@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, TypedDict
 
+from ._content import content_text
+
 __all__ = ["Resolution", "content_text", "input_label", "resolution_of", "resolve"]
 
 Decision = Literal["approved", "denied", "answered"]
@@ -32,29 +34,6 @@ class Resolution(TypedDict):
     reason: str | None  # a denial's reason
     text: str | None  # an answer's text
     label: str  # the decision in words, e.g. "Denied process_refund: amount too high"
-
-
-def content_text(content: Any, sep: str = "") -> str:
-    """The text of a content value, the one rule for every reader of message and input content.
-
-    A string is its own text; a list of parts (``{"type": "text", "text"}`` dicts, content part models or
-    strings) gives the texts of its parts joined with ``sep`` (a part without text, e.g. an image, adds
-    nothing); ``None`` gives ``""``; anything else its ``str()``.
-    """
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return sep.join(text for text in map(_part_text, content) if text)
-    return str(content)
-
-
-def _part_text(part: Any) -> str:
-    if isinstance(part, str):
-        return part
-    text = _field(part, "text")
-    return text if isinstance(text, str) else ""
 
 
 def _field(item: Any, name: str) -> Any:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from ._content import content_text
 from ._facade import FrameName, FramesFacade, turn_frame
 from ._itemlog import ItemLog, SeqSet
 from .artifacts import classify_image_url, content_images, iter_image_blocks
@@ -388,7 +389,7 @@ class _Message:
 
     def content_text(self) -> str:
         if self.content_list is not None:
-            return "".join(p.text or "" for p in self.content_list if p.type == "text")
+            return content_text(self.content_list)
         return self._join(self.content) or ""
 
     def reasoning_text(self) -> str:

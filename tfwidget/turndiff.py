@@ -33,8 +33,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from ._content import content_text
 from .analysis import TurnCollection, as_state, concat
-from .resolution import content_text
 from .state import TurnState
 
 __all__ = ["Step", "StepPair", "TurnDiff", "TurnDiffs", "diff", "steps_of", "text_diff_html"]

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
+from ._content import content_text
 from .artifacts import input_media, media_fields, offload_fields
 from .contracts import (
     EMPTY_VIEW,
@@ -94,22 +95,6 @@ def _epoch_ms(iso: str | None) -> int | None:
         return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
     except ValueError:
         return None
-
-
-def _content_text(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        out = []
-        for part in content:
-            if isinstance(part, Mapping) and part.get("type") == "text":
-                out.append(str(part.get("text") or ""))
-            elif isinstance(part, Mapping) and part.get("type") == "file":
-                out.append(f"[file {part.get('name') or ''}]".replace(" ]", "]"))
-        return "\n".join(out)
-    return _as_text(content) or ""
 
 
 def view_status(state: TurnState, status: str | None = None) -> ViewStatus:
@@ -288,7 +273,10 @@ def input_view(state: TurnState) -> list[dict[str, Any]]:
     out = []
     for item in state.input:
         if item.type == "user.message":
-            out.append({"type": item.type, "text": _content_text(item.content), **input_media(item.content)})
+            text = content_text(
+                item.content, "\n", files=True
+            )  # a file the user attached shows as [file name]
+            out.append({"type": item.type, "text": text, **input_media(item.content)})
             continue
         # what a person did, in words ("Approved process_refund"): see tfwidget.resolution
         info = state.tool_calls.get(item.tool_call_id or "")
