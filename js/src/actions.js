@@ -8,11 +8,26 @@
 // and clicks during a request send nothing more (Python also drops repeated intent ids).
 import { h, link } from "./dom.js";
 
+/** An ack's answer (Python's, or one the view makes up when none came). @typedef {Pick<import("./contracts.gen.js").Ack, "id" | "ok" | "error">} AckResult */
+/** @typedef {import("./contracts.gen.js").PauseView} PauseView */
+/** @typedef {import("./contracts.gen.js").TurnActions} TurnActions */
+
+/**
+ * The fields of an intent besides its type and id (`{action, call_id, ...}`; see contracts.gen.js `Intent`).
+ * The reason of a deny is null when none was typed; `call_id` is a pause's tool call id (null when it has none).
+ * @typedef {Omit<import("./contracts.gen.js").Intent, "type" | "id" | "reason" | "call_id"> & {reason?: string | null, call_id?: string | null}} IntentFields
+ */
+
+/** What a person typed for one tool call. @typedef {{reason: string, text: string}} Draft */
+
 const ACK_TIMEOUT_MS = 15000;
 
 let counter = 0;
 
-/** A unique intent id (crypto.randomUUID where available). */
+/**
+ * A unique intent id (crypto.randomUUID where available).
+ * @returns {string}
+ */
 export function intentId() {
   counter += 1;
   const rnd =
@@ -23,18 +38,27 @@ export function intentId() {
 }
 
 /**
- * The action state of one rendered view.
- * @param {object} model anywidget model (send)
- * @param {() => void} onChange called when buttons must be re-rendered (in flight / ack / trait change)
+ * The action state of one rendered view: `S` is the trait's shape (a turn's `_actions`, or the controls'
+ * state of a session view).
+ * @template {{busy?: unknown}} [S=TurnActions]
  */
 export class Actions {
+  /**
+   * @param {Pick<import("./types.js").Model, "get" | "send">} model anywidget model (send)
+   * @param {() => void} onChange called when buttons must be re-rendered (in flight / ack / trait change)
+   * @param {string} [trait] the trait with the state
+   */
   constructor(model, onChange, trait = "_actions") {
     this.model = model;
     this.onChange = onChange;
     this.trait = trait;
+    /** @type {S} */
     this.state = model.get(trait) || {};
+    /** @type {Map<string, {timer: ReturnType<typeof setTimeout>, onAck: ((ack: AckResult) => void) | undefined}>} */
     this.inflight = new Map(); // intent id -> {timer, onAck}
+    /** @type {Map<string | null, Draft>} */
     this.drafts = new Map(); // call id -> {reason, text}: what the user typed survives re-renders
+    /** @type {string | null} */
     this.lastError = null;
   }
 
@@ -47,7 +71,12 @@ export class Actions {
     this.onChange();
   }
 
-  /** Send one intent unless another is in flight. Returns its id, or null when nothing was sent. */
+  /**
+   * Send one intent unless another is in flight. Returns its id, or null when nothing was sent.
+   * @param {IntentFields} fields
+   * @param {(ack: AckResult) => void} [onAck]
+   * @returns {string | null}
+   */
   send(fields, onAck) {
     if (this.inflight.size > 0) return null;
     const id = intentId();
@@ -63,7 +92,11 @@ export class Actions {
     return id;
   }
 
-  /** Handle {type: "ack", id, ok, error} from Python. */
+  /**
+   * Handle {type: "ack", id, ok, error} from Python.
+   * @param {AckResult} msg
+   * @returns {boolean}
+   */
   ack(msg) {
     const entry = this.inflight.get(msg.id);
     if (!entry) return false;
@@ -75,17 +108,30 @@ export class Actions {
     return true;
   }
 
+  /**
+   * What was typed for tool call `callId` (kept across re-renders).
+   * @param {string | null} callId
+   * @returns {Draft}
+   */
   draft(callId) {
     if (!this.drafts.has(callId)) this.drafts.set(callId, { reason: "", text: "" });
-    return this.drafts.get(callId);
+    return /** @type {Draft} */ (this.drafts.get(callId));
   }
 }
 
+/** @param {HTMLElement} el */
 function disableAll(el) {
-  const card = el.closest(".tfw-pause") || el.parentNode;
-  if (card) for (const b of card.querySelectorAll("button, input")) b.disabled = true;
+  const card = /** @type {ParentNode | null} */ (el.closest(".tfw-pause") || el.parentNode);
+  if (card) for (const b of card.querySelectorAll(/** @type {"button" | "input"} */ ("button, input"))) b.disabled = true;
 }
 
+/**
+ * @param {string} label
+ * @param {string} cls
+ * @param {boolean} disabled
+ * @param {() => void} onClick
+ * @param {string} [title]
+ */
 function button(label, cls, disabled, onClick, title) {
   return h("button", {
     class: `tfw-btn ${cls}`,
@@ -95,27 +141,41 @@ function button(label, cls, disabled, onClick, title) {
     on: {
       click: (ev) => {
         ev.preventDefault();
-        if (ev.currentTarget.disabled) return;
-        disableAll(ev.currentTarget); // at once: a second click of a double click finds it disabled
+        if (/** @type {HTMLButtonElement} */ (ev.currentTarget).disabled) return;
+        disableAll(/** @type {HTMLButtonElement} */ (ev.currentTarget)); // at once: a second click of a double click finds it disabled
         onClick();
       },
     },
   });
 }
 
+/**
+ * The words of a question's option: a string, or an object's label or value.
+ * @param {{label?: unknown, value?: unknown} | string | number | boolean | null | undefined} o
+ * @returns {string}
+ */
 function optionLabel(o) {
   if (typeof o === "string") return o;
   if (o && typeof o === "object") return String(o.label ?? o.value ?? JSON.stringify(o));
   return String(o);
 }
 
+/**
+ * @param {import("./contracts.gen.js").PendingDecision | null | undefined} d
+ * @returns {string}
+ */
 function decisionText(d) {
   if (!d) return "";
   if (d.kind === "approval") return d.status === "allow" ? "Approve" : `Deny${d.reason ? `: ${d.reason}` : ""}`;
   return `Answer: ${d.text ?? ""}`;
 }
 
-/** The action row under one pause card, or null when the view is not interactive. */
+/**
+ * The action row under one pause card, or null when the view is not interactive.
+ * @param {PauseView} p
+ * @param {Actions<TurnActions>} actions
+ * @returns {HTMLElement | null}
+ */
 export function pauseControls(p, actions) {
   const st = actions.state || {};
   const decisions = st.decisions || {};
@@ -144,13 +204,13 @@ export function pauseControls(p, actions) {
       class: "tfw-reason",
       attrs: { type: "text", placeholder: "reason (optional, for Deny)", disabled, value: draft.reason },
       on: {
-        input: (ev) => (draft.reason = ev.target.value),
+        input: (ev) => (draft.reason = /** @type {HTMLInputElement} */ (ev.target).value),
         keydown: (ev) => {
           // Enter in the reason box submits the deny
           if (ev.key === "Enter" && !ev.isComposing) {
             ev.preventDefault();
-            if (!actions.busy && !ev.currentTarget.disabled) {
-              disableAll(ev.currentTarget);
+            if (!actions.busy && !(/** @type {HTMLInputElement} */ (ev.currentTarget).disabled)) {
+              disableAll(/** @type {HTMLInputElement} */ (ev.currentTarget));
               actions.send({ action: "deny", call_id: callId, reason: draft.reason || null });
             }
           }
@@ -177,7 +237,7 @@ export function pauseControls(p, actions) {
       class: "tfw-answer-input",
       attrs: { type: "text", placeholder: options.length ? "or type an answer" : "your answer", disabled },
       on: {
-        input: (ev) => (draft.text = ev.target.value),
+        input: (ev) => (draft.text = /** @type {HTMLInputElement} */ (ev.target).value),
         keydown: (ev) => {
           if (ev.key === "Enter" && !ev.isComposing) {
             ev.preventDefault();

@@ -9,10 +9,37 @@
 import { h, replaceChildren } from "./dom.js";
 import { decorateMedia } from "./media.js";
 
+/** @typedef {import("./types.js").FetchedFile} FetchedFile */
+
+/**
+ * A custom message about a sandbox file, as Python sends it (only `artifact_*` types are handled here).
+ * @typedef {object} ArtifactMessage
+ * @property {"artifact_progress" | "artifact_data" | "artifact_error"} type
+ * @property {number} req the request it answers
+ * @property {string} path
+ * @property {number} [received]
+ * @property {number | null} [total]
+ * @property {string} [message] why it failed (`artifact_error`)
+ * @property {string} [name]
+ * @property {number} [size]
+ * @property {string | null} [content_type]
+ */
+
+/**
+ * A request waiting for its answer.
+ * @typedef {object} PendingFetch
+ * @property {(file: FetchedFile) => void} resolve
+ * @property {(err: Error) => void} reject
+ * @property {((received: number, total: number | null | undefined) => void) | undefined} onProgress
+ * @property {number} timer
+ * @property {() => void} arm (re)start the no-answer timer
+ */
+
 const NO_ANSWER_MS = 120_000;
 const DATA_IMAGE = /^data:image\/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=\s]*$/i;
 
 /** Types a file may be opened as in a new tab, by extension. Text is always opened as text/plain. */
+/** @type {Record<string, string>} */
 const OPEN_TYPES = {
   txt: "text/plain", csv: "text/plain", tsv: "text/plain", md: "text/plain", json: "text/plain",
   log: "text/plain", py: "text/plain", yaml: "text/plain", yml: "text/plain",
@@ -20,6 +47,11 @@ const OPEN_TYPES = {
   pdf: "application/pdf",
 }; // prettier-ignore
 
+/**
+ * A byte count in words ("512 bytes", "1.5 MB"); "" for nothing.
+ * @param {number | null | undefined} n
+ * @returns {string}
+ */
 export function fmtBytes(n) {
   if (n == null || !Number.isFinite(n)) return "";
   const units = ["bytes", "KB", "MB", "GB"];
@@ -31,6 +63,10 @@ export function fmtBytes(n) {
   return i === 0 ? `${Math.round(n)} bytes` : `${n.toFixed(1)} ${units[i]}`;
 }
 
+/**
+ * @param {string | null | undefined} name
+ * @returns {string}
+ */
 function ext(name) {
   const m = /\.([A-Za-z0-9]+)$/.exec(name || "");
   return m ? m[1].toLowerCase() : "";
@@ -38,7 +74,7 @@ function ext(name) {
 
 /** One image: a data URI image, or a placeholder saying why it is not shown. */
 /**
- * @param {any} img
+ * @param {import("./types.js").ImageView | null | undefined} img
  * @param {string} [alt]
  * @param {import("./media.js").MediaPolicy | null} [media]
  */
@@ -61,7 +97,11 @@ export function imageNode(img, alt = "image", media = null) {
   return h("div", { class: "tfw-img-placeholder tfw-img-refused", text: `image not shown: ${reason}` });
 }
 
-/** Chips for the files of a user message: thumbnail (images), name, type and size. */
+/**
+ * Chips for the files of a user message: thumbnail (images), name, type and size.
+ * @param {import("./types.js").InputFile[] | null | undefined} files
+ * @returns {HTMLElement | null}
+ */
 export function inputFiles(files) {
   if (!files || !files.length) return null;
   return h(
@@ -83,19 +123,27 @@ export function inputFiles(files) {
 
 /** Talks to Python about sandbox files: one pending request per `req` number. */
 export class ArtifactFetcher {
+  /** @param {Pick<import("./types.js").Model, "send">} model */
   constructor(model) {
     this.model = model;
     this.next = 1;
+    /** @type {Map<number, PendingFetch>} */
     this.pending = new Map();
-    /** The last file received, for tests: {path, bytes: Uint8Array}. */
+    /** The last file received, for tests: {path, bytes: Uint8Array}. @type {{path: string, bytes: Uint8Array} | null} */
     this.last = null;
   }
 
-  /** Ask Python for a file. Returns a promise of {path, name, size, content_type, bytes}. */
+  /**
+   * Ask Python for a file. Returns a promise of {path, name, size, content_type, bytes}.
+   * @param {string} path
+   * @param {(received: number, total: number | null | undefined) => void} [onProgress]
+   * @returns {Promise<FetchedFile>}
+   */
   fetch(path, onProgress) {
     const req = this.next++;
     return new Promise((resolve, reject) => {
-      const p = { resolve, reject, onProgress, timer: 0 };
+      // `arm` is set right below
+      const p = /** @type {PendingFetch} */ ({ resolve, reject, onProgress, timer: 0 });
       // No answer at all (no kernel, e.g. a saved page): say so instead of waiting forever.
       p.arm = () => {
         clearTimeout(p.timer);
@@ -115,14 +163,20 @@ export class ArtifactFetcher {
     });
   }
 
-  /** Handle a custom message; returns true when it was one of ours. */
+  /**
+   * Handle a custom message; returns true when it was one of ours (an `artifact_*` type: other messages
+   * may be passed too, only their type is read).
+   * @param {ArtifactMessage | null | undefined} msg
+   * @param {(ArrayBuffer | ArrayBufferView<ArrayBuffer>)[]} [buffers] (a DataView from the widget manager)
+   * @returns {boolean}
+   */
   handle(msg, buffers) {
     if (!msg || typeof msg.type !== "string" || !msg.type.startsWith("artifact_")) return false;
     const p = this.pending.get(msg.req);
     if (!p) return true;
     if (msg.type === "artifact_progress") {
       p.arm();
-      if (p.onProgress) p.onProgress(msg.received, msg.total);
+      if (p.onProgress) p.onProgress(/** @type {number} */ (msg.received), msg.total);
       return true;
     }
     clearTimeout(p.timer);
@@ -142,6 +196,10 @@ export class ArtifactFetcher {
   }
 }
 
+/**
+ * @param {Uint8Array<ArrayBuffer>} bytes
+ * @param {string} name
+ */
 function saveBlob(bytes, name) {
   const url = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
   const a = h("a", { attrs: { href: url, download: name || "file", rel: "noopener" } });
@@ -151,18 +209,33 @@ function saveBlob(bytes, name) {
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
+/**
+ * @param {Uint8Array<ArrayBuffer>} bytes
+ * @param {string} type
+ */
 function openBlob(bytes, type) {
   const url = URL.createObjectURL(new Blob([bytes], { type }));
   window.open(url, "_blank", "noopener,noreferrer");
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
+/**
+ * @param {number} received
+ * @param {number | null | undefined} total
+ */
 function progressText(received, total) {
   if (total) return `downloading… ${Math.floor((received / total) * 100)}% of ${fmtBytes(total)}`;
   return `downloading… ${fmtBytes(received)}`;
 }
 
-/** Run a fetch for a card's button, showing progress and errors in `status`. */
+/**
+ * Run a fetch for a card's button, showing progress and errors in `status`.
+ * @param {ArtifactFetcher | null | undefined} fetcher
+ * @param {string} path
+ * @param {HTMLElement} status
+ * @param {HTMLButtonElement[]} buttons
+ * @param {(got: FetchedFile) => void} then
+ */
 async function runFetch(fetcher, path, status, buttons, then) {
   if (!fetcher) {
     status.textContent = "files can only be fetched from a live notebook";
@@ -184,7 +257,12 @@ async function runFetch(fetcher, path, status, buttons, then) {
   }
 }
 
-/** File cards for a message's sandbox artifacts. */
+/**
+ * File cards for a message's sandbox artifacts.
+ * @param {import("./types.js").ArtifactView[] | null | undefined} artifacts
+ * @param {ArtifactFetcher | null | undefined} fetcher
+ * @returns {HTMLElement | null}
+ */
 export function artifactCards(artifacts, fetcher) {
   if (!artifacts || !artifacts.length) return null;
   return h(
@@ -203,6 +281,7 @@ export function artifactCards(artifacts, fetcher) {
         status.textContent = `refused: ${a.error}`;
         return h("div", { class: "tfw-art-card tfw-art-refused", dataset: { path: a.path } }, ...head, status);
       }
+      /** @type {HTMLButtonElement[]} */
       const buttons = [];
       const download = h("button", { class: "tfw-btn tfw-art-download", text: "Download", attrs: { type: "button" } });
       buttons.push(download);
@@ -216,7 +295,12 @@ export function artifactCards(artifacts, fetcher) {
   );
 }
 
-/** The line under an offloaded tool result: "full result: N KB, load", then the text once loaded. */
+/**
+ * The line under an offloaded tool result: "full result: N KB, load", then the text once loaded.
+ * @param {Partial<import("./types.js").OffloadedView> | null | undefined} off
+ * @param {ArtifactFetcher | null | undefined} fetcher
+ * @returns {HTMLElement | null}
+ */
 export function offloadedResult(off, fetcher) {
   if (!off || !off.path) return null;
   const size = off.size == null ? "" : off.unit === "bytes" || off.unit === "b" ? fmtBytes(off.size) : `${off.size} ${off.unit}`;
@@ -224,7 +308,8 @@ export function offloadedResult(off, fetcher) {
   const body = h("pre", { class: "tfw-pre tfw-offloaded-text", attrs: { hidden: true } });
   const load = h("button", { class: "tfw-btn tfw-offloaded-load", text: "load", attrs: { type: "button" } });
   load.addEventListener("click", () =>
-    runFetch(fetcher, off.path, status, [load], (got) => {
+    // off.path was checked above
+    runFetch(fetcher, /** @type {string} */ (off.path), status, [load], (got) => {
       const text = new TextDecoder("utf-8", { fatal: false }).decode(got.bytes);
       const max = 500_000;
       body.textContent = text.length > max ? `${text.slice(0, max)}\n… (${fmtBytes(got.size)} in all: download it to see the rest)` : text;
@@ -247,9 +332,9 @@ export function offloadedResult(off, fetcher) {
 /** Fill a message's media slot: images first, then artifact cards. Re-rendered only when they change. */
 /**
  * @param {HTMLElement} slot
- * @param {any} msg
- * @param {any} fetcher
- * @param {any} last
+ * @param {import("./contracts.gen.js").MessageView} msg
+ * @param {ArtifactFetcher | null | undefined} fetcher
+ * @param {{media?: unknown[]}} last what was rendered (the identity of the images and artifacts)
  * @param {import("./media.js").MediaPolicy | null} [media]
  */
 export function renderMessageMedia(slot, msg, fetcher, last, media = null) {

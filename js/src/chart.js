@@ -13,14 +13,15 @@ const SERIES = [
  * Build the chart for `usage` (the view's usage list) and a legend. `threadLabel(id)` names a thread
  * for the tooltips. With `spans` (the view's spans: cost and context window per call), a cumulative
  * cost line on a right axis and the context window (a dashed line, or its peak fill when far above).
- * @param {any[] | null | undefined} usage
+ * @param {import("./types.js").UsageRow[] | null | undefined} usage
  * @param {(id: string) => string} [threadLabel]
- * @param {any[] | null} [spans]
+ * @param {import("./types.js").SpanView[] | null} [spans]
  */
 export function usageChart(usage, threadLabel = (id) => id, spans = null) {
   const spanOf = new Map((spans || []).filter((s) => s.kind === "model_call").map((s) => [s.id, s]));
   const rows = (usage || []).map((u, i) => {
     const p = /** @type {NonNullable<ReturnType<typeof usageParts>>} */ (usageParts(u));
+    /** @type {Record<string, number>} */
     const segments = {};
     if (p.breakdown) {
       Object.assign(segments, p.breakdown);
@@ -33,7 +34,7 @@ export function usageChart(usage, threadLabel = (id) => id, spans = null) {
   let max = Math.max(1, ...rows.map((r) => r.total));
   // context window: drawn as a line when it is within reach of the bars, else stated with the peak fill
   const windows = rows.map((r) => spanOf.get(r.u.message_id)?.context_window || null);
-  const maxWindow = Math.max(0, ...windows.filter((w) => w));
+  const maxWindow = Math.max(0, .../** @type {number[]} */ (windows.filter((w) => w)));
   const windowLine = maxWindow > 0 && maxWindow <= 4 * max;
   if (windowLine) max = Math.max(max, maxWindow);
   const peakFill = maxWindow > 0 ? Math.max(...rows.map((r, i) => (windows[i] ? r.p.input / windows[i] : 0))) : 0;
@@ -109,6 +110,7 @@ export function usageChart(usage, threadLabel = (id) => id, spans = null) {
     root.appendChild(svg("title", {}, `context window ${fmtInt(maxWindow)} tokens`));
   }
   if (maxCost > 0) {
+    /** @type {string[]} */
     const pts = [];
     costs.forEach((c, idx) => {
       if (c == null) return;

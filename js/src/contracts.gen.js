@@ -67,6 +67,18 @@ export const EMPTY_VIEW = Object.freeze({
 });
 
 /**
+ * @typedef {object} ThreadView
+ * @property {string} id
+ * @property {string | null} title
+ * @property {string | null} parent_thread_id
+ * @property {string | null} parent_tool_call_id
+ * @property {string | null} agent_name
+ * @property {string | null} model
+ * @property {ThreadStatus} status
+ * @property {string | null} error
+ */
+
+/**
  * @typedef {object} TimelineEntry
  * @property {TimelineKind} kind
  * @property {string} id
@@ -105,6 +117,41 @@ export const EMPTY_VIEW = Object.freeze({
  */
 
 /**
+ * @typedef {object} EventView
+ * @property {string} id
+ * @property {string} type
+ * @property {string | null} thread_id
+ * @property {string | null} summary
+ */
+
+/**
+ * @typedef {object} McpServerView
+ * @property {string | null} id
+ * @property {string | null} name
+ * @property {string | null} auth_url
+ */
+
+/**
+ * @typedef {object} PauseView
+ * @property {string} id
+ * @property {string | null} thread_id
+ * @property {boolean} pending
+ * @property {PauseKind} kind
+ * @property {string | null} tool_call_id
+ * @property {string | null} tool_name
+ * @property {string | null} arguments
+ * @property {string | null} question
+ * @property {any[]} options
+ * @property {McpServerView[]} servers
+ */
+
+/**
+ * @typedef {object} Notice
+ * @property {string} level
+ * @property {string} text
+ */
+
+/**
  * @typedef {object} View The view model (the `_view` trait), as tfwidget/contracts.py `View`.
  * @property {number} rev
  * @property {string | null} turn_id
@@ -116,14 +163,14 @@ export const EMPTY_VIEW = Object.freeze({
  * @property {number | null} started_ms
  * @property {any[]} input
  * @property {Record<string, any> | null} totals
- * @property {any[]} threads
+ * @property {ThreadView[]} threads
  * @property {TimelineEntry[]} timeline
  * @property {Record<string, MessageView>} messages
  * @property {Record<string, ToolView>} tools
- * @property {any[]} pauses
+ * @property {PauseView[]} pauses
  * @property {any[]} usage
- * @property {Record<string, any>} events
- * @property {any[]} notices
+ * @property {Record<string, EventView>} events
+ * @property {Notice[]} notices
  * @property {any[]} [spans]
  * @property {Record<string, any>} [clock]
  */
@@ -156,4 +203,38 @@ export const EMPTY_VIEW = Object.freeze({
  * @property {string} id
  * @property {boolean} ok
  * @property {string | null} error
+ */
+
+/**
+ * @typedef {object} ApprovalDecision
+ * @property {"approval"} kind
+ * @property {"allow" | "deny"} status
+ * @property {string} [reason]
+ */
+
+/**
+ * @typedef {object} AnswerDecision
+ * @property {"question"} kind
+ * @property {string} text
+ */
+
+/** A decision collected for one tool call of a paused turn. @typedef {ApprovalDecision | AnswerDecision} PendingDecision */
+
+/**
+ * @typedef {object} ResolutionView How a paused turn's tool call was answered.
+ * @property {"approved" | "denied" | "answered"} decision
+ * @property {string | null} reason
+ * @property {string | null} text
+ * @property {string} label
+ */
+
+/**
+ * @typedef {object} TurnActions What a turn's pause cards may offer (the `_actions` trait).
+ * @property {boolean} [enabled]
+ * @property {boolean} [busy]
+ * @property {Record<string, PendingDecision>} [decisions]
+ * @property {boolean} [sent]
+ * @property {boolean} [resolved]
+ * @property {Record<string, ResolutionView>} [resolutions]
+ * @property {string[]} [input_labels]
  */

@@ -18,6 +18,8 @@ let windowHooked = false;
  * Where one wheel event over a view should go: "view" (scroll the transcript) or "page".
  * Pure: `pageWheelAt` is when a wheel last scrolled the page, `engagedAt` when the pointer last moved
  * (or pressed) over this view; the rest are the scroll box's numbers.
+ * @param {{deltaY: number, scrollTop: number, scrollHeight: number, clientHeight: number, pageWheelAt: number, engagedAt?: number}} wheel
+ * @returns {"view" | "page"}
  */
 export function wheelGoesTo({ deltaY, scrollTop, scrollHeight, clientHeight, pageWheelAt: last, engagedAt = -Infinity }) {
   if (!deltaY) return "view"; // sideways: the browser's business
@@ -29,14 +31,23 @@ export function wheelGoesTo({ deltaY, scrollTop, scrollHeight, clientHeight, pag
   return "view";
 }
 
-/** A wheel delta in pixels, whatever unit the event uses. */
+/**
+ * A wheel delta in pixels, whatever unit the event uses.
+ * @param {Pick<WheelEvent, "deltaMode" | "deltaY">} event
+ * @param {number} [pageHeight]
+ * @returns {number}
+ */
 export function wheelPixels(event, pageHeight) {
   if (event.deltaMode === 1) return event.deltaY * 16;
   if (event.deltaMode === 2) return event.deltaY * (pageHeight || 800);
   return event.deltaY;
 }
 
-/** The element that scrolls the page around `el`: its nearest scrollable ancestor, else the document. */
+/**
+ * The element that scrolls the page around `el`: its nearest scrollable ancestor, else the document.
+ * @param {Element} el
+ * @returns {Element}
+ */
 export function pageScroller(el) {
   for (let node = el.parentElement; node; node = node.parentElement) {
     const style = getComputedStyle(node);
@@ -62,6 +73,7 @@ function hookWindow() {
 /**
  * Install wheel hand-back and the "Jump to latest" button on a TurnRenderer (uses its `scrollEl`,
  * `stick` and `store`). Returns {update, dispose}; call update() after each render.
+ * @param {{scrollEl: HTMLElement, root: HTMLElement, stick: boolean}} renderer
  */
 export function installFollow(renderer) {
   hookWindow();
@@ -84,11 +96,11 @@ export function installFollow(renderer) {
     update();
   };
   let engagedAt = -Infinity;
-  const onPointer = (e) => {
+  const onPointer = (/** @type {PointerEvent} */ e) => {
     // Chromium sends movement-less pointer events when content scrolls under a resting pointer: not a move.
     if (e.type === "pointerdown" || e.movementX || e.movementY) engagedAt = performance.now();
   };
-  const onWheel = (e) => {
+  const onWheel = (/** @type {WheelEvent} */ e) => {
     if (e.ctrlKey) return; // zoom
     const now = performance.now();
     const where = wheelGoesTo({

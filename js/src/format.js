@@ -2,12 +2,23 @@
 // Formatting helpers (pure functions; no DOM).
 import { USAGE_BREAKDOWN_KEYS } from "./contracts.gen.js";
 
+/** @typedef {import("./types.js").UsageRecord} UsageRecord */
+
+/**
+ * An integer with thousands separators ("–" for nothing or not a number).
+ * @param {unknown} n
+ * @returns {string}
+ */
 export function fmtInt(n) {
   if (n == null || Number.isNaN(Number(n))) return "–";
   return Math.round(Number(n)).toLocaleString("en-US");
 }
 
-/** 12345 -> "12.3k", 1234567 -> "1.23M". */
+/**
+ * 12345 -> "12.3k", 1234567 -> "1.23M".
+ * @param {unknown} n
+ * @returns {string}
+ */
 export function fmtCompact(n) {
   if (n == null) return "–";
   const v = Number(n);
@@ -16,6 +27,11 @@ export function fmtCompact(n) {
   return fmtInt(v);
 }
 
+/**
+ * A cost in US dollars ("$0.0123", "$1.50"), or null for nothing or not a number.
+ * @param {unknown} usd
+ * @returns {string | null}
+ */
 export function fmtCost(usd) {
   if (usd == null || Number.isNaN(Number(usd))) return null;
   const v = Number(usd);
@@ -24,7 +40,11 @@ export function fmtCost(usd) {
   return `$${v.toFixed(v < 1 ? 3 : 2)}`;
 }
 
-/** Milliseconds -> "4.2s", "3m 05s", "1h 02m". */
+/**
+ * Milliseconds -> "4.2s", "3m 05s", "1h 02m".
+ * @param {number | null | undefined} ms
+ * @returns {string}
+ */
 export function fmtDuration(ms) {
   if (ms == null || !Number.isFinite(ms) || ms < 0) return "";
   const s = ms / 1000;
@@ -34,13 +54,22 @@ export function fmtDuration(ms) {
   return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, "0")}m`;
 }
 
+/**
+ * An ISO time as epoch ms, or null when there is none or it does not parse.
+ * @param {string | null | undefined} iso
+ * @returns {number | null}
+ */
 export function parseTime(iso) {
   if (!iso) return null;
   const t = Date.parse(iso);
   return Number.isNaN(t) ? null : t;
 }
 
-/** Pretty-print JSON text; anything that does not parse (yet) is returned unchanged. */
+/**
+ * Pretty-print JSON text; anything that does not parse (yet) is returned unchanged.
+ * @param {unknown} text
+ * @returns {string}
+ */
 export function prettyJson(text) {
   if (text == null) return "";
   if (typeof text !== "string") return JSON.stringify(text, null, 2);
@@ -75,10 +104,15 @@ export const TOOL_STATUS_LABELS = {
 /** input_tokens_breakdown keys, in chart order (tfwidget/contracts.py). */
 export const BREAKDOWN_KEYS = USAGE_BREAKDOWN_KEYS;
 
-/** Read a usage record in either shape: flat keys, or an `input_tokens_breakdown` object. */
+/**
+ * Read a usage record in either shape: flat keys, or an `input_tokens_breakdown` object.
+ * @param {UsageRecord | null | undefined} u
+ */
 export function usageParts(u) {
   if (!u) return null;
+  /** @type {Record<string, unknown>} */
   const b = u.input_tokens_breakdown || u;
+  /** @type {Record<string, number>} */
   const breakdown = {};
   let any = false;
   for (const k of BREAKDOWN_KEYS) {

@@ -5,18 +5,38 @@
 // would reset what the person is looking at, so the new view adopts the old one's DOM instead, and puts
 // back what taking the DOM out of the page loses: the scroll position, the text selection and focus.
 
+/** @typedef {import("./types.js").Model} Model */
+
+/**
+ * A mounted view: its root element, the element the host gave it, and how a new view adopts its DOM
+ * (`moveTo` returns the new view's cleanup function).
+ * @typedef {object} MountedView
+ * @property {HTMLElement} root
+ * @property {HTMLElement} el
+ * @property {(target: HTMLElement, model: Model) => () => void} moveTo
+ */
+
 /**
  * uid -> Set of mounted instances ({root, ...}). Each view gets its own model proxy from anywidget, so
  * the model is recognised by the `_uid` trait Python gives every TurnView.
+ * @type {Map<string, Set<MountedView>>}
  */
 const mounted = new Map();
 
+/**
+ * @param {Model} model
+ * @returns {string | null}
+ */
 function uidOf(model) {
   const uid = model.get("_uid");
   return typeof uid === "string" && uid ? uid : null;
 }
 
-/** Remember a mounted instance of `model` (an object with a `root` element). */
+/**
+ * Remember a mounted instance of `model` (an object with a `root` element).
+ * @param {Model} model
+ * @param {MountedView} instance
+ */
 export function register(model, instance) {
   const uid = uidOf(model);
   if (!uid) return;
@@ -25,7 +45,11 @@ export function register(model, instance) {
   set.add(instance);
 }
 
-/** Forget an instance (its view was removed for good). */
+/**
+ * Forget an instance (its view was removed for good).
+ * @param {Model} model
+ * @param {MountedView} instance
+ */
 export function unregister(model, instance) {
   const uid = uidOf(model);
   const set = uid && mounted.get(uid);
@@ -37,6 +61,8 @@ export function unregister(model, instance) {
 /**
  * An instance of `model` whose DOM the host took out of the page without removing the view: the new view
  * can adopt it. Null when every instance is still on the page (a second display of the same widget).
+ * @param {Model} model
+ * @returns {MountedView | null}
  */
 export function orphanOf(model) {
   const uid = uidOf(model);
@@ -52,13 +78,16 @@ export class ViewMemory {
   /**
    * @param {HTMLElement} root the view's root element
    * @param {HTMLElement} scrollEl the transcript's scroll box
+   * @param {() => boolean} [isFollowing] whether the transcript follows the stream
    */
   constructor(root, scrollEl, isFollowing = () => false) {
     this.root = root;
     this.scrollEl = scrollEl;
     this.isFollowing = isFollowing;
     this.scrollTop = 0;
+    /** The selection's boundary points. @type {{sc: Node, so: number, ec: Node, eo: number} | null} */
     this.range = null;
+    /** @type {HTMLElement | null} */
     this.focus = null;
     this.pending = false; // between adoption and restore: ignore what the move does to selection/focus
     this.onScroll = () => {
@@ -77,8 +106,8 @@ export class ViewMemory {
       }
       this.range = null;
     };
-    this.onFocusIn = (e) => {
-      this.focus = e.target;
+    this.onFocusIn = (/** @type {FocusEvent} */ e) => {
+      this.focus = /** @type {HTMLElement | null} */ (e.target);
     };
     this.onFocusOut = () => {
       // Focus that leaves because the node left the page is restored; focus the person moved is not.
@@ -111,6 +140,9 @@ export class ViewMemory {
   /**
    * After the root moved into a new element: once it is on the page again, put back the scroll position
    * (`toBottom` follows the stream instead), the selection and focus.
+   * @param {() => boolean} toBottom
+   * @param {() => void} [done]
+   * @param {number} [timeoutMs]
    */
   restoreWhenShown(toBottom, done = () => {}, timeoutMs = 10000) {
     this.pending = true;
@@ -133,6 +165,7 @@ export class ViewMemory {
     else finish();
   }
 
+  /** @param {boolean} toBottom follow the stream (else put back the scroll position) */
   restore(toBottom) {
     const s = this.scrollEl;
     s.scrollTop = toBottom ? s.scrollHeight : this.scrollTop;
@@ -175,6 +208,7 @@ export class ViewMemory {
   }
 }
 
+/** @param {Node} node */
 function nodeLength(node) {
-  return node.nodeType === 3 || node.nodeType === 8 ? node.data.length : node.childNodes.length;
+  return node.nodeType === 3 || node.nodeType === 8 ? /** @type {CharacterData} */ (node).data.length : node.childNodes.length;
 }

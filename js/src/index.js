@@ -17,6 +17,16 @@ import { LIVE_STATUSES } from "./contracts.gen.js";
 
 const LIVE = new Set(LIVE_STATUSES);
 
+/** @typedef {import("./types.js").Model} Model */
+
+/**
+ * A custom message from Python to a TurnView.
+ * @typedef {import("./contracts.gen.js").Patch
+ *   | {type: "snapshot", view: import("./contracts.gen.js").View}
+ *   | import("./contracts.gen.js").Ack
+ *   | import("./artifacts.js").ArtifactMessage} TurnMessage
+ */
+
 /**
  * Mount a TurnView into `el`, driven by an anywidget-style `model` (get/on/off/send).
  * Returns a cleanup function.
@@ -82,8 +92,13 @@ export function mount(model, el) {
   const onView = () => {
     if (store.replace(model.get("_view"))) schedule();
   };
+  /**
+   * @param {TurnMessage | null | undefined} msg
+   * @param {(ArrayBuffer | ArrayBufferView<ArrayBuffer>)[]} [buffers]
+   */
   const onMsg = (msg, buffers) => {
-    if (fetcher.handle(msg, buffers)) return;
+    // the fetcher looks at the type first: anything but an artifact_* message is left alone
+    if (fetcher.handle(/** @type {import("./artifacts.js").ArtifactMessage | null | undefined} */ (msg), buffers)) return;
     if (msg && msg.type === "patch") {
       if (store.applyPatch(msg)) schedule();
       else if (store.gap) requestResync();
@@ -92,12 +107,12 @@ export function mount(model, el) {
     else if (msg && msg.type === "ack") actions.ack(msg);
   };
 
-  const listen = (m) => {
+  const listen = (/** @type {Model} */ m) => {
     m.on("change:_view", onView);
     m.on("change:_actions", onActions);
     m.on("msg:custom", onMsg);
   };
-  const unlisten = (m) => {
+  const unlisten = (/** @type {Model} */ m) => {
     m.off("change:_view", onView);
     m.off("change:_actions", onActions);
     m.off("msg:custom", onMsg);
@@ -117,6 +132,7 @@ export function mount(model, el) {
   let unguard = guardKeys(el);
   let unfollow = followTheme(el);
   const memory = new ViewMemory(renderer.root, renderer.scrollEl, () => renderer.stick);
+  /** @type {import("./handoff.js").MountedView} */
   const instance = {
     root: renderer.root,
     el,
@@ -151,7 +167,7 @@ export function mount(model, el) {
       return cleanupFor(target);
     },
   };
-  const cleanupFor = (owner) => () => {
+  const cleanupFor = (/** @type {HTMLElement} */ owner) => () => {
     if (instance.el !== owner) return; // an older view whose DOM a newer one adopted
     unregister(model, instance);
     memory.dispose();
@@ -170,11 +186,19 @@ export function mount(model, el) {
   return cleanupFor(el);
 }
 
+/**
+ * @param {HTMLElement} el
+ * @param {Node} node
+ */
 function replaceWith(el, node) {
   el.textContent = "";
   el.appendChild(node);
 }
 
+/**
+ * @param {Model} model
+ * @param {object} msg
+ */
 function safeSend(model, msg) {
   try {
     model.send(msg);
@@ -183,7 +207,11 @@ function safeSend(model, msg) {
   }
 }
 
-/** A model stand-in for pages without a kernel: a fixed snapshot, no messages. */
+/**
+ * A model stand-in for pages without a kernel: a fixed snapshot, no messages.
+ * @param {import("./contracts.gen.js").View} view
+ * @returns {Model}
+ */
 export function staticModel(view) {
   return {
     get: (key) => (key === "_view" ? view : undefined),
@@ -195,6 +223,10 @@ export function staticModel(view) {
   };
 }
 
+/**
+ * anywidget's render hook.
+ * @param {{model: Model, el: HTMLElement}} context
+ */
 function render({ model, el }) {
   return mount(model, el);
 }

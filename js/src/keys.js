@@ -6,7 +6,11 @@
 
 const KEY_EVENTS = ["keydown", "keypress", "keyup"];
 
-/** Whether `el` takes typed text (an input, a textarea, a select or editable content). */
+/**
+ * Whether `el` takes typed text (an input, a textarea, a select or editable content).
+ * @param {{tagName?: string, isContentEditable?: boolean} | null | undefined} el
+ * @returns {boolean}
+ */
 export function isTextEntry(el) {
   if (!el || typeof el !== "object" || !el.tagName) return false;
   const tag = el.tagName.toLowerCase();
@@ -15,12 +19,14 @@ export function isTextEntry(el) {
 
 /**
  * Keep key events from text entries inside `root` away from the host page. Returns a cleanup function.
+ * @param {HTMLElement | null | undefined} root
+ * @returns {() => void}
  */
 export function guardKeys(root) {
   if (!root || typeof root.addEventListener !== "function") return () => {};
   if (root.dataset) root.dataset.lmSuppressShortcuts = "true";
-  const stop = (ev) => {
-    if (isTextEntry(ev.target)) ev.stopPropagation();
+  const stop = (/** @type {Event} */ ev) => {
+    if (isTextEntry(/** @type {Element | null} */ (ev.target))) ev.stopPropagation();
   };
   for (const type of KEY_EVENTS) root.addEventListener(type, stop);
   return () => {

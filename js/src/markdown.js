@@ -55,7 +55,11 @@ export const MAX_MARKDOWN_DEPTH = 100;
 const CONTAINER = /^[ \t]*(?:>|[-*+](?=[ \t]|$)|\d{1,9}[.)](?=[ \t]|$))/;
 const FENCE = /^ {0,3}(`{3,}|~{3,})/;
 
-/** A cheap upper estimate of the container nesting of markdown text (linear time, no recursion). */
+/**
+ * A cheap upper estimate of the container nesting of markdown text (linear time, no recursion).
+ * @param {string | null | undefined} source
+ * @returns {number}
+ */
 export function nestingDepth(source) {
   let max = 0;
   /** @type {string | null} */
@@ -93,7 +97,11 @@ export function renderMarkdown(source, media = null) {
   return sanitizing(media, () => getPurifier().sanitize(/** @type {string} */ (html), PURIFY_OPTIONS));
 }
 
-/** Split markdown into top-level blocks; returns the raw text of each. */
+/**
+ * Split markdown into top-level blocks; returns the raw text of each.
+ * @param {string | null | undefined} source
+ * @returns {string[]}
+ */
 export function splitBlocks(source) {
   return marked.lexer(source || "").map((token) => token.raw);
 }
@@ -114,14 +122,17 @@ export class StreamingMarkdown {
     this.media = media;
     this.text = "";
     this.settledLength = 0;
+    /** The element of the unfinished last block. @type {HTMLDivElement | null} */
     this.tail = null;
     this.renders = 0;
+    /** @type {Text | null} */
     this.plain = null; // the text node once the message fell back to plain text
   }
 
   /**
    * Show `text`. A text that cannot be rendered as markdown (nested too deeply, or marked or the sanitizer
    * throws) is shown as plain text instead; it never stops the rest of the view.
+   * @param {string | null | undefined} text
    */
   update(text) {
     text = text || "";
@@ -144,6 +155,7 @@ export class StreamingMarkdown {
     }
   }
 
+  /** @param {string} text */
   showPlain(text) {
     this.reset();
     this.text = text;
@@ -157,6 +169,7 @@ export class StreamingMarkdown {
     this.container.appendChild(el);
   }
 
+  /** @param {string} text */
   updateMarkdown(text) {
     if (!text.startsWith(this.text.slice(0, this.settledLength))) this.reset();
     this.text = text;

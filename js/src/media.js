@@ -15,7 +15,7 @@ const DATA_IMAGE = /^data:image\/(png|gif|jpeg|webp|avif|bmp);/i;
 const HTTP = /^https?:\/\//i;
 
 /** The policy the sanitizer hook reads while one piece of markdown is sanitized (see `sanitizing`). */
-/** @type {{allowed: boolean} & Record<string, any> | null} */
+/** @type {MediaPolicy | null} */
 let current = null;
 
 /**
@@ -25,13 +25,16 @@ let current = null;
 export class MediaPolicy {
   constructor() {
     this.allowed = false;
+    /** @type {Set<Element>} */
     this.containers = new Set();
+    /** @type {import("./types.js").Model | null} */
     this.model = null;
     this.onChange = () => {
       if (this.model && this.model.get("remote_media")) this.allow({ sync: false });
     };
   }
 
+  /** @param {import("./types.js").Model} model */
   connect(model) {
     this.model = model;
     let on = false;
@@ -68,13 +71,22 @@ export class MediaPolicy {
     if (first || !sync) for (const c of this.containers) restoreMedia(c);
   }
 
-  /** A container whose blocked media should come back when the person allows it. */
+  /**
+   * A container whose blocked media should come back when the person allows it.
+   * @param {Element} container
+   */
   track(container) {
     this.containers.add(container);
   }
 }
 
-/** Run `fn` (a sanitize call) with `policy` deciding about remote media. */
+/**
+ * Run `fn` (a sanitize call) with `policy` deciding about remote media.
+ * @template T
+ * @param {MediaPolicy | null} policy
+ * @param {() => T} fn
+ * @returns {T}
+ */
 export function sanitizing(policy, fn) {
   const previous = current;
   current = policy;
@@ -85,6 +97,10 @@ export function sanitizing(policy, fn) {
   }
 }
 
+/**
+ * @param {string} url
+ * @returns {string}
+ */
 function hostOf(url) {
   try {
     return new URL(url).host || url;
@@ -93,7 +109,11 @@ function hostOf(url) {
   }
 }
 
-/** The URLs of a `srcset` value (candidates are "url [descriptor]" separated by commas). */
+/**
+ * The URLs of a `srcset` value (candidates are "url [descriptor]" separated by commas).
+ * @param {string} value
+ * @returns {string[]}
+ */
 function srcsetUrls(value) {
   return value
     .split(/,(?=\s|$)|,(?=[a-z]+:)/i)
@@ -106,6 +126,7 @@ function srcsetUrls(value) {
  * images (data:image/...) stay; absolute http(s) URLs are loaded when the view allows remote media and
  * are otherwise parked in `data-tfw-<attr>` for a placeholder; anything else (relative URLs that would
  * hit the notebook server, other schemes) is removed.
+ * @param {Element} node
  */
 export function guardMediaNode(node) {
   if (!node || !node.getAttribute) return;
@@ -139,11 +160,14 @@ export function guardMediaNode(node) {
   }
 }
 
+/** @type {Record<string, string>} */
 const KIND = { IMG: "image", VIDEO: "video", AUDIO: "audio", SOURCE: "media", TRACK: "media", PICTURE: "image" };
 
 /**
  * After sanitized HTML was put into `container`: give every blocked element a placeholder naming its
  * host(s) with a "load images" button (or load them at once when the policy allows remote media).
+ * @param {Element} container
+ * @param {MediaPolicy | null | undefined} policy
  */
 export function decorateMedia(container, policy) {
   if (!container.querySelector("[data-tfw-blocked]")) return;
@@ -152,15 +176,16 @@ export function decorateMedia(container, policy) {
     restoreMedia(container);
     return;
   }
-  for (const el of container.querySelectorAll("[data-tfw-blocked]")) {
+  for (const el of /** @type {NodeListOf<HTMLElement>} */ (container.querySelectorAll("[data-tfw-blocked]"))) {
     // <source>/<track> sit inside their <video>/<audio>/<picture>: one placeholder for the parent
     const owner = el.tagName === "SOURCE" || el.tagName === "TRACK" ? el.parentElement || el : el;
-    const prev = owner.previousElementSibling;
+    const prev = /** @type {HTMLElement | null} */ (owner.previousElementSibling);
     if (prev && prev.classList.contains("tfw-media-blocked")) {
-      prev.dataset.hosts = [...new Set([...prev.dataset.hosts.split(" "), ...el.dataset.tfwBlocked.split(" ")])]
+      // a placeholder made below: it has its hosts and a .tfw-media-host; `el` matched [data-tfw-blocked]
+      prev.dataset.hosts = [...new Set([.../** @type {string} */ (prev.dataset.hosts).split(" "), .../** @type {string} */ (el.dataset.tfwBlocked).split(" ")])]
         .filter(Boolean)
         .join(" ");
-      prev.querySelector(".tfw-media-host").textContent = prev.dataset.hosts;
+      /** @type {HTMLElement} */ (prev.querySelector(".tfw-media-host")).textContent = prev.dataset.hosts;
       continue;
     }
     const kind = KIND[owner.tagName] || KIND[el.tagName] || "media";
@@ -195,19 +220,22 @@ export function decorateMedia(container, policy) {
       fontSize: "12px",
       color: "var(--jp-ui-font-color2, #666)",
     });
-    owner.parentNode.insertBefore(ph, owner);
+    /** @type {ParentNode & Node} */ (owner.parentNode).insertBefore(ph, owner); // inside `container`: it has a parent
     if (owner.style) owner.style.display = "none";
   }
 }
 
-/** Put parked URLs back (the browser loads them now) and drop the placeholders. */
+/**
+ * Put parked URLs back (the browser loads them now) and drop the placeholders.
+ * @param {Element} container
+ */
 export function restoreMedia(container) {
   for (const ph of container.querySelectorAll(".tfw-media-blocked")) ph.remove();
-  for (const el of container.querySelectorAll("[data-tfw-blocked]")) {
+  for (const el of /** @type {NodeListOf<HTMLElement>} */ (container.querySelectorAll("[data-tfw-blocked]"))) {
     for (const attr of URL_ATTRS) {
       const key = `data-tfw-${attr}`;
       if (el.hasAttribute(key)) {
-        el.setAttribute(attr, el.getAttribute(key));
+        el.setAttribute(attr, /** @type {string} */ (el.getAttribute(key)));
         el.removeAttribute(key);
       }
     }
@@ -216,7 +244,7 @@ export function restoreMedia(container) {
     if (owner.style) owner.style.display = "";
     if (owner.tagName === "VIDEO" || owner.tagName === "AUDIO") {
       try {
-        owner.load();
+        /** @type {HTMLMediaElement} */ (owner).load();
       } catch {
         // not a media element in this DOM
       }

@@ -8,10 +8,16 @@
 // Keys (space, arrows, Home/End) act only while the view has focus and never reach the notebook.
 import { h } from "./dom.js";
 
+/** @type {Record<string, string>} */
 const KIND_LABELS = { message: "model message", tool: "tool call", pause: "pause" };
-const MARK_KINDS = ["tool", "pause", "sub_agent"];
+const MARK_KINDS = /** @type {const} */ (["tool", "pause", "sub_agent"]);
 const MARK_LABELS = { tool: "tool call", pause: "pause", sub_agent: "sub-agent start" };
 
+/**
+ * Seconds as "4.2 s" or "1:05.3".
+ * @param {unknown} s
+ * @returns {string}
+ */
 function fmtTime(s) {
   if (typeof s !== "number" || !isFinite(s)) return "0.0 s";
   if (s < 60) return `${s.toFixed(1)} s`;
@@ -19,6 +25,10 @@ function fmtTime(s) {
   return `${m}:${(s - m * 60).toFixed(1).padStart(4, "0")}`;
 }
 
+/**
+ * @param {number | string} s a speed factor, or a named speed ("no gaps")
+ * @returns {string}
+ */
 function speedLabel(s) {
   return typeof s === "string" ? s : `${s}x`;
 }
@@ -29,6 +39,7 @@ function speedLabel(s) {
  * @param {HTMLElement} root the TurnView's .tfw-root
  */
 export function mountPlayer(model, root) {
+  /** @param {{action: string} & Record<string, unknown>} msg the intent's fields besides its type */
   const send = (msg) => {
     try {
       model.send({ type: "player", ...msg });
@@ -36,13 +47,21 @@ export function mountPlayer(model, root) {
       // no kernel (a static page): the bar shows the saved position only
     }
   };
+  /** @type {import("./types.js").PlayerMeta} */
   let meta = model.get("_player_meta") || {};
+  /** @type {import("./types.js").PlayerState} */
   let state = model.get("_player") || {};
   let dragging = false;
   /** @type {number | null} */
   let pendingSeek = null;
   let seekTimer = 0;
 
+  /**
+   * @param {string} act
+   * @param {string} text
+   * @param {string} title
+   * @param {() => void} onClick
+   */
   const btn = (act, text, title, onClick) =>
     h("button", { class: `tfw-player-btn tfw-player-${act}`, text, title, attrs: { type: "button", "aria-label": title }, dataset: { act }, on: { click: onClick } });
 
@@ -51,7 +70,7 @@ export function mountPlayer(model, root) {
     { class: "tfw-player-kind", title: "what the jump buttons (and Shift+arrows) jump to", attrs: { "aria-label": "jump to" } },
     ...Object.entries(KIND_LABELS).map(([k, label]) => h("option", { text: label, attrs: { value: k } })),
   );
-  const jump = (delta) => send({ action: "step", delta, kind: kindSel.value });
+  const jump = (/** @type {number} */ delta) => send({ action: "step", delta, kind: kindSel.value });
   const prevBtn = btn("prev", "«", "jump to the previous (kind)", () => jump(-1));
   const backBtn = btn("back", "‹", "step back one event (←)", () => send({ action: "step", delta: -1, kind: "event" }));
   const playBtn = btn("play", "▶", "play / pause (space)", () => send({ action: "toggle" }));
@@ -108,6 +127,10 @@ export function mountPlayer(model, root) {
   if (!root.hasAttribute("tabindex")) root.setAttribute("tabindex", "0");
   root.setAttribute("data-lm-suppress-shortcuts", "true");
 
+  /**
+   * @param {number} count events folded so far
+   * @param {number} t seconds since the recording's start
+   */
   function showPosition(count, t) {
     const positions = meta.positions || [];
     const seq = positions[count] ?? count;
@@ -153,9 +176,9 @@ export function mountPlayer(model, root) {
     fwdBtn.disabled = count >= (meta.total || 0);
   }
 
-  const onKey = (e) => {
+  const onKey = (/** @type {KeyboardEvent} */ e) => {
     if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;
-    const tag = e.target && e.target.tagName;
+    const tag = e.target && /** @type {Element} */ (e.target).tagName;
     /** @type {boolean | string} */
     let handled = true;
     if (e.key === " " || e.key === "Spacebar") send({ action: "toggle" });

@@ -6,26 +6,48 @@
 //   actions.input_labels = ["Approved process_refund", ...] for a resume turn's input items
 import { h } from "./dom.js";
 
+/** What these read of a turn's action state (an `Actions`). @typedef {{state?: import("./contracts.gen.js").TurnActions | null} | null | undefined} ActionsLike */
+
 export const DECISION_TITLES = { approved: "Approved", denied: "Denied", answered: "Answered" };
 
-/** The resolution of tool call `callId` in `actions` (a turn's action state), or null. */
+/**
+ * The resolution of tool call `callId` in `actions` (a turn's action state), or null.
+ * @param {ActionsLike} actions
+ * @param {string | null | undefined} callId
+ * @returns {import("./contracts.gen.js").ResolutionView | null}
+ */
 export function resolutionOf(actions, callId) {
   const all = actions && actions.state && actions.state.resolutions;
   return (callId && all && all[callId]) || null;
 }
 
-/** Whether the turn was paused and has been answered by the next turn. */
+/**
+ * Whether the turn was paused and has been answered by the next turn.
+ * @param {ActionsLike} actions
+ * @returns {boolean}
+ */
 export function isResolved(actions) {
   return !!(actions && actions.state && actions.state.resolved);
 }
 
-/** The words for input item `i` of a resume turn (what a person did), or null. */
+/**
+ * The words for input item `i` of a resume turn (what a person did), or null.
+ * @param {ActionsLike} actions
+ * @param {number} i
+ * @returns {string | null}
+ */
 export function inputLabel(actions, i) {
   const labels = actions && actions.state && actions.state.input_labels;
   return Array.isArray(labels) && typeof labels[i] === "string" ? labels[i] : null;
 }
 
-/** A pause card that reads as resolved: what was decided, with the reason or answer. */
+/**
+ * A pause card that reads as resolved: what was decided, with the reason or answer.
+ * @param {import("./contracts.gen.js").PauseView} p
+ * @param {import("./contracts.gen.js").ResolutionView} res
+ * @param {string} name the tool's name
+ * @returns {HTMLElement}
+ */
 export function resolvedCard(p, res, name) {
   const title = DECISION_TITLES[res.decision] || "Resolved";
   let text;

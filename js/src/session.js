@@ -4,10 +4,17 @@
 import { h, replaceChildren } from "./dom.js";
 import { Actions } from "./actions.js";
 
+/** @typedef {import("./types.js").ControlsState} ControlsState */
+
 export class ControlsRenderer {
+  /**
+   * @param {HTMLElement} el
+   * @param {Pick<import("./types.js").Model, "get" | "send" | "on" | "off">} model the session view's model (its `_controls` is the controls' state)
+   */
   constructor(el, model) {
     this.el = el;
     this.model = model;
+    /** @type {Actions<ControlsState>} */
     this.actions = new Actions(model, () => this.render(), "_controls");
     /** @type {(() => void) | null} called after a message was sent */
     this.onSent = null;
@@ -15,7 +22,9 @@ export class ControlsRenderer {
   }
 
   build() {
+    /** @type {HTMLDivElement} */
     this.statusEl = h("div", { class: "tfw-composer-status" });
+    /** @type {HTMLTextAreaElement} */
     this.input = h("textarea", {
       class: "tfw-composer-input",
       attrs: { rows: 2, placeholder: "Message the agent (Enter to send, Shift+Enter for a new line)" },
@@ -29,10 +38,15 @@ export class ControlsRenderer {
         input: () => this.renderButtons(),
       },
     });
+    /** @type {HTMLButtonElement} */
     this.sendBtn = this.button("Send", "tfw-btn-primary tfw-send", () => this.sendMessage());
+    /** @type {HTMLButtonElement} */
     this.cancelBtn = this.button("Cancel", "tfw-cancel", () => this.actions.send({ action: "cancel" }));
+    /** @type {HTMLButtonElement} */
     this.resumeBtn = this.button("Resume", "tfw-resume", () => this.actions.send({ action: "resume" }));
+    /** @type {HTMLDivElement} */
     this.noticesEl = h("div", { class: "tfw-footer tfw-composer-notices" });
+    /** @type {HTMLDivElement} */
     this.root = h(
       "div",
       { class: "tfw-root tfw-controls" },
@@ -43,6 +57,12 @@ export class ControlsRenderer {
     replaceChildren(this.el, this.root);
   }
 
+  /**
+   * @param {string} label
+   * @param {string} cls
+   * @param {() => void} onClick
+   * @returns {HTMLButtonElement}
+   */
   button(label, cls, onClick) {
     return h("button", {
       class: `tfw-btn ${cls}`,
@@ -51,14 +71,15 @@ export class ControlsRenderer {
       on: {
         click: (ev) => {
           ev.preventDefault();
-          if (ev.currentTarget.disabled) return;
-          ev.currentTarget.disabled = true; // a double click's second click finds it disabled
+          if (/** @type {HTMLButtonElement} */ (ev.currentTarget).disabled) return;
+          /** @type {HTMLButtonElement} */ (ev.currentTarget).disabled = true; // a double click's second click finds it disabled
           onClick();
         },
       },
     });
   }
 
+  /** @returns {ControlsState} */
   get state() {
     return this.actions.state || {};
   }

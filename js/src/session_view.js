@@ -14,15 +14,42 @@ import { guardKeys } from "./keys.js";
 import { followTheme } from "./theme.js";
 import { LIVE_STATUSES } from "./contracts.gen.js";
 
+/** @type {ReadonlySet<string | undefined>} */
 const LIVE = new Set(LIVE_STATUSES);
 
+/** @typedef {import("./types.js").Model} Model */
+/** @typedef {import("./types.js").SessionState} SessionState */
+
+/**
+ * A turn's model: its slice of the session view's traits, and what it sends tagged with its key. `emit`
+ * hands it a change or a message for that turn.
+ * @typedef {Model & {emit: (event: string, arg?: unknown, buffers?: unknown[]) => void}} TurnModel
+ */
+
+/**
+ * One mounted turn: its model and element, how to unmount it, and what it was last given (the view, and
+ * the actions as JSON).
+ * @typedef {object} MountedTurn
+ * @property {TurnModel} model
+ * @property {HTMLDivElement} el
+ * @property {() => void} cleanup
+ * @property {unknown} view
+ * @property {string} actions
+ */
+
+/**
+ * @param {Model} model the session view's model
+ * @param {string} key the turn's key
+ * @returns {TurnModel}
+ */
 function turnModel(model, key) {
+  /** @type {Map<string, Set<(...args: any[]) => void>>} */
   const listeners = new Map();
   return {
     get(name) {
       if (name === "_view") return (model.get("_views") || {})[key];
       if (name === "_actions") {
-        const entry = ((model.get("_session") || {}).turns || []).find((t) => t.key === key);
+        const entry = (/** @type {SessionState} */ (model.get("_session") || {}).turns || []).find((t) => t.key === key);
         return entry ? entry.actions || {} : {};
       }
       return undefined;
@@ -31,10 +58,10 @@ function turnModel(model, key) {
     save_changes() {},
     on(event, cb) {
       if (!listeners.has(event)) listeners.set(event, new Set());
-      listeners.get(event).add(cb);
+      /** @type {Set<(...args: any[]) => void>} */ (listeners.get(event)).add(cb);
     },
     off(event, cb) {
-      listeners.get(event)?.delete(cb);
+      listeners.get(event)?.delete(/** @type {(...args: any[]) => void} */ (cb));
     },
     send(msg) {
       model.send({ ...msg, turn: key });
@@ -46,9 +73,14 @@ function turnModel(model, key) {
 }
 
 export class SessionRenderer {
+  /**
+   * @param {Model} model the session view's model
+   * @param {HTMLElement} el
+   */
   constructor(model, el) {
     this.model = model;
     this.el = el;
+    /** @type {Map<string, MountedTurn>} */
     this.turns = new Map(); // key -> {model, el, cleanup, view, actions}
     this.turnsEl = h("div", { class: "tfw-session-turns" });
     this.controlsEl = h("div", { class: "tfw-session-controls" });
@@ -57,7 +89,7 @@ export class SessionRenderer {
     this.unguard = guardKeys(this.root);
     this.unfollow = followTheme(el);
     this.controls = new ControlsRenderer(this.controlsEl, {
-      get: (name) => (name === "_controls" ? (model.get("_session") || {}).controls || {} : undefined),
+      get: (name) => (name === "_controls" ? /** @type {SessionState} */ (model.get("_session") || {}).controls || {} : undefined),
       send: (msg) => model.send(msg),
       on() {},
       off() {},
@@ -67,7 +99,7 @@ export class SessionRenderer {
     // keep the end of the turn and the box in view as the turn grows.
     if (typeof ResizeObserver === "function") {
       this.resizer = new ResizeObserver(() => {
-        const st = (this.model.get("_session") || {}).controls || {};
+        const st = /** @type {SessionState} */ (this.model.get("_session") || {}).controls || {};
         if (document.activeElement === this.controls.input && LIVE.has(st.status)) this.revealControls();
       });
       this.resizer.observe(this.turnsEl);
@@ -83,7 +115,9 @@ export class SessionRenderer {
   }
 
   sync() {
+    /** @type {SessionState} */
     const session = this.model.get("_session") || {};
+    /** @type {Record<string, unknown>} */
     const views = this.model.get("_views") || {};
     const entries = session.turns || [];
     const keep = new Set(entries.map((t) => t.key));
@@ -102,7 +136,7 @@ export class SessionRenderer {
         const m = turnModel(this.model, entry.key);
         const el = h("div", { class: "tfw-session-turn", dataset: { key: entry.key } });
         this.turnsEl.appendChild(el);
-        t = { model: m, el, view: views[entry.key], actions: actionsJson };
+        t = /** @type {MountedTurn} */ ({ model: m, el, view: views[entry.key], actions: actionsJson }); // cleanup: right below
         t.cleanup = mount(m, el);
         this.turns.set(entry.key, t);
         added = true;
@@ -118,7 +152,7 @@ export class SessionRenderer {
       }
     }
     // keep the order of the entries (a failed turn may disappear from the middle)
-    for (const entry of entries) this.turnsEl.appendChild(this.turns.get(entry.key).el);
+    for (const entry of entries) this.turnsEl.appendChild(/** @type {MountedTurn} */ (this.turns.get(entry.key)).el);
     this.controls.actions.refresh();
     // a new turn while the person works in the box (they sent it): keep it and the box in view; never
     // scroll the page on a first render or for someone reading elsewhere
@@ -137,6 +171,12 @@ export class SessionRenderer {
     });
   }
 
+  /**
+   * A custom message of the session view: a turn's message (`{type: "turn", key, msg}`) or an ack of the
+   * controls' intent.
+   * @param {{type: "turn", key: string, msg: unknown} | import("./contracts.gen.js").Ack | null | undefined} msg
+   * @param {unknown[]} [buffers]
+   */
   onMessage(msg, buffers) {
     if (!msg || typeof msg !== "object") return;
     if (msg.type === "turn") {
@@ -156,10 +196,19 @@ export class SessionRenderer {
   }
 }
 
-/** Mount a session view; returns a cleanup function. */
+/**
+ * Mount a session view; returns a cleanup function.
+ * @param {Model} model
+ * @param {HTMLElement} el
+ * @returns {() => void}
+ */
 export function mountSession(model, el) {
   const r = new SessionRenderer(model, el);
   const onChange = () => r.sync();
+  /**
+   * @param {Parameters<SessionRenderer["onMessage"]>[0]} msg
+   * @param {unknown[]} [buffers]
+   */
   const onMsg = (msg, buffers) => r.onMessage(msg, buffers);
   model.on("change:_session", onChange);
   model.on("change:_views", onChange);
@@ -171,7 +220,7 @@ export function mountSession(model, el) {
   } catch {
     // no kernel
   }
-  el.__tfw = { session: r };
+  /** @type {HTMLElement & {__tfw?: object}} */ (el).__tfw = { session: r }; // for debugging and the browser tests
   return () => {
     model.off("change:_session", onChange);
     model.off("change:_views", onChange);

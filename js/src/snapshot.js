@@ -5,16 +5,39 @@
 //
 // Pure logic over plain JSON objects: no DOM.
 
+/** @typedef {import("./contracts.gen.js").View} View */
+
+/**
+ * What differs, item by item: top-level keys, ids of messages / tools / events, the first timeline index.
+ * @typedef {object} ItemDiff
+ * @property {false} all
+ * @property {Set<string>} keys
+ * @property {Set<string>} messages
+ * @property {Set<string>} tools
+ * @property {Set<string>} events
+ * @property {number} timelineFrom
+ */
+
+/** `{all: true}`: render from scratch. @typedef {{all: true} | ItemDiff} ViewDiff */
+
 /** Keys whose items are diffed one by one (by id). */
-const ITEM_KEYS = ["messages", "tools", "events"];
+const ITEM_KEYS = /** @type {const} */ (["messages", "tools", "events"]);
 /** Keys that are bookkeeping, never rendered on their own. */
 const SKIP_KEYS = new Set(["rev", "timeline", ...ITEM_KEYS]);
 
+/**
+ * @param {unknown} a
+ * @param {unknown} b
+ */
 function same(a, b) {
   if (a === b) return true;
   return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 }
 
+/**
+ * @param {import("./contracts.gen.js").TimelineEntry | null | undefined} a
+ * @param {import("./contracts.gen.js").TimelineEntry | null | undefined} b
+ */
 function sameEntry(a, b) {
   return !!a && !!b && a.kind === b.kind && a.id === b.id && (a.thread_id ?? null) === (b.thread_id ?? null);
 }
@@ -26,12 +49,17 @@ function sameEntry(a, b) {
  * `{all: false, keys, messages, tools, events, timelineFrom}`: the top-level keys that differ, the ids of
  * messages / tools / events that differ or are new, and the first timeline index that differs
  * (`Infinity` when the timeline is unchanged).
+ * @param {View | null | undefined} current
+ * @param {View | null | undefined} next
+ * @returns {ViewDiff}
  */
 export function diffViews(current, next) {
+  /** @type {ViewDiff} */
   const rebuild = { all: true };
   if (!current || !next || current.rev < 0) return rebuild;
   if ((current.turn_id ?? null) !== null && (current.turn_id ?? null) !== (next.turn_id ?? null)) return rebuild;
 
+  /** @type {ItemDiff} */
   const out = { all: false, keys: new Set(), messages: new Set(), tools: new Set(), events: new Set(), timelineFrom: Infinity };
 
   for (const kind of ITEM_KEYS) {
@@ -56,7 +84,7 @@ export function diffViews(current, next) {
   const keys = new Set([...Object.keys(current), ...Object.keys(next)]);
   for (const key of keys) {
     if (SKIP_KEYS.has(key)) continue;
-    if (!same(current[key], next[key])) out.keys.add(key);
+    if (!same(/** @type {Record<string, unknown>} */ (current)[key], /** @type {Record<string, unknown>} */ (next)[key])) out.keys.add(key);
   }
   return out;
 }

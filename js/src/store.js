@@ -163,7 +163,7 @@ export class ViewStore {
     if (diff.all) dirty.all = true;
     else {
       for (const k of diff.keys) dirty.keys.add(k);
-      for (const kind of ["messages", "tools", "events"]) for (const id of diff[kind]) dirty[kind].add(id);
+      for (const kind of /** @type {const} */ (["messages", "tools", "events"])) for (const id of diff[kind]) dirty[kind].add(id);
       dirty.timelineFrom = Math.min(dirty.timelineFrom, diff.timelineFrom);
     }
     this.view = next;
@@ -201,9 +201,11 @@ export class ViewStore {
     for (const kind of /** @type {const} */ (["messages", "tools", "events"])) {
       const textFields = TEXT_FIELDS[kind];
       for (const [id, fields] of Object.entries(patch[kind] || {})) {
+        // a patch names the fields it overwrites: the item as a record of fields (text fields are strings)
+        /** @type {Record<string, unknown>} */
         const item = view[kind][id] || (view[kind][id] = { id });
         for (const [field, value] of Object.entries(fields)) {
-          item[field] = textFields.includes(field) ? applyText(item[field], value) : value;
+          item[field] = textFields.includes(field) ? applyText(/** @type {string | undefined} */ (item[field]), value) : value;
         }
         dirty[kind].add(id);
       }
@@ -212,9 +214,13 @@ export class ViewStore {
   }
 }
 
-/** Cheap identity checks of a snapshot against the view at the same revision (no walk over the texts). */
+/**
+ * Cheap identity checks of a snapshot against the view at the same revision (no walk over the texts).
+ * @param {import("./contracts.gen.js").View} view
+ * @param {Partial<import("./contracts.gen.js").View>} snapshot
+ */
 function sameShape(view, snapshot, packed = false) {
-  const count = (o) => Object.keys(o || {}).length;
+  const count = (/** @type {object | null | undefined} */ o) => Object.keys(o || {}).length;
   const head = (view.turn_id ?? null) === (snapshot.turn_id ?? null) && view.status === snapshot.status;
   if (packed) return head; // only these travel outside the packed bytes
   return (
@@ -225,6 +231,11 @@ function sameShape(view, snapshot, packed = false) {
   );
 }
 
+/**
+ * @template T
+ * @param {T} value
+ * @returns {T}
+ */
 function structuredCloneSafe(value) {
   // Snapshots come straight from JSON; a deep copy keeps patches from mutating the model's value.
   return JSON.parse(JSON.stringify(value));

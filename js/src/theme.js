@@ -5,17 +5,29 @@
 // the last fallback. The answer goes on the widget's element as data-tfw-theme="light|dark" (see
 // host.css) and is kept current when the host switches themes.
 
+/**
+ * @param {Element | null | undefined} el
+ * @param {...string} names
+ */
 function hasClass(el, ...names) {
   return !!el && !!el.classList && names.some((n) => el.classList.contains(n));
 }
 
-/** The element hosting `el` across shadow roots (marimo renders widgets in one). */
+/**
+ * The element hosting `el` across shadow roots (marimo renders widgets in one).
+ * @param {Node | null | undefined} el
+ * @returns {Element | null}
+ */
 function shadowHost(el) {
-  const root = el && typeof el.getRootNode === "function" ? el.getRootNode() : null;
+  const root = el && typeof el.getRootNode === "function" ? /** @type {Node & {host?: Element}} */ (el.getRootNode()) : null;
   return root && root.host ? root.host : null;
 }
 
-/** "dark" or "light" for the page around `el`. */
+/**
+ * "dark" or "light" for the page around `el`.
+ * @param {Node | null | undefined} el
+ * @returns {"dark" | "light"}
+ */
 export function detectTheme(el) {
   if (typeof document === "undefined") return "light";
   const html = document.documentElement;
@@ -39,7 +51,11 @@ export function detectTheme(el) {
   return "light";
 }
 
-/** Keep `el.dataset.tfwTheme` in step with the host's theme. Returns a cleanup function. */
+/**
+ * Keep `el.dataset.tfwTheme` in step with the host's theme. Returns a cleanup function.
+ * @param {HTMLElement | null | undefined} el
+ * @returns {() => void}
+ */
 export function followTheme(el) {
   if (!el || !el.dataset || typeof document === "undefined") return () => {};
   const apply = () => {
@@ -47,6 +63,7 @@ export function followTheme(el) {
     if (el.dataset.tfwTheme !== theme) el.dataset.tfwTheme = theme;
   };
   apply();
+  /** @type {(() => void)[]} */
   const cleanups = [];
   if (typeof MutationObserver === "function") {
     const obs = new MutationObserver(apply);

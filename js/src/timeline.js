@@ -9,13 +9,39 @@ import { LIVE_STATUSES } from "./contracts.gen.js";
 
 const LIVE = new Set(LIVE_STATUSES);
 
+/** @typedef {import("./types.js").SpanView} SpanView */
+
+/**
+ * A span drawn as a bar, from `start` to `end` (epoch ms); `open` while it has not ended.
+ * @typedef {object} Bar
+ * @property {SpanView} span
+ * @property {number} start
+ * @property {number} end
+ * @property {boolean} open
+ */
+
+/**
+ * One thread's lane: its bars packed into rows; `via` is the tool call that spawned a sub-agent's thread.
+ * @typedef {object} Lane
+ * @property {string} id
+ * @property {number} depth
+ * @property {string} label
+ * @property {SpanView | null} via
+ * @property {SpanView} span
+ * @property {Bar[][]} rows
+ */
+
 /**
  * Lay the spans out (pure; no DOM). Returns {t0, t1, lanes: [{id, depth, label, via, rows: [[bar]]}]}
  * where a bar is {span, start, end, open} in epoch ms. `nowMs` is where open bars end.
+ * @param {SpanView[] | null | undefined} spans
+ * @param {{nowMs?: number | null, live?: boolean}} [options]
+ * @returns {{t0: number, t1: number, lanes: Lane[]}}
  */
 export function layoutTimeline(spans, { nowMs = null, live = false } = {}) {
   const list = Array.isArray(spans) ? spans : [];
   const turn = list.find((s) => s.kind === "turn") || null;
+  /** @type {Map<string | null | undefined, SpanView>} */
   const byId = new Map(list.map((s) => [s.id, s]));
   const times = [];
   for (const s of list) for (const t of [s.start_ms, s.first_ms, s.end_ms]) if (t != null) times.push(t);
@@ -28,15 +54,16 @@ export function layoutTimeline(spans, { nowMs = null, live = false } = {}) {
 
   // threads and the tool call that spawned each
   const threads = list.filter((s) => s.kind === "thread");
+  /** @type {Map<string, SpanView[]>} */
   const childrenOfTool = new Map();
   for (const th of threads) {
     const parent = byId.get(th.parent_id);
     if (parent && parent.kind === "tool_call") {
       if (!childrenOfTool.has(parent.id)) childrenOfTool.set(parent.id, []);
-      childrenOfTool.get(parent.id).push(th);
+      /** @type {SpanView[]} */ (childrenOfTool.get(parent.id)).push(th);
     }
   }
-  /** @type {Map<string, {span: any, start: number, end: number, open: boolean}[]>} */
+  /** @type {Map<string | null | undefined, Bar[]>} */
   const barsOf = new Map(threads.map((th) => [th.id, []]));
   for (const s of list) {
     if (s.kind !== "model_call" && s.kind !== "tool_call" && s.kind !== "pause") continue;
@@ -44,16 +71,23 @@ export function layoutTimeline(spans, { nowMs = null, live = false } = {}) {
     if (lane == null) continue;
     if (s.start_ms == null) continue; // never timed: nothing to draw
     const open = s.end_ms == null;
-    const end = open ? Math.max(endOfOpen, s.start_ms) : s.end_ms;
+    const end = open ? Math.max(endOfOpen, s.start_ms) : /** @type {number} */ (s.end_ms);
     barsOf.get(lane)?.push({ span: s, start: s.start_ms, end, open });
   }
 
+  /** @type {Lane[]} */
   const lanes = [];
   const seen = new Set();
+  /**
+   * @param {SpanView} th a thread's span
+   * @param {number} depth
+   * @param {SpanView | null} via
+   */
   const visit = (th, depth, via) => {
     if (seen.has(th.id)) return;
     seen.add(th.id);
     const bars = (barsOf.get(th.id) || []).slice().sort((a, b) => a.start - b.start || kindOrder(a) - kindOrder(b));
+    /** @type {Bar[][]} */
     const rows = [];
     for (const bar of bars) {
       // model calls on the first row when they fit; everything else packs into the first free row
@@ -77,14 +111,20 @@ export function layoutTimeline(spans, { nowMs = null, live = false } = {}) {
   return { t0, t1, lanes };
 }
 
+/** @param {Bar} bar */
 function kindOrder(bar) {
-  return { model_call: 0, tool_call: 1, pause: 2 }[bar.span.kind] ?? 3;
+  return /** @type {Record<string, number>} */ ({ model_call: 0, tool_call: 1, pause: 2 })[bar.span.kind] ?? 3;
 }
 
-/** The hover text of a span: what it was and its numbers. */
+/**
+ * The hover text of a span: what it was and its numbers.
+ * @param {SpanView} s
+ * @param {number | null} [nowMs] where an open span ends
+ * @returns {string}
+ */
 export function spanTitle(s, nowMs = null) {
   const lines = [];
-  const what = { model_call: "model call", tool_call: "tool call", pause: "waiting for a person", thread: "thread", turn: "turn" }[s.kind] || s.kind;
+  const what = /** @type {Record<string, string>} */ ({ model_call: "model call", tool_call: "tool call", pause: "waiting for a person", thread: "thread", turn: "turn" })[s.kind] || s.kind;
   lines.push(`${what}: ${s.name || s.id}`);
   const end = s.end_ms ?? nowMs;
   if (s.start_ms != null && end != null) lines.push(`${s.end_ms == null ? "running for" : "took"} ${fmtSeconds(end - s.start_ms)}`);
@@ -109,13 +149,21 @@ export function spanTitle(s, nowMs = null) {
   return lines.join("\n");
 }
 
+/**
+ * @param {number | null | undefined} ms
+ * @returns {string}
+ */
 function fmtSeconds(ms) {
   if (ms == null || !Number.isFinite(ms)) return "–";
   if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
   return ms < 60000 ? `${(ms / 1000).toFixed(2)} s` : fmtDuration(ms);
 }
 
-/** Round tick spacing for an axis of `span` ms: about 4-8 ticks. */
+/**
+ * Round tick spacing for an axis of `span` ms: about 4-8 ticks.
+ * @param {number} span
+ * @returns {number}
+ */
 function tickStep(span) {
   const steps = [100, 200, 500, 1000, 2000, 5000, 10000, 15000, 30000, 60000, 120000, 300000, 600000, 1800000, 3600000];
   for (const s of steps) if (span / s <= 8) return s;
@@ -131,12 +179,17 @@ export class TimelinePanel {
     this.getView = getView;
     this.onJump = onJump;
     this.el = h("div", { class: "tfw-timeline", attrs: { role: "figure", "aria-label": "timeline of the turn" } });
+    /** @type {{nowMs: number, localAt: number} | null} */
     this.clockBase = null; // {nowMs, localAt}
     this.visible = false;
+    /** @type {{bar: Bar, el: HTMLElement}[]} */
     this.bars = [];
   }
 
-  /** The turn's clock moved (a new patch): open bars grow from there. */
+  /**
+   * The turn's clock moved (a new patch): open bars grow from there.
+   * @param {{now_ms?: number | null} | null | undefined} clock the view's `clock`
+   */
   setClock(clock) {
     if (clock && clock.now_ms != null) this.clockBase = { nowMs: clock.now_ms, localAt: Date.now() };
   }
@@ -153,7 +206,9 @@ export class TimelinePanel {
     const live = LIVE.has(view.status);
     const nowMs = this.nowMs();
     const { t0, t1, lanes } = layoutTimeline(view.spans, { nowMs, live });
+    /** The time range drawn (set by every render, before any layout). @type {number} */
     this.t0 = t0;
+    /** @type {number} */
     this.t1 = t1;
     this.bars = [];
     if (!lanes.length) {
@@ -200,9 +255,10 @@ export class TimelinePanel {
     this.layout();
   }
 
+  /** @param {Bar} bar */
   barEl(bar) {
     const s = bar.span;
-    const cls = { model_call: "tfw-tl-model", tool_call: "tfw-tl-tool", pause: "tfw-tl-pause" }[s.kind] || "tfw-tl-tool";
+    const cls = /** @type {Record<string, string>} */ ({ model_call: "tfw-tl-model", tool_call: "tfw-tl-tool", pause: "tfw-tl-pause" })[s.kind] || "tfw-tl-tool";
     const el = h("div", {
       class: `tfw-tl-bar ${cls}${bar.open ? " tfw-tl-open" : ""}`,
       dataset: { id: s.id, kind: s.kind },
@@ -210,7 +266,7 @@ export class TimelinePanel {
     });
     if (s.kind === "model_call") el.appendChild(h("div", { class: "tfw-tl-ttft" }));
     el.appendChild(h("span", { class: "tfw-tl-bar-text", text: s.name || "" }));
-    const jump = (e) => {
+    const jump = (/** @type {Event} */ e) => {
       e.preventDefault();
       e.stopPropagation();
       this.onJump(s.kind, s.kind === "pause" && s.tool_call_id ? s.tool_call_id : s.id);
@@ -231,14 +287,14 @@ export class TimelinePanel {
     if (live && nowMs != null) t1 = Math.max(t1, nowMs);
     const t0 = this.t0;
     const span = Math.max(1, t1 - t0);
-    const pct = (t) => `${(((t - t0) / span) * 100).toFixed(3)}%`;
+    const pct = (/** @type {number} */ t) => `${(((t - t0) / span) * 100).toFixed(3)}%`;
     for (const { bar, el } of this.bars) {
       const end = bar.open && live && nowMs != null ? Math.max(nowMs, bar.start) : bar.end;
       el.style.left = pct(bar.start);
       el.style.width = `max(3px, ${(((end - bar.start) / span) * 100).toFixed(3)}%)`;
       const s = bar.span;
       if (s.kind === "model_call") {
-        const ttft = el.firstChild;
+        const ttft = /** @type {HTMLElement} */ (el.firstChild); // the .tfw-tl-ttft of a model call's bar
         const first = s.first_ms != null ? s.first_ms : bar.open ? end : null;
         ttft.style.width = first == null || end <= bar.start ? "0" : `${Math.min(100, ((first - bar.start) / (end - bar.start)) * 100).toFixed(2)}%`;
       }
@@ -264,8 +320,29 @@ export class TimelinePanel {
  */
 // The tab a person chose, per widget (its model id, else its turn id): a view re-mounted by its host (the
 // output area re-rendered, with a new element and model proxy) opens on the same tab.
+/** @type {Map<string, string>} */
 const TAB_OF_MODEL = new Map();
 
+/**
+ * A widget model as the host hands it over (ipywidgets' models have an id, or a comm with one).
+ * @typedef {Partial<import("./types.js").Model> & {model_id?: unknown, widget_manager?: unknown, comm?: {comm_id?: unknown}}} HostModel
+ */
+
+/**
+ * What a TurnRenderer offers `jumpTo`: the elements of its cards and its scroll box.
+ * @typedef {object} JumpTarget
+ * @property {Map<string, {root: HTMLElement}>} [messageEls]
+ * @property {Map<string, {root: HTMLElement}>} [toolEls]
+ * @property {Map<string, {root: HTMLElement}>} [threadEls]
+ * @property {HTMLElement} mainEl
+ * @property {HTMLElement} scrollEl
+ * @property {boolean} stick
+ */
+
+/**
+ * @param {HostModel | null | undefined} model
+ * @returns {string | null}
+ */
 function modelKeyOf(model) {
   if (!model) return null;
   if (typeof model.model_id === "string") return `model:${model.model_id}`;
@@ -274,8 +351,12 @@ function modelKeyOf(model) {
   return view && view.turn_id ? `turn:${view.turn_id}` : null;
 }
 
+/**
+ * @param {JumpTarget & {store: {view: import("./contracts.gen.js").View}, root: HTMLElement}} renderer
+ */
 export function attachTimeline(renderer) {
   let current = "transcript";
+  /** @type {HostModel | null} */
   let boundModel = null;
   let timer = 0;
   const panel = new TimelinePanel(
@@ -286,7 +367,7 @@ export function attachTimeline(renderer) {
     },
   );
   panel.el.hidden = true;
-  const tab = (name, label) =>
+  const tab = (/** @type {string} */ name, /** @type {string} */ label) =>
     h("button", {
       class: "tfw-tab",
       text: label,
@@ -310,10 +391,11 @@ export function attachTimeline(renderer) {
       panel.layout();
     }, 250);
   };
+  /** @param {string} name the tab: "transcript" or "timeline" */
   function show(name) {
     current = name;
     remember();
-    for (const b of bar.querySelectorAll(".tfw-tab")) b.setAttribute("aria-selected", b.dataset.tab === name ? "true" : "false");
+    for (const b of /** @type {NodeListOf<HTMLElement>} */ (bar.querySelectorAll(".tfw-tab"))) b.setAttribute("aria-selected", b.dataset.tab === name ? "true" : "false");
     renderer.scrollEl.hidden = name !== "transcript";
     panel.el.hidden = name !== "timeline";
     renderer.root.dataset.tab = name;
@@ -327,9 +409,10 @@ export function attachTimeline(renderer) {
     const key = modelKeyOf(boundModel);
     if (key && TAB_OF_MODEL.get(key) !== current) {
       TAB_OF_MODEL.set(key, current);
-      if (TAB_OF_MODEL.size > 500) TAB_OF_MODEL.delete(TAB_OF_MODEL.keys().next().value);
+      if (TAB_OF_MODEL.size > 500) TAB_OF_MODEL.delete(/** @type {string} */ (TAB_OF_MODEL.keys().next().value));
     }
   };
+  /** @param {(key: string) => boolean} touched whether the render changed that view key */
   const update = (touched) => {
     remember();
     if (touched("clock")) panel.setClock(renderer.store.view.clock);
@@ -339,7 +422,7 @@ export function attachTimeline(renderer) {
     if (LIVE.has(renderer.store.view.status)) startTimer();
   };
   /** Remember the chosen tab for `model` and reopen the one chosen before (a re-mounted view). */
-  const restore = (model) => {
+  const restore = (/** @type {HostModel | null | undefined} */ model) => {
     boundModel = model || null;
     const modelKey = modelKeyOf(model);
     if (!modelKey) return;
@@ -349,9 +432,15 @@ export function attachTimeline(renderer) {
   return { bar, panel, update, show, restore };
 }
 
-/** Scroll the transcript to a span's card and flash it. */
+/**
+ * Scroll the transcript to a span's card and flash it.
+ * @param {JumpTarget} renderer
+ * @param {string} kind the span's kind
+ * @param {string} id
+ * @returns {boolean} whether there was a card
+ */
 export function jumpTo(renderer, kind, id) {
-  /** @type {HTMLElement | null} */
+  /** @type {HTMLElement | null | undefined} */
   let el = null;
   if (kind === "model_call") el = renderer.messageEls?.get(id)?.root;
   else if (kind === "tool_call" || kind === "pause") el = renderer.toolEls?.get(id)?.root;
@@ -372,7 +461,11 @@ export function jumpTo(renderer, kind, id) {
   return true;
 }
 
-/** Extra bits of a model call's usage chip: its cost and its time to first token. */
+/**
+ * Extra bits of a model call's usage chip: its cost and its time to first token.
+ * @param {SpanView | null | undefined} span
+ * @returns {string[]}
+ */
 export function usageChipExtras(span) {
   if (!span) return [];
   const out = [];
@@ -382,7 +475,11 @@ export function usageChipExtras(span) {
   return out;
 }
 
-/** Hover lines of the header's cost: the cost of each thread (its own calls and its sub-agents'). */
+/**
+ * Hover lines of the header's cost: the cost of each thread (its own calls and its sub-agents').
+ * @param {SpanView[] | null | undefined} spans
+ * @returns {string[]}
+ */
 export function costByThread(spans) {
   const out = [];
   for (const s of spans || []) {
@@ -393,7 +490,11 @@ export function costByThread(spans) {
   return out;
 }
 
-/** The turn's cost from the spans (priced or allocated calls), when the turn reported none. */
+/**
+ * The turn's cost from the spans (priced or allocated calls), when the turn reported none.
+ * @param {SpanView[] | null | undefined} spans
+ * @returns {number | null}
+ */
 export function spansCost(spans) {
   const turn = (spans || []).find((s) => s.kind === "turn");
   return turn ? turn.total_cost_usd ?? null : null;
