@@ -92,6 +92,7 @@ export const STATUS_LABELS = {
   error: "error",
 };
 
+/** @type {Record<string, string>} */
 export const TOOL_STATUS_LABELS = {
   streaming: "streaming",
   running: "running",

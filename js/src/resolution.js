@@ -8,6 +8,7 @@ import { h } from "./dom.js";
 
 /** What these read of a turn's action state (an `Actions`). @typedef {{state?: import("./contracts.gen.js").TurnActions | null} | null | undefined} ActionsLike */
 
+/** @type {Record<string, string>} */
 export const DECISION_TITLES = { approved: "Approved", denied: "Denied", answered: "Answered" };
 
 /**

@@ -55,6 +55,21 @@
 /** A row of the view's `usage`: one model call's usage (tfwidget/view.py `_usage_row`). @typedef {UsageRecord & {message_id: string, thread_id: string | null}} UsageRow */
 
 /**
+ * The turn's token totals and cost, each field with where it came from (tfwidget/state.py `totals`):
+ * `sources` maps each field to "metrics" or "usage" (cost_usd: "metrics" or null); `source` is the one
+ * every token field agrees on, else "mixed".
+ * @typedef {object} Totals
+ * @property {number} input_tokens
+ * @property {number} output_tokens
+ * @property {number} cache_read_tokens
+ * @property {number} cache_write_tokens
+ * @property {number} total_tokens
+ * @property {number | null} cost_usd
+ * @property {"metrics" | "usage" | "mixed"} source
+ * @property {Record<string, string>} sources
+ */
+
+/**
  * An image of a message (tfwidget/artifacts.py `classify_image_url`).
  * @typedef {object} ImageView
  * @property {"data" | "remote" | "refused"} kind
