@@ -12,10 +12,11 @@ import tracemalloc
 import pytest
 
 from tfwidget.events import parse_event
+from tfwidget.player import replay
 from tfwidget.sim import serve
 from tfwidget.sse import StreamItem
 from tfwidget.state import MAX_TOOL_CALL_INDEX, TurnState
-from tfwidget.widget import replay, watch
+from tfwidget.widget import watch
 
 from .hostile import ASK, bad_index_turn, deep_arguments_turn, deep_json
 

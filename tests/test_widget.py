@@ -19,11 +19,12 @@ import pytest
 
 from tfwidget import widget as widget_mod
 from tfwidget.events import parse_event
+from tfwidget.player import replay
 from tfwidget.recording import load
 from tfwidget.sse import StreamItem
 from tfwidget.state import TurnState
 from tfwidget.view import apply_patch, build_view
-from tfwidget.widget import TurnView, replay, watch
+from tfwidget.widget import TurnView, watch
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 NAMES = sorted(p.stem for p in FIXTURES.glob("*.sse"))

@@ -81,7 +81,7 @@ _LAZY = {
     "AsyncGatewayClient": ("tfwidget.client", "AsyncGatewayClient"),
     "TurnView": ("tfwidget.widget", "TurnView"),
     "watch": ("tfwidget.widget", "watch"),
-    "replay": ("tfwidget.widget", "replay"),
+    "replay": ("tfwidget.player", "replay"),
     "chat": ("tfwidget.session", "chat"),
     "SessionView": ("tfwidget.session", "SessionView"),
     "concat": ("tfwidget.analysis", "concat"),
@@ -129,11 +129,12 @@ if TYPE_CHECKING:  # what the lazy names are, for type checkers and IDEs
         StreamIdleError,
         StreamLimitError,
     )
+    from .player import replay
     from .session import SessionView, chat
     from .timeline import plot_timeline
     from .timing import spans_frame
     from .turndiff import TurnDiff, diff
-    from .widget import TurnView, replay, watch
+    from .widget import TurnView, watch
 
 
 def __dir__() -> list[str]:

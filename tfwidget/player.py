@@ -1,5 +1,6 @@
-"""The replay player: a :class:`~tfwidget.widget.TurnView` over a recording, with time travel.
+"""Replaying a recording: :func:`replay`, and the player, a :class:`~tfwidget.widget.TurnView` with time travel.
 
+``tfwidget.replay(path)`` shows a recorded turn in a plain view (at once, or re-streamed at a speed).
 ``tfwidget.replay(path, controls=True)`` returns a :class:`PlayerView`. The view shows the turn exactly as
 it stood after the current event (text cut mid-stream, tool cards running, threads open); a player bar
 plays, pauses, steps by one event or jumps to the previous / next model message, tool call or pause, and a
@@ -20,6 +21,7 @@ import bisect
 import os
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -27,8 +29,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import traitlets
 
 from ._facade import FrameName
-from .recording import save
-from .sse import StreamItem
+from .recording import load, save
+from .sse import MalformedFrameWarning, StreamItem
 from .state import TurnState
 from .timetravel import checkpoints
 from .widget import TurnView
@@ -36,7 +38,7 @@ from .widget import TurnView
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["NO_GAPS", "SPEEDS", "STEP_KINDS", "PlayerView"]
+__all__ = ["NO_GAPS", "SPEEDS", "STEP_KINDS", "PlayerView", "replay"]
 
 NO_GAPS = "no gaps"
 #: The speeds offered by the player bar (and accepted by :attr:`PlayerView.speed`).
@@ -387,3 +389,62 @@ class PlayerView(TurnView):
             f"<PlayerView turn={st.turn_id!r} status={st.status} position={self.position} "
             f"events={len(self._all)} playing={self._playing} speed={self._speed}>"
         )
+
+
+def replay(source: str | os.PathLike[str] | Iterable[StreamItem], *, speed: float | str | None = None,
+           flush_interval: float = 0.05, controls: bool = False) -> TurnView:  # fmt: skip
+    """Show a recorded turn: a ``.sse``/``.jsonl`` path or a list of :class:`StreamItem`.
+
+    ``speed=None`` shows the final state at once; a number re-streams it in the background with the recorded
+    receive-time gaps divided by ``speed``. ``controls=True`` returns a :class:`~tfwidget.player.PlayerView`
+    with a player bar (play, pause, step, jump, seek; ``speed`` may then also be ``"no gaps"``): without a
+    speed it opens at the end, paused; with one it plays from the start.
+    """
+    notices: list[tuple[str, str]] = []
+    if isinstance(source, (str, os.PathLike)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MalformedFrameWarning)
+            loaded = load(source)
+        bad = [w for w in caught if issubclass(w.category, MalformedFrameWarning)]
+        if bad:
+            notices.append(("warning", f"{len(bad)} malformed frame(s) skipped: {bad[0].message}"))
+        if isinstance(loaded, dict):
+            raise ValueError(f"replay() takes one recording, not a folder ({len(loaded)} recordings found)")
+        items = loaded
+    else:
+        items = list(source)
+    if controls:
+        player = PlayerView(items, speed=1.0 if speed is None else speed, start=None if speed is None else 0,
+                            notices=notices, flush_interval=flush_interval)  # fmt: skip
+        if speed is not None:
+            player.play()
+        return player
+    if speed is not None and (isinstance(speed, str) or not speed > 0):
+        hint = ' ("no gaps" needs controls=True)' if isinstance(speed, str) else ""
+        raise ValueError(f"speed must be a positive number or None, not {speed!r}{hint}")
+
+    view = TurnView(flush_interval=flush_interval, status=None if speed is None else "connecting")
+    for level, text in notices:
+        view._notices.append({"level": level, "text": text})
+    if speed is None:
+        view.feed_many(items)
+        view._end_of_source("the recording ends before turn.done")
+        return view
+
+    view._started_ms = int(time.time() * 1000)
+
+    def run() -> None:
+        prev: float | None = None
+        for item in items:
+            if view._stopped.is_set():
+                return
+            if prev is not None:
+                gap = max(0.0, item.received_at - prev) / speed
+                if gap > 0 and view._stopped.wait(min(gap, 60.0)):
+                    return
+            prev = item.received_at
+            view.feed(item)
+        view._end_of_source("the recording ends before turn.done")
+
+    view._start(run, name="tfwidget-replay")
+    return view

@@ -21,7 +21,6 @@ import sys
 import threading
 import time
 import uuid
-import warnings
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -46,8 +45,8 @@ from .events import (
     TurnDoneEvent,
 )
 from .media import remote_media_allowed
-from .recording import load, save
-from .sse import MalformedFrameWarning, StreamItem
+from .recording import save
+from .sse import StreamItem
 from .state import TurnState
 from .static_html import render_turn_html, static_output_html
 from .view import ViewTracker, build_view, view_status
@@ -56,7 +55,7 @@ from .widget_artifacts import ArtifactsMixin
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["TurnView", "replay", "watch"]
+__all__ = ["TurnView", "watch"]
 
 _STATIC = Path(__file__).with_name("static")
 _ESM_PATH = _STATIC / "widget.js"
@@ -162,7 +161,7 @@ def _script_json(value: Any) -> str:
 class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
     """A live view of one turn: chat transcript, tool cards, sub-agent threads, pauses and usage.
 
-    Build one with :func:`watch` (follow a running turn) or :func:`replay` (a recording), or feed
+    Build one with :func:`watch` (follow a running turn) or :func:`~tfwidget.player.replay` (a recording), or feed
     :class:`~tfwidget.sse.StreamItem` objects yourself with :meth:`feed`.
 
     Args:
@@ -795,67 +794,6 @@ def _announce_reconnects(view: TurnView, stream: Iterable[StreamItem]) -> Iterat
             with view._lock:
                 view._detail = detail
         yield item
-
-
-def replay(source: str | os.PathLike[str] | Iterable[StreamItem], *, speed: float | str | None = None,
-           flush_interval: float = 0.05, controls: bool = False) -> TurnView:  # fmt: skip
-    """Show a recorded turn: a ``.sse``/``.jsonl`` path or a list of :class:`StreamItem`.
-
-    ``speed=None`` shows the final state at once; a number re-streams it in the background with the recorded
-    receive-time gaps divided by ``speed``. ``controls=True`` returns a :class:`~tfwidget.player.PlayerView`
-    with a player bar (play, pause, step, jump, seek; ``speed`` may then also be ``"no gaps"``): without a
-    speed it opens at the end, paused; with one it plays from the start.
-    """
-    notices: list[tuple[str, str]] = []
-    if isinstance(source, (str, os.PathLike)):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", MalformedFrameWarning)
-            loaded = load(source)
-        bad = [w for w in caught if issubclass(w.category, MalformedFrameWarning)]
-        if bad:
-            notices.append(("warning", f"{len(bad)} malformed frame(s) skipped: {bad[0].message}"))
-        if isinstance(loaded, dict):
-            raise ValueError(f"replay() takes one recording, not a folder ({len(loaded)} recordings found)")
-        items = loaded
-    else:
-        items = list(source)
-    if controls:
-        from .player import PlayerView
-
-        player = PlayerView(items, speed=1.0 if speed is None else speed, start=None if speed is None else 0,
-                            notices=notices, flush_interval=flush_interval)  # fmt: skip
-        if speed is not None:
-            player.play()
-        return player
-    if speed is not None and (isinstance(speed, str) or not speed > 0):
-        hint = ' ("no gaps" needs controls=True)' if isinstance(speed, str) else ""
-        raise ValueError(f"speed must be a positive number or None, not {speed!r}{hint}")
-
-    view = TurnView(flush_interval=flush_interval, status=None if speed is None else "connecting")
-    for level, text in notices:
-        view._notices.append({"level": level, "text": text})
-    if speed is None:
-        view.feed_many(items)
-        view._end_of_source("the recording ends before turn.done")
-        return view
-
-    view._started_ms = int(time.time() * 1000)
-
-    def run() -> None:
-        prev: float | None = None
-        for item in items:
-            if view._stopped.is_set():
-                return
-            if prev is not None:
-                gap = max(0.0, item.received_at - prev) / speed
-                if gap > 0 and view._stopped.wait(min(gap, 60.0)):
-                    return
-            prev = item.received_at
-            view.feed(item)
-        view._end_of_source("the recording ends before turn.done")
-
-    view._start(run, name="tfwidget-replay")
-    return view
 
 
 # Views inside ipywidgets containers (HBox, VBox, ...) get their static transcripts too (tfwidget.containers).

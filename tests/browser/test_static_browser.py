@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
+from tfwidget.player import replay
 from tfwidget.sim import Scenario
 from tfwidget.static_html import render_turn_html, static_page
-from tfwidget.widget import replay
 
 from ..conftest import FIXTURE_NAMES, FIXTURES
 

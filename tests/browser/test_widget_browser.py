@@ -411,8 +411,8 @@ def test_xss_payloads_are_inert(lab: Lab) -> None:
 
 def test_to_html_offline(offline_page: Any, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """``TurnView.to_html()`` renders the transcript in chromium with every network request blocked."""
+    from tfwidget.player import replay
     from tfwidget.sim import Scenario
-    from tfwidget.widget import replay
 
     events = Scenario.load("sub_agents").events
     sse = "".join(f"id: {i}\ndata: {json.dumps(e)}\n\n" for i, e in enumerate(events, start=1))

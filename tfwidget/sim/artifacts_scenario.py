@@ -1,9 +1,12 @@
-"""The ``artifacts`` scenario: an input file, an image in content, sandbox artifacts, an offloaded result.
+"""The data of the ``artifacts`` scenario: an input file, an image in content, sandbox artifacts, an offloaded result.
 
 The agent reads an attached CSV, runs a tool whose large output is moved to a sandbox file (the tool
 response carries a preview and the path), then answers with a chart (an ``image_url`` content part, a PNG
 data URI) and a ``sandbox_artifacts`` block listing three files it wrote: a CSV, a PNG and a text file.
 Every listed file (and the offloaded result) is served by the simulator's sandbox file endpoint.
+
+This module holds the files and images (standard library only, no import of the scenarios); the timeline
+is :meth:`tfwidget.sim.scenarios.Scenario.artifacts`, next to the other generated scenarios.
 """
 
 from __future__ import annotations
@@ -13,9 +16,16 @@ import struct
 import zlib
 from typing import Any
 
-from .scenarios import Scenario, _Builder
-
-__all__ = ["ARTIFACT_FILES", "SANDBOX_ID", "artifacts", "png"]
+__all__ = [
+    "ARTIFACT_FILES",
+    "INPUT_CSV",
+    "OFFLOADED_PATH",
+    "OFFLOADED_TEXT",
+    "SANDBOX_ID",
+    "chart_png",
+    "data_uri",
+    "png",
+]
 
 SANDBOX_ID = "sbx-art-7"
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun"]
@@ -84,94 +94,3 @@ ARTIFACT_FILES: dict[str, bytes] = {
     "/workspace/out/notes.txt": NOTES_TXT.encode(),
     OFFLOADED_PATH: OFFLOADED_TEXT.encode(),
 }
-
-
-def artifacts(hostile: bool = False) -> Scenario:
-    """The scenario; ``hostile=True`` adds refused links (``javascript:``, ``../``), a 1 GiB file, a
-    non-image data URI and a remote image."""
-    user_content: list[dict[str, Any]] = [
-        {"type": "text", "text": "Chart the monthly revenue in this CSV and save a summary."},
-        {"type": "file", "name": "revenue.csv", "data": data_uri("text/csv", INPUT_CSV.encode())},
-        {"type": "file", "name": "logo.png", "data": data_uri("image/png", thumb_png())},
-    ]
-    b = _Builder([{"type": "user.message", "content": user_content}], seed=23)
-    b.event({"type": "sandbox.created", "sandbox_id": SANDBOX_ID, "thread_id": None})
-    b.message(
-        "main",
-        reasoning="Load the CSV in the sandbox and compute month-over-month changes.",
-        content="Loading the CSV in the sandbox.",
-        tool_calls=[
-            {
-                "id": "call_run_1",
-                "name": "run_python",
-                "tool_info": {"type": "truefoundry-system", "name": "run_python"},
-                "arguments": '{"code": "import pandas as pd; df = pd.read_csv(\'revenue.csv\'); print(df.to_string())"}',
-            }
-        ],
-    )
-    preview = "".join(OFFLOADED_TEXT.splitlines(keepends=True)[:5])
-    b.tool_response(
-        "main",
-        "call_run_1",
-        f"The tool output was too large ({len(OFFLOADED_TEXT):,} bytes, about {len(OFFLOADED_TEXT) // 4:,} "
-        f"tokens) and was saved to {OFFLOADED_PATH}\n\nPreview:\n{preview}...",
-    )
-    links = [
-        "[Revenue summary (CSV)](/workspace/out/summary.csv)",
-        "[Revenue chart](/workspace/out/chart.png)",
-        "[Notes](/workspace/out/notes.txt)",
-    ]
-    files: dict[str, Any] = dict(ARTIFACT_FILES)
-    images: list[dict[str, Any]] = [
-        {"type": "image_url", "image_url": {"url": data_uri("image/png", chart_png())}}
-    ]
-    if hostile:
-        from .sandbox import SandboxFile
-
-        links += [
-            "[Everything (1 GiB)](/workspace/out/huge.bin)",
-            "[click me](javascript:alert(1))",
-            "[secrets](../../etc/passwd)",
-        ]
-        files["/workspace/out/huge.bin"] = SandboxFile(size=1 << 30, content_type="application/octet-stream")
-        images += [
-            {
-                "type": "image_url",
-                "image_url": {"url": "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="},
-            },
-            {"type": "image_url", "image_url": {"url": "https://images.example.com/chart.png"}},
-        ]
-    text_before = "Revenue rose every month except March. Here is the chart:\n\n"
-    text_after = "I saved these files:\n\n```sandbox_artifacts\n" + "\n".join(links) + "\n```\n"
-    content = [{"type": "text", "text": text_before}, *images, {"type": "text", "text": text_after}]
-    usage = {
-        "input_tokens": 9800,
-        "output_tokens": 96,
-        "cache_read_tokens": 7824,
-        "cache_write_tokens": 0,
-        "input_tokens_breakdown": {
-            "harness": 7824,
-            "skills": 0,
-            "instructions": 42,
-            "tool_definitions": 400,
-            "messages": 1534,
-        },
-    }
-    final = b.event(
-        {
-            "type": "model.message",
-            "thread_id": "main",
-            "content": content,
-            "finish_reason": "stop",
-            "usage": usage,
-        }
-    )
-    b.usages.append(usage)
-    b.last_message = {k: v for k, v in final.items()}
-    b.done()
-    scenario = b.scenario(
-        "artifacts",
-        "an input file, an image in content, sandbox artifacts (CSV, PNG, text) and an offloaded tool result",
-    )
-    scenario.files = files
-    return scenario

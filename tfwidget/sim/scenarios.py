@@ -43,6 +43,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from . import artifacts_scenario as _art
+from .sandbox import SandboxFile
+
 __all__ = [
     "FIXTURE_NAMES",
     "SCENARIO_NAMES",
@@ -189,7 +192,7 @@ class Scenario:
             "mcp_auth": cls.mcp_auth,
             "multi_pause": cls.multi_pause,
             "echo": cls.echo,
-            "artifacts": _artifacts_scenario,
+            "artifacts": cls.artifacts,
         }
         if name in generators:
             return generators[name](**options)
@@ -465,6 +468,102 @@ class Scenario:
         )
         b.done()
         return b.scenario("echo", "a short plain answer")
+
+    @classmethod
+    def artifacts(cls, hostile: bool = False) -> Scenario:
+        """An input file, an image in content, sandbox artifacts and an offloaded tool result (the files are
+        :mod:`tfwidget.sim.artifacts_scenario`); ``hostile=True`` adds refused links (``javascript:``,
+        ``../``), a 1 GiB file, a non-image data URI and a remote image."""
+        user_content: list[dict[str, Any]] = [
+            {"type": "text", "text": "Chart the monthly revenue in this CSV and save a summary."},
+            {
+                "type": "file",
+                "name": "revenue.csv",
+                "data": _art.data_uri("text/csv", _art.INPUT_CSV.encode()),
+            },
+            {"type": "file", "name": "logo.png", "data": _art.data_uri("image/png", _art.thumb_png())},
+        ]
+        b = _Builder([{"type": "user.message", "content": user_content}], seed=23)
+        b.event({"type": "sandbox.created", "sandbox_id": _art.SANDBOX_ID, "thread_id": None})
+        b.message(
+            "main",
+            reasoning="Load the CSV in the sandbox and compute month-over-month changes.",
+            content="Loading the CSV in the sandbox.",
+            tool_calls=[
+                {
+                    "id": "call_run_1",
+                    "name": "run_python",
+                    "tool_info": {"type": "truefoundry-system", "name": "run_python"},
+                    "arguments": '{"code": "import pandas as pd; df = pd.read_csv(\'revenue.csv\'); print(df.to_string())"}',
+                }
+            ],
+        )
+        preview = "".join(_art.OFFLOADED_TEXT.splitlines(keepends=True)[:5])
+        b.tool_response(
+            "main",
+            "call_run_1",
+            f"The tool output was too large ({len(_art.OFFLOADED_TEXT):,} bytes, about {len(_art.OFFLOADED_TEXT) // 4:,} "
+            f"tokens) and was saved to {_art.OFFLOADED_PATH}\n\nPreview:\n{preview}...",
+        )
+        links = [
+            "[Revenue summary (CSV)](/workspace/out/summary.csv)",
+            "[Revenue chart](/workspace/out/chart.png)",
+            "[Notes](/workspace/out/notes.txt)",
+        ]
+        files: dict[str, Any] = dict(_art.ARTIFACT_FILES)
+        images: list[dict[str, Any]] = [
+            {"type": "image_url", "image_url": {"url": _art.data_uri("image/png", _art.chart_png())}}
+        ]
+        if hostile:
+            links += [
+                "[Everything (1 GiB)](/workspace/out/huge.bin)",
+                "[click me](javascript:alert(1))",
+                "[secrets](../../etc/passwd)",
+            ]
+            files["/workspace/out/huge.bin"] = SandboxFile(
+                size=1 << 30, content_type="application/octet-stream"
+            )
+            images += [
+                {
+                    "type": "image_url",
+                    "image_url": {"url": "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="},
+                },
+                {"type": "image_url", "image_url": {"url": "https://images.example.com/chart.png"}},
+            ]
+        text_before = "Revenue rose every month except March. Here is the chart:\n\n"
+        text_after = "I saved these files:\n\n```sandbox_artifacts\n" + "\n".join(links) + "\n```\n"
+        content = [{"type": "text", "text": text_before}, *images, {"type": "text", "text": text_after}]
+        usage = {
+            "input_tokens": 9800,
+            "output_tokens": 96,
+            "cache_read_tokens": 7824,
+            "cache_write_tokens": 0,
+            "input_tokens_breakdown": {
+                "harness": 7824,
+                "skills": 0,
+                "instructions": 42,
+                "tool_definitions": 400,
+                "messages": 1534,
+            },
+        }
+        final = b.event(
+            {
+                "type": "model.message",
+                "thread_id": "main",
+                "content": content,
+                "finish_reason": "stop",
+                "usage": usage,
+            }
+        )
+        b.usages.append(usage)
+        b.last_message = {k: v for k, v in final.items()}
+        b.done()
+        scenario = b.scenario(
+            "artifacts",
+            "an input file, an image in content, sandbox artifacts (CSV, PNG, text) and an offloaded tool result",
+        )
+        scenario.files = files
+        return scenario
 
     # ------------------------------------------------------------------ serving
     def instantiate(
@@ -1040,10 +1139,3 @@ def merge_turn_events(
             bases[eid] = copied
         out.append(copied)
     return out
-
-
-def _artifacts_scenario(**options: Any) -> Scenario:
-    """See :mod:`tfwidget.sim.artifacts_scenario`."""
-    from .artifacts_scenario import artifacts
-
-    return artifacts(**options)
