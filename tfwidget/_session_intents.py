@@ -5,6 +5,11 @@ The front end sends ``{"type": "intent", "id", "action", ...}`` (``action``: ``s
 clicked, absent for the controls). Python acts on it and answers ``{"type": "ack", "id", "ok", "error"}``
 to the same turn (or the controls). A repeated id is ignored (and acknowledged as such), so a double click
 or a re-sent message acts once.
+
+The page is not trusted: each intent is checked against :class:`tfwidget.contracts.Intent` (no other key,
+each value of its type, strings of bounded length) before anything else. An intent that does not fit gets
+an error ack naming the field (``invalid intent: action: ...``) and nothing else happens: it acts on
+nothing, notices nothing and does not use up its id.
 """
 
 from __future__ import annotations
@@ -13,15 +18,54 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
+
 from ._session_state import SessionError
 from ._threads import new_thread
-from .contracts import Ack, PauseKind
+from .contracts import Ack, Intent, PauseKind
 from .widget import TurnView
 
 if TYPE_CHECKING:
     from .session import SessionView
 
 MAX_INTENT_IDS = 2048
+#: The longest ``id``, ``turn`` or ``call_id`` an intent may carry (the page's ids are UUIDs).
+MAX_ID_CHARS = 256
+#: The longest ``text`` or ``reason`` (a message typed or pasted into the page).
+MAX_TEXT_CHARS = 1_000_000
+_ID_FIELDS = ("id", "turn", "call_id")
+
+
+class _CheckedIntent(Intent):
+    """The contract's Intent as pydantic checks it: strict types, no other key, bounded strings."""
+
+
+_INTENT = TypeAdapter(
+    with_config(ConfigDict(strict=True, extra="forbid", str_max_length=MAX_TEXT_CHARS))(_CheckedIntent)
+)
+
+
+def invalid_intent(content: Any) -> str | None:
+    """Why ``content`` is not an :class:`~tfwidget.contracts.Intent` (the field and what is wrong with it,
+    e.g. ``"action: Input should be 'send', ..."``), or ``None`` when it is one."""
+    try:
+        _INTENT.validate_python(content)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        first = errors[0]
+        where = ".".join(_short(str(part)) for part in first["loc"]) or "intent"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        return f"{where}: {first['msg']}{more}"
+    for name in _ID_FIELDS:
+        value = content.get(name)
+        if isinstance(value, str) and len(value) > MAX_ID_CHARS:
+            return f"{name}: String should have at most {MAX_ID_CHARS} characters"
+    return None
+
+
+def _short(text: str, limit: int = 64) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 #: ``act(source, action, content) -> (ok, why)``; raising means "refused" (the error's text is the why).
 Act = Callable[[Any, Any, dict[str, Any]], tuple[bool, str | None]]
@@ -42,7 +86,18 @@ class IntentDispatcher:
         self.ignored = 0
 
     def handle(self, source: Any, content: dict[str, Any]) -> None:
-        iid = str(content.get("id") or "")
+        why = invalid_intent(content)
+        if why is not None:  # from the page, which is not trusted: act on nothing, keep no id
+            self.ignored += 1
+            iid = content.get("id") if isinstance(content, dict) else None
+            ack(
+                source,
+                iid if isinstance(iid, str) and len(iid) <= MAX_ID_CHARS else "",
+                False,
+                f"invalid intent: {why}",
+            )
+            return
+        iid = content["id"]
         duplicate = not iid or iid in self._seen
         if not duplicate:
             self._seen[iid] = None

@@ -298,14 +298,18 @@ class Hello(TypedDict):
 
 class Intent(TypedDict):
     """Front end -> Python: a button of a session view. ``turn`` is the key of the turn whose card was
-    clicked (absent for the controls); ``call_id`` names the tool call of approve / deny / answer / clear."""
+    clicked (absent for the controls); ``call_id`` names the tool call of approve / deny / answer / clear
+    (``null`` for a pause without one); ``reason`` is a deny's reason (``null`` when none was typed).
+
+    Python checks every intent against this type before acting on it (:mod:`tfwidget._session_intents`):
+    no other key, every value of its type."""
 
     type: Literal["intent"]
     id: str
     action: IntentAction
     turn: NotRequired[str]
-    call_id: NotRequired[str]
-    reason: NotRequired[str]
+    call_id: NotRequired[str | None]
+    reason: NotRequired[str | None]
     text: NotRequired[str]
 
 
@@ -554,8 +558,8 @@ _JS_TYPEDEFS = [
     " * @property {string} id",
     " * @property {IntentAction} action",
     " * @property {string} [turn]",
-    " * @property {string} [call_id]",
-    " * @property {string} [reason]",
+    " * @property {string | null} [call_id]",
+    " * @property {string | null} [reason]",
     " * @property {string} [text]",
     " */",
     "",

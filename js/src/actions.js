@@ -15,7 +15,8 @@ import { h, link } from "./dom.js";
 /**
  * The fields of an intent besides its type and id (`{action, call_id, ...}`; see contracts.gen.js `Intent`).
  * The reason of a deny is null when none was typed; `call_id` is a pause's tool call id (null when it has none).
- * @typedef {Omit<import("./contracts.gen.js").Intent, "type" | "id" | "reason" | "call_id"> & {reason?: string | null, call_id?: string | null}} IntentFields
+ * Python checks each intent against the contract and acks one that does not fit with an error, doing nothing.
+ * @typedef {Omit<import("./contracts.gen.js").Intent, "type" | "id">} IntentFields
  */
 
 /** What a person typed for one tool call. @typedef {{reason: string, text: string}} Draft */

@@ -192,8 +192,8 @@ export const EMPTY_VIEW = Object.freeze({
  * @property {string} id
  * @property {IntentAction} action
  * @property {string} [turn]
- * @property {string} [call_id]
- * @property {string} [reason]
+ * @property {string | null} [call_id]
+ * @property {string | null} [reason]
  * @property {string} [text]
  */
 
