@@ -671,3 +671,98 @@ def test_long_views_travel_compressed(sent):
     finally:
         short.close()
         v.close()
+
+
+# ------------------------------------------------------------------ flush scheduling (a fake clock and timers)
+
+
+class _FakeTimers:
+    """``time`` and ``new_timer`` for tfwidget.widget: the clock moves only when the test moves it, and
+    timers fire only when the test runs the due ones (as a timer thread would, in due order)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.timers: list[list] = []  # [due, fn, cancelled, fired]
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return 1.7e9 + self.now
+
+    def new_timer(self, delay, fn):
+        entry = [self.now + delay, fn, False, False]
+        self.timers.append(entry)
+
+        class Timer:
+            def start(self) -> None:
+                pass
+
+            def cancel(self) -> None:
+                entry[2] = True
+
+        return Timer()
+
+    def live(self) -> int:
+        return sum(1 for t in self.timers if not t[2] and not t[3])
+
+    def run_due(self) -> None:
+        while True:
+            due = sorted((t for t in self.timers if not t[2] and not t[3] and t[0] <= self.now),
+                         key=lambda t: t[0])  # fmt: skip
+            if not due:
+                return
+            due[0][3] = True
+            due[0][1]()
+
+
+@pytest.fixture
+def fake_timers(monkeypatch):
+    import types
+
+    fake = _FakeTimers()
+    monkeypatch.setattr(widget_mod, "time", types.SimpleNamespace(monotonic=fake.monotonic, time=fake.time))
+    monkeypatch.setattr(widget_mod, "new_timer", fake.new_timer)
+    return fake
+
+
+def test_one_flush_per_window_across_settle_points(sent, fake_timers):
+    """Items every 5 ms for two seconds, with messages finishing (settle points, flushed at once) on the way:
+    one patch per 50 ms window plus one per settle point. A settle point's flush must void the timer that was
+    pending, or that timer fires anyway and starts a second, out-of-step chain of flushes (about three
+    patches per window once a few messages have ended)."""
+    clock = fake_timers
+    items = _multi_message_turn(messages=4, deltas=100)
+    settles = 1 + 4 + 1  # turn.created, each message's finishing delta, turn.done
+    v = TurnView(flush_interval=0.05)
+    start = clock.now
+    for it in items:
+        clock.run_due()
+        v.feed(it)
+        assert clock.live() <= 1  # never more than one pending flush
+        clock.now += 0.005
+    clock.now += 0.1
+    clock.run_due()
+    duration = clock.now - start
+    patches = [m for wid, m, _ in sent if wid == id(v) and m["type"] == "patch"]
+    assert len(patches) <= duration / 0.05 + settles + 1, (len(patches), duration)
+    assert len(patches) >= duration / 0.05 - 2  # it streamed, one patch per window
+    assert _replayed(v, sent) == v._view
+    assert v._view["status"] == "done"
+
+
+def test_items_fed_with_no_time_passing_arm_one_timer(sent, fake_timers):
+    """A burst of items inside one flush window: one timer, one patch when it fires, none before."""
+    clock = fake_timers
+    items = _long_turn(1_000)
+    v = TurnView(flush_interval=0.05)
+    v.feed(items[0])  # turn.created: a settle point, flushed at once
+    before = len([m for wid, m, _ in sent if wid == id(v)])
+    for it in items[1:-2]:
+        v.feed(it)
+    assert len(clock.timers) == 1 and clock.live() == 1
+    assert len([m for wid, m, _ in sent if wid == id(v)]) == before
+    clock.now += 0.05
+    clock.run_due()
+    assert len([m for wid, m, _ in sent if wid == id(v)]) == before + 1
+    assert _replayed(v, sent)["messages"]["m1"]["content"] == "tok " * 1_000

@@ -311,8 +311,10 @@ class PlayerView(TurnView):
 
     # ------------------------------------------------------------------ flushing
 
-    def _flush(self, *, force_snapshot: bool = False) -> None:
+    def _flush(self, *, force_snapshot: bool = False, token: int | None = None) -> None:
         with self._lock:
+            if token is not None and token != self._flush_token:
+                return  # a void scheduled flush (see TurnView._request_flush)
             if self._reset_pending:
                 self._reset_pending = False
                 self._state.take_changes()
@@ -320,7 +322,7 @@ class PlayerView(TurnView):
                 self.send({"type": "snapshot", "view": self._tracker.snapshot()})
                 self.patches_sent += 1
                 force_snapshot = force_snapshot or not self._playing
-            super()._flush(force_snapshot=force_snapshot)
+            super()._flush(force_snapshot=force_snapshot, token=token)
             if not self._playing and self._tracker.rev > self._snapshot_rev:
                 self._assign_snapshot(time.monotonic())
             player = {

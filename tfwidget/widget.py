@@ -90,8 +90,11 @@ def _view_to_json(value: Any, widget: Any) -> Any:
     return {**head, "zlib": zlib.compress(text, 6)}
 
 
-def _is_settle_item(item: StreamItem) -> bool:
-    ev = item.event
+def _is_settle_event(ev: Any) -> bool:
+    """``True`` for an event after which the front end should be updated at once (not at the end of the flush
+    window): a message's finishing delta, the turn's start and end, a thread's end, a pause."""
+    if type(ev) is ModelMessageDeltaEvent:
+        return bool(ev.finish_reason)
     if isinstance(ev, ModelMessageDeltaEvent):
         return bool(ev.finish_reason)
     return isinstance(ev, (TurnDoneEvent, TurnCreatedEvent, ThreadDoneEvent, *_PAUSE_EVENTS))
@@ -228,7 +231,8 @@ class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
         self._detail: str | None = None
         self._notices: list[dict[str, str]] = []
         self._started_ms: int | None = None
-        self._scheduled_at: float | None = None  # monotonic time of the next scheduled flush
+        self._scheduled_at: float | None = None  # monotonic time of the pending flush (None: none pending)
+        self._flush_token = 0  # names the pending flush; bumped by every flush and every (re)scheduling
         self._timer: Any = None  # a threading.Timer (or its marimo twin)
         self._last_flush = 0.0
         self._last_snapshot = 0.0
@@ -254,12 +258,15 @@ class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
     # ------------------------------------------------------------------ feeding
 
     def feed(self, item: StreamItem) -> bool:
-        """Apply one stream item (thread-safe). Returns ``False`` when it was a replay (already applied)."""
-        # read before the fold: it releases a delta's parsed event, which must not be parsed a second time
-        urgent = _is_settle_item(item)
+        """Apply one item (thread-safe). Returns ``False`` when it was a replay (already applied)."""
+        # the event is parsed once here (kept on the item): the fold reads the same object, then releases a
+        # delta's parsed event, so the settle test must come first
+        urgent = _is_settle_event(item.event)
         with self._lock:
             if not self._apply(item):
                 return False
+            if not urgent and self._scheduled_at is not None:
+                return True  # a flush is pending: it takes this item's changes along
         self._request_flush(urgent=urgent)
         return True
 
@@ -293,55 +300,64 @@ class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
         }
 
     def _request_flush(self, *, urgent: bool = False) -> None:
-        now = time.monotonic()
-        delay = 0.0 if urgent else max(0.0, self._last_flush + self.flush_interval - now)
-        self._schedule(delay)
-
-    def _schedule(self, delay: float) -> None:
-        """Make sure a flush runs within ``delay`` seconds (on the loop when there is one)."""
-        target = time.monotonic() + delay
+        """Make sure a flush runs: at once when ``urgent``, else at the end of the current flush window
+        (``flush_interval`` after the last flush). At most one flush is pending at any time: a request that
+        one already pending covers returns at once, and a pending flush that a later one replaces (or that
+        any flush makes unneeded) is void, so it sends nothing when its timer still fires."""
+        inline = False
         with self._lock:
-            if self._scheduled_at is not None and self._scheduled_at <= target:
+            now = time.monotonic()
+            due = now if urgent else max(now, self._last_flush + self.flush_interval)
+            pending = self._scheduled_at
+            if pending is not None and pending <= due:
                 return  # one is already due soon enough
-            self._scheduled_at = target
-            loop = self._loop
-        if loop is not None and loop.is_running():
-            if delay <= 0 and threading.get_ident() == self._loop_thread:
-                self._flush()  # already on the loop's thread
-                return
-            try:
-                loop.call_soon_threadsafe(self._arm_on_loop, target)
-                return
-            except RuntimeError:  # the loop closed meanwhile
-                pass
-        if delay <= 0:
-            self._flush()
-            return
-        with self._lock:
+            self._scheduled_at = due
+            self._flush_token += 1
+            token = self._flush_token
             if self._timer is not None:
                 self._timer.cancel()
-            self._timer = new_timer(delay, self._flush)  # a marimo.Thread in marimo: see _threads
-            self._timer.start()
+                self._timer = None
+            delay = due - now
+            loop = self._loop
+            if loop is not None and loop.is_running():
+                if delay <= 0 and threading.get_ident() == self._loop_thread:
+                    inline = True  # already on the loop's thread
+                else:
+                    try:
+                        loop.call_soon_threadsafe(self._arm_on_loop, due, token)
+                        return
+                    except RuntimeError:  # the loop closed meanwhile
+                        pass
+            if delay <= 0:
+                inline = True
+            elif not inline:
+                self._timer = new_timer(delay, lambda: self._flush(token=token))  # marimo: see _threads
+                self._timer.start()
+        if inline:
+            self._flush(token=token)
 
-    def _arm_on_loop(self, target: float) -> None:
+    def _arm_on_loop(self, target: float, token: int) -> None:
         assert self._loop is not None
+        if token != self._flush_token:
+            return  # replaced, or a flush ran since
         delay = target - time.monotonic()
         if delay <= 0:
-            self._flush()
+            self._flush(token=token)
         else:
-            self._loop.call_later(delay, self._flush)
+            self._loop.call_later(delay, lambda: self._flush(token=token))
 
     def flush(self) -> None:
         """Send everything pending now (call it from the kernel's thread when a loop runs)."""
         self._flush(force_snapshot=True)
 
-    def _flush(self, *, force_snapshot: bool = False) -> None:
+    def _flush(self, *, force_snapshot: bool = False, token: int | None = None) -> None:
         # runs on the kernel's loop, a timer or a follower thread: an exception here would freeze the view
-        # silently (the loop logs it, a thread dies), so a failure ends the view visibly instead
+        # silently (the loop logs it, a thread dies), so a failure ends the view visibly instead. ``token``:
+        # the scheduled flush this is (a void one, replaced or overtaken by another flush, does nothing)
         if self._broken is not None:
             return
         try:
-            self._flush_now(force_snapshot=force_snapshot)
+            self._flush_now(force_snapshot=force_snapshot, token=token)
         except Exception as exc:
             self._break(exc)
 
@@ -354,6 +370,7 @@ class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
                 return
             self._broken = reason
             self._scheduled_at = None
+            self._flush_token += 1
             self._conn_status, self._detail = "error", reason
             self._notices.append({"level": "error", "text": reason})
             try:  # the last view the tracker built (what the page shows, patches included)
@@ -370,10 +387,16 @@ class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
             pass
         self._finished.set()
 
-    def _flush_now(self, *, force_snapshot: bool = False) -> None:
+    def _flush_now(self, *, force_snapshot: bool = False, token: int | None = None) -> None:
         with self._lock:
+            if token is not None and token != self._flush_token:
+                return  # a void scheduled flush (replaced, or another flush ran since it was armed)
+            # this flush takes every change so far: whatever was scheduled is void now
             self._scheduled_at = None
-            self._timer = None
+            self._flush_token += 1
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
             changes = self._state.take_changes()
             patch = self._tracker.update(self._state, changes, **self._ctx())
             now = time.monotonic()
