@@ -167,6 +167,62 @@ def test_incremental_timing_matches_a_fresh_fold() -> None:
     pd.testing.assert_frame_equal(live.messages_df, fresh.messages_df)
 
 
+def test_incremental_timing_of_interleaved_streams_matches_a_fresh_fold() -> None:
+    """Two calls streaming at once (a sub-agent's deltas between the main thread's), read every few items:
+    the scan over the compact item log (released deltas are recognised in its text column) times every call
+    as a fresh fold does."""
+    import json
+
+    from tfwidget._itemlog import ItemLog
+    from tfwidget.sse import StreamItem
+
+    events: list[dict[str, Any]] = [
+        {"type": "turn.created", "id": "tc", "turn_id": "t", "thread_id": None, "input": [],
+         "state": {"status": "running"}},
+        {"type": "thread.created", "id": "th", "thread_id": "sub"},
+        {"type": "model.message", "id": "a", "thread_id": "main"},
+        {"type": "model.message", "id": "b", "thread_id": "sub"},
+        {"type": "model.message.delta", "id": "a", "thread_id": "main"},  # no token yet
+    ]  # fmt: skip
+    for i in range(60):
+        events.append({"type": "model.message.delta", "id": "a", "thread_id": "main", "content": f"a{i} "})
+        if i % 3 == 0:
+            events.append({"type": "model.message.delta", "id": "b", "thread_id": "sub", "content": f"b{i} "})
+        if i == 40:
+            events.append(
+                {"type": "model.message.delta", "id": "b", "thread_id": "sub", "finish_reason": "stop"}
+            )
+    events.append({"type": "model.message.delta", "id": "a", "thread_id": "main", "finish_reason": "stop"})
+    events.append({"type": "turn.done", "id": "td", "thread_id": None, "state": {"status": "done"}})
+
+    def items() -> list[StreamItem]:
+        return [StreamItem(n, None, 1000.0 + n, json.dumps(e)) for n, e in enumerate(events, 1)]
+
+    live = TurnState()
+    for n, it in enumerate(items()):
+        live.apply(it)
+        if n % 5 == 0:
+            turn_timing(live)
+    assert type(live.items) is ItemLog
+    fresh = TurnState()
+    for it in items():
+        fresh.apply(it)
+    got, want = turn_timing(live), turn_timing(fresh)
+    assert got.calls == want.calls
+    assert got.calls["a"].first_token_at == 1006.0 and got.calls["b"].ended_at is not None
+    pd.testing.assert_frame_equal(live.spans_df, fresh.spans_df)
+
+
+def test_roll_ups_keep_every_other_field_of_a_span() -> None:
+    from dataclasses import replace
+
+    from tfwidget.timing import _with_totals
+
+    st = TurnState.from_items(load(RECORDINGS / "sub_agents.jsonl"))
+    for s in spans(st):
+        assert _with_totals(s, 1.5, 7) == replace(s, total_cost_usd=1.5, total_tokens=7)
+
+
 def test_spans_are_a_clean_api_for_tracers() -> None:
     st = TurnState.from_items(load(RECORDINGS / "sub_agents.jsonl"))
     out = spans(st)

@@ -42,7 +42,7 @@ from __future__ import annotations
 import json
 import weakref
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -249,28 +249,10 @@ class _Tracker:
 
     def update(self, state: TurnState) -> TurnTiming:
         items = state.items
-        one = self._one
-        quiet = self._quiet
-        waiting = self._waiting
-        last = ""  # the quoted id that matched last (deltas of one call come in runs)
-        for i in range(self._n, len(items)):
-            it = items[i]
-            raw = it.raw
-            # the common case inline: a released mid-stream delta of a call that already had its first token
-            if (
-                it._event is None
-                and raw is not None
-                and not waiting
-                and quiet
-                and '"finish_reason"' not in raw
-            ):
-                if last and last in raw and last[1:-1] in quiet:
-                    continue
-                hit = next((q for q in quiet.values() if q in raw), None)
-                if hit is not None:
-                    last = hit
-                    continue
-            one(it)
+        if type(items) is ItemLog:
+            self._scan_log(items, self._n, len(items))
+        else:
+            self._scan(items, self._n, len(items))
         self._n = len(items)
         t = self.t
         t.clock = self._turn_clock()
@@ -293,6 +275,56 @@ class _Tracker:
         # threads the fold knows but that were never created by an event (main, or events before their
         # thread.created) start at their first event
         return t
+
+    def _scan(self, items: Any, start: int, end: int) -> None:
+        one = self._one
+        quiet = self._quiet
+        waiting = self._waiting
+        last = ""  # the quoted id that matched last (deltas of one call come in runs)
+        for i in range(start, end):
+            it = items[i]
+            raw = it.raw
+            # the common case inline: a released mid-stream delta of a call that already had its first token
+            if (
+                it._event is None
+                and raw is not None
+                and not waiting
+                and quiet
+                and '"finish_reason"' not in raw
+            ):
+                if last and last in raw and last[1:-1] in quiet:
+                    continue
+                hit = next((q for q in quiet.values() if q in raw), None)
+                if hit is not None:
+                    last = hit
+                    continue
+            one(it)
+
+    def _scan_log(self, log: ItemLog, start: int, end: int) -> None:
+        """:meth:`_scan` over an :class:`ItemLog` without rebuilding its compact items: a compact item is a
+        released delta, and the common one (a mid-stream delta of a call that already had its first token)
+        is recognised in the log's text column; only the others are rebuilt and read."""
+        buf, off, obj = log._buf, log._off, log._obj
+        find = buf.find
+        quiet = self._quiet
+        waiting = self._waiting
+        fin = b'"finish_reason"'
+        needles = [q.encode("utf-8", "surrogatepass") for q in quiet.values()]
+        last = b""  # the quoted id that matched last (deltas of one call come in runs)
+        for i in range(start, end):
+            if needles and not waiting and i not in obj:
+                a, b = off[i], off[i + 1]
+                if find(fin, a, b) < 0:
+                    if last and find(last, a, b) >= 0:
+                        continue
+                    hit = next((q for q in needles if find(q, a, b) >= 0), None)
+                    if hit is not None:
+                        last = hit
+                        continue
+            self._one(log[i])
+            # the open calls may have changed
+            needles = [q.encode("utf-8", "surrogatepass") for q in quiet.values()]
+            last = b""
 
     def _turn_clock(self) -> TimeSource:
         if self.streamed == 0 and self.listed:
@@ -759,12 +791,18 @@ def spans(
     result = []
     for s in out:
         c, k = roll(s.id)
-        result.append(_replace(s, total_cost_usd=c, total_tokens=k))
+        result.append(s if c is None and k is None else _with_totals(s, c, k))
     return result
 
 
-def _replace(s: Span, **kw: Any) -> Span:
-    return replace(s, **kw)
+def _with_totals(s: Span, cost: float | None, tokens: int | None) -> Span:
+    """``s`` with its roll-ups (``dataclasses.replace`` without its per-field introspection: this runs for
+    every span of a turn on every flush of a live view whose spans changed)."""
+    return Span(
+        s.kind, s.id, s.parent_id, s.thread_id, s.name, s.started_at, s.ended_at, s.time_source, s.status,
+        s.first_token_at, s.input_tokens, s.output_tokens, s.cache_read_tokens, s.cache_write_tokens,
+        s.cost_usd, s.cost_source, cost, tokens, s.attributes,
+    )  # fmt: skip
 
 
 #: Columns of ``spans_df`` (:func:`spans_frame`), in order.
