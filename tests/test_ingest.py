@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import warnings
 from typing import Any
+from unittest import mock
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tfwidget import TurnState, iter_sse
+from tfwidget import state as state_module
+from tfwidget.sse import StreamItem
 
 _TXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=6)
 _MID = st.sampled_from(["m1", "m2", "m3"])
@@ -22,12 +25,58 @@ def _delta(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.booleans()):
             d[key] = draw(st.one_of(_TXT, st.none(), st.integers(0, 3)))  # a number does not fit the model
     extra = draw(
-        st.sampled_from(["", "", "", "finish", "tool", "usage", "null_tool", "unknown_key", "created"])
+        st.sampled_from(
+            [
+                "",
+                "",
+                "",
+                "finish",
+                "tool",
+                "usage",
+                "null_tool",
+                "unknown_key",
+                "created",
+                "args",
+                "args",
+                "odd_args",
+            ]
+        )
     )
     if extra == "finish":
         d["finish_reason"] = "stop"
     elif extra == "tool":
         d["tool_calls"] = [{"index": 0, "id": "c1", "function": {"name": "f", "arguments": draw(_TXT)}}]
+    elif extra == "args":  # argument text only: the fast path of a known call
+        fn = draw(st.sampled_from([{"arguments": draw(_TXT)}, {"arguments": None}, {}, None, {"name": None}]))
+        d["tool_calls"] = [{"index": draw(st.integers(0, 1)), "function": fn}]
+    elif (
+        extra == "odd_args"
+    ):  # chunks the fast path leaves to apply(): a name, an id, two chunks, a bad index
+        d["tool_calls"] = draw(
+            st.sampled_from(
+                [
+                    [{"index": 0, "function": {"name": "", "arguments": "x"}}],
+                    [{"index": 0, "id": "", "function": {"arguments": "y"}}],
+                    [
+                        {
+                            "index": 1,
+                            "id": "c2",
+                            "type": "function",
+                            "function": {"name": "g", "arguments": "{"},
+                        }
+                    ],
+                    [
+                        {"index": 0, "function": {"arguments": "a"}},
+                        {"index": 1, "function": {"arguments": "b"}},
+                    ],
+                    [{"index": -1, "function": {"arguments": "z"}}],
+                    [{"index": 5000, "function": {"arguments": "z"}}],
+                    [{"index": 0, "tool_info": {"type": "mcp"}, "function": {"arguments": "t"}}],
+                    [{"index": 0, "x_extra": 1, "function": {"arguments": "t"}}],
+                    [],
+                ]
+            )
+        )
     elif extra == "usage":
         d["usage"] = {"input_tokens": 3, "output_tokens": 4}
     elif extra == "null_tool":
@@ -40,29 +89,24 @@ def _delta(draw: st.DrawFn) -> dict[str, Any]:
     return d
 
 
+_KINDS = ["delta"] * 6 + ["base", "list_base", "done", "created", "tool_response", "unknown"]
+_ODD_FRAMES = ["replay", "no_id", "bad_id", "bad_json"]
+
+
 @st.composite
-def turns(draw: st.DrawFn) -> bytes:
+def turns(draw: st.DrawFn, clean: bool = False) -> bytes:
+    """A turn's SSE bytes; ``clean``: densely numbered well-formed frames (the batch fold's case), with more
+    deltas and a base for every message first."""
     out: list[str] = []
     seq = 0
     n = draw(st.integers(1, 40))
+    kinds = _KINDS + ["delta"] * 12 if clean else _KINDS + _ODD_FRAMES
+    if clean:
+        for mid in ("m1", "m2", "m3"):
+            seq += 1
+            out.append(f"id: {seq}\ndata: {json.dumps({'type': 'model.message', 'id': mid})}\n\n")
     for _ in range(n):
-        kind = draw(
-            st.sampled_from(
-                ["delta"] * 6
-                + [
-                    "base",
-                    "list_base",
-                    "replay",
-                    "no_id",
-                    "bad_id",
-                    "bad_json",
-                    "done",
-                    "created",
-                    "tool_response",
-                    "unknown",
-                ]
-            )
-        )
+        kind = draw(st.sampled_from(kinds))
         ev: Any
         if kind == "base":
             ev = {
@@ -118,17 +162,21 @@ def fingerprint(s: TurnState) -> dict[str, Any]:
 
 
 @settings(max_examples=400, deadline=None)
-@given(turns(), st.integers(1, 64))
-def test_bulk_ingest_is_the_fold_of_the_items(data: bytes, size: int) -> None:
-    with warnings.catch_warnings():
+@given(st.one_of(turns(), turns(clean=True)), st.integers(1, 400), st.sampled_from([1, 2, 5, 4096]))
+def test_bulk_ingest_is_the_fold_of_the_items(data: bytes, size: int, batch: int) -> None:
+    with warnings.catch_warnings(), mock.patch.object(state_module, "_BATCH", batch):
         warnings.simplefilter("ignore")
-        one_by_one = TurnState()
+        one_by_one = TurnState()  # the reference: every item with its typed event, through the full merge
         for it in list(iter_sse(data)):
-            one_by_one.apply(it)
+            one_by_one.apply(StreamItem(it.sequence_number, it.event, it.received_at, it.raw))
+        lazy = TurnState()  # the decoder's items as they come (deltas checked by the strict schema)
+        for it in list(iter_sse(data)):
+            lazy.apply(it)
         chunks = [data[i : i + size] for i in range(0, len(data), size)]
         bulk = TurnState.from_items(iter_sse(chunks))
         whole = TurnState.from_items(iter_sse(data))
     want = fingerprint(one_by_one)
+    assert fingerprint(lazy) == want
     assert fingerprint(bulk) == want
     assert fingerprint(whole) == want
 

@@ -61,3 +61,40 @@ def test_seqset_is_a_set(adds: list[int], probe: int) -> None:
         assert a in s
     assert (probe in s) == (probe in want)
     assert set(s) == want and len(s) == len(want)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(0, 3000), max_size=20),
+    st.lists(st.tuples(st.integers(-20, 3000), st.integers(0, 900)), max_size=4),
+    st.sampled_from([0, 10**6, 10**9]),
+)
+def test_seqset_add_range_is_adding_one_by_one(
+    adds: list[int], ranges: list[tuple[int, int]], far: int
+) -> None:
+    s, want = SeqSet(), set()
+    for a in adds:
+        s.add(a)
+        want.add(a)
+    for lo, size in ranges:
+        s.add_range(lo + far, lo + far + size)
+        want.update(range(lo + far, lo + far + size))
+    assert set(s) == want
+    assert all(x in s for x in want)
+    assert ((far + 3001) in s) == ((far + 3001) in want)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(stream_items(), max_size=12), st.lists(st.tuples(st.lists(_TEXT, max_size=6), st.booleans())))
+def test_a_run_of_compact_items_reads_back_like_appending_them(
+    items: list[StreamItem], runs: list[tuple[list[str], bool]]
+) -> None:
+    log, want = ItemLog(items), list(items)
+    t, seq = 7.0, 1000
+    for texts, as_text in runs:
+        raws = ['{"type": "model.message.delta", "id": "m", "content": ' + json.dumps(x) + "}" for x in texts]
+        t += 1.0
+        log._add_run([r if as_text else r.encode() for r in raws], range(seq, seq + len(raws)), t)
+        want += [StreamItem(seq + k, None, t, r) for k, r in enumerate(raws)]
+        seq += len(raws)
+    assert [_key(a) for a in log] == [_key(b) for b in want]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import accumulate
 from typing import Any, overload
 
 from .sse import StreamItem
@@ -64,6 +65,24 @@ class ItemLog(Sequence[StreamItem]):
         self._buf += raw
         self._off.append(len(self._buf))
         self._seq.append(seq)
+
+    def _add_run(self, raws: Sequence[bytes | str], seqs: Iterable[int], received_at: float) -> None:
+        """Compact items in one step: their raw JSON (UTF-8 bytes, or text), sequence numbers (all inside the
+        column's range) and one receive time."""
+        try:
+            joined = b"".join(raws)  # type: ignore[arg-type]
+        except TypeError:  # some data came as text (a multi-line frame)
+            raws = [r if type(r) is bytes else r.encode("utf-8", "surrogatepass") for r in raws]  # type: ignore[union-attr]
+            joined = b"".join(raws)  # type: ignore[arg-type]
+        tval = self._tval
+        if not tval or tval[-1] != received_at:
+            self._tpos.append(len(self._seq))
+            tval.append(received_at)
+        ends = accumulate(map(len, raws), initial=len(self._buf))
+        next(ends)
+        self._off.extend(ends)
+        self._buf += joined
+        self._seq.extend(seqs)
 
     def head(self, n: int) -> ItemLog:
         """The first ``n`` items, as a new log (the columns are copied, no item is rebuilt)."""
@@ -176,6 +195,29 @@ class SeqSet:
                 bits[byte] |= 1 << (seq & 7)
                 return
         self._other.add(seq)
+
+    def add_range(self, lo: int, hi: int) -> None:
+        """Add every number of ``range(lo, hi)`` (the same as adding them one by one, in one step)."""
+        if hi <= lo:
+            return
+        bits = self._bits
+        top = (hi - 1) >> 3
+        if lo < 0 or top >= 2 * len(bits) + 65536:
+            for seq in range(lo, hi):
+                self.add(seq)
+            return
+        if top >= len(bits):
+            bits.extend(bytes(max(top + 1 - len(bits), len(bits))))
+        a, b = (lo + 7) >> 3, hi >> 3  # the bytes wholly inside the range
+        if a >= b:
+            for seq in range(lo, hi):
+                bits[seq >> 3] |= 1 << (seq & 7)
+            return
+        for seq in range(lo, a << 3):
+            bits[seq >> 3] |= 1 << (seq & 7)
+        bits[a:b] = b"\xff" * (b - a)
+        for seq in range(b << 3, hi):
+            bits[seq >> 3] |= 1 << (seq & 7)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)

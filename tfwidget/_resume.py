@@ -51,13 +51,14 @@ from .errors import (
     scrub,
     snippet_of,
 )
-from .events import _VALIDATE_JSON, EventParseError, ModelMessageDeltaEvent, parse_event
+from .events import EventParseError, ModelMessageDeltaEvent, parse_event
 from .sse import (
     DEFAULT_MAX_EVENT_BYTES,
     MalformedFrame,
     MalformedFrameWarning,
     SSEDecoder,
     StreamItem,
+    _quick_item,
     item_from_frame,
 )
 
@@ -438,8 +439,15 @@ class Delivery:
                 )
             self.last_seq = seq
         self.count += 1
+        fast = item._fast
+        if fast is not None and item._event is None:  # the hot path: a delta checked by the strict schema
+            if fast.finish_reason:
+                self.finished.add(fast.id)
+            if fast.usage is not None:
+                self.with_usage.add(fast.id)
+            return
         ev = item.event
-        if type(ev) is ModelMessageDeltaEvent:  # the hot path: one per token
+        if type(ev) is ModelMessageDeltaEvent:  # one per token when the event was built
             if ev.finish_reason:
                 self.finished.add(ev.id)
             if ev.usage is not None:
@@ -805,7 +813,7 @@ class ResumeCore:
             return []
         sse = self._sse
         assert sse is not None
-        frames = sse.feed_frames(decoded)
+        frames = sse._frames(decoded)
         if sse.retry is not None:
             self._retry_ms = sse.retry
         out = self._accept(frames) if frames else []
@@ -841,7 +849,7 @@ class ResumeCore:
         out: list[StreamItem] = []
         sse = self._sse
         if sse is not None and self._pending is None:
-            out = self._accept(sse.close_frames())
+            out = self._accept(sse._close())
         held, self._held = self._held, None
         if held is not None and self.phase == "read" and held.event.type == "turn.done":
             out.append(
@@ -931,21 +939,22 @@ class ResumeCore:
 
     # ------------------------------------------------------------------ frames -> items
 
-    def _accept(self, frames: list[tuple[str, str | None]]) -> list[StreamItem]:
+    def _accept(self, frames: list[tuple[bytes | str, str | None]]) -> list[StreamItem]:
         """The items of these frames to deliver, in order (the driver passes each to :meth:`deliver`)."""
         out: list[StreamItem] = []
         now = time.time()
         last = self.delivery.last_seq  # every item returned before was delivered before more is read
         for data, sse_id in frames:
-            item: StreamItem | MalformedFrame
-            try:  # the hot path, one per token: an integer id and a well-formed event of a known type
-                item = StreamItem(int(sse_id), _VALIDATE_JSON(data), now, data)  # type: ignore[arg-type]
-            except (ValueError, TypeError):
-                item = item_from_frame(data, sse_id, now)
-                if isinstance(item, MalformedFrame):
-                    self.errors.append(item)
-                    warnings.warn(str(item), MalformedFrameWarning, stacklevel=5)
+            # the hot path, one per token: an integer id and a well-formed event of a known type
+            item = None if sse_id is None else _quick_item(data, sse_id, now)
+            if item is None:
+                text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+                res = item_from_frame(text, sse_id, now)
+                if isinstance(res, MalformedFrame):
+                    self.errors.append(res)
+                    warnings.warn(str(res), MalformedFrameWarning, stacklevel=5)
                     continue
+                item = res
             seq = item.sequence_number
             if seq is not None:
                 if last is not None and seq <= last:
@@ -969,7 +978,7 @@ class ResumeCore:
                     out.append(self._bogus(held, last))
                 last = seq
             out.append(item)
-            if item.event.type == "turn.done":
+            if item._fast is None and item.event.type == "turn.done":
                 self.phase = "done"
                 self.stop_reading = True
                 break

@@ -10,13 +10,17 @@ caller can read) and skipped; the stream goes on.
 from __future__ import annotations
 
 import json
+import re
 import time
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any, Union
+
+import msgspec
 
 from .errors import StreamLimitError
-from .events import _VALIDATE_JSON, Event, EventParseError, parse_event
+from .events import _VALIDATE_JSON, EVENT_TYPES, Event, EventParseError, parse_event
 
 __all__ = [
     "DEFAULT_MAX_EVENT_BYTES",
@@ -47,7 +51,7 @@ class StreamItem:
     fold for the many delta events); ``event`` then parses it again on the next access.
     """
 
-    __slots__ = ("_event", "raw", "received_at", "sequence_number", "synthesized")
+    __slots__ = ("_event", "_fast", "raw", "received_at", "sequence_number", "synthesized")
 
     def __init__(
         self,
@@ -64,6 +68,9 @@ class StreamItem:
         self.received_at = time.time() if received_at is None else received_at
         self.raw = raw
         self.synthesized = synthesized
+        # a delta the decoder checked against a strict schema (``_FastDelta``) instead of building its event:
+        # the fold merges it from this; ``event`` is built from ``raw`` only when asked for
+        self._fast: _FastDelta | None = None
 
     @property
     def event(self) -> Event:
@@ -76,6 +83,7 @@ class StreamItem:
         """Drop the parsed event if it can be parsed again from ``raw`` (saves memory on huge streams)."""
         if self.raw is not None:
             self._event = None
+            self._fast = None
 
     def __iter__(self) -> Iterator[object]:  # allows ``seq, event = item``
         yield self.sequence_number
@@ -95,6 +103,8 @@ class StreamItem:
 
     @property
     def type(self) -> str:
+        if self._event is None and self._fast is not None:
+            return "model.message.delta"
         return self.event.type
 
     def to_json(self) -> str:
@@ -131,6 +141,82 @@ def _text(data: bytes | str) -> str:
 
 DEFAULT_MAX_EVENT_BYTES = 32 * 1024 * 1024
 """Default cap on one SSE line and on one event's data (characters of decoded text; 32 MiB)."""
+
+
+class _ArgsFunction(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class _ArgsChunk(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    index: int
+    id: str | None = None
+    type: str | None = None
+    function: _ArgsFunction | None = None
+    tool_info: Any = None
+    provider_specific_fields: Any = None
+
+
+class _FastDelta(
+    msgspec.Struct, tag="model.message.delta", tag_field="type", forbid_unknown_fields=True, gc=False
+):
+    """A ``model.message.delta`` as the batch fold reads it. Fields that make it take :meth:`TurnState.apply`
+    (a finish, usage, a tool call chunk that is more than argument text) are decoded but not merged there; any
+    key outside this schema does not fit (the frame takes the careful path)."""
+
+    id: str
+    thread_id: str | None = None
+    created_at: str | None = None
+    content: str | None = None
+    refusal: str | None = None
+    reasoning_content: str | None = None
+    finish_reason: str | None = None
+    tool_calls: list[_ArgsChunk] | None = None
+    usage: Any = None
+
+
+# every other event type of the protocol, decoded only to tell it apart (it takes apply()'s path)
+_OTHERS = tuple(
+    msgspec.defstruct(f"_Other{k}", [], tag=t, tag_field="type", gc=False)
+    for k, t in enumerate(EVENT_TYPES)
+    if t != "model.message.delta"
+)
+_FAST_DECODE = msgspec.json.Decoder(Union[((_FastDelta,) + _OTHERS)]).decode  # noqa: UP007 (a built union)
+
+
+def _quick_item(chunk: bytes | str, sse_id: str | bytes, now: float) -> StreamItem | None:
+    """The common case in one step: an integer id and a well-formed event of a known type. A delta that fits
+    :class:`_FastDelta` with only typed fields (no usage, no tool info) becomes an item whose event is built
+    on access; any other known event is validated now. ``None``: the careful path (:func:`item_from_frame`)
+    keeps or reports the frame."""
+    try:
+        seq = int(sse_id)
+        d = _FAST_DECODE(chunk)
+    except (ValueError, msgspec.MsgspecError, RecursionError):  # bad id, not JSON, unknown type, a field
+        return None  # outside the schema, JSON nested too deeply
+    data = chunk.decode("utf-8") if isinstance(chunk, bytes) else chunk  # (msgspec checked the UTF-8)
+    if d.__class__ is _FastDelta and d.usage is None:
+        tcs = d.tool_calls
+        if (
+            tcs is None
+            or (len(tcs) == 1 and tcs[0].tool_info is None and tcs[0].provider_specific_fields is None)
+            or all(k.tool_info is None and k.provider_specific_fields is None for k in tcs)
+        ):
+            item = StreamItem(seq, None, now, data)
+            item._fast = d
+            return item
+    try:
+        return StreamItem(seq, _VALIDATE_JSON(data), now, data)
+    except ValueError:
+        return None
+
+
+# frames of the common shape only: each an ``id`` line of ASCII digits and one non-empty ``data`` line
+_TILES = re.compile(rb"(?:id: [0-9]+\ndata: [^\n]+\n\n)+")
+
+
+def _unzip(frames: list[tuple[bytes | str, str | None]]) -> tuple[list[bytes | str], list[str | None]]:
+    return [f[0] for f in frames], [f[1] for f in frames]
 
 
 def _recursion_limit_hit(event: Event) -> bool:
@@ -222,6 +308,14 @@ class SSEDecoder:
 
     def _frames(self, chunk: bytes | bytearray | str) -> list[tuple[bytes | str, str | None]]:
         """The frames a chunk completes; a frame's data is bytes (UTF-8) on the common path, else text."""
+        datas, ids = self._columns(chunk)
+        if ids and type(ids[0]) is bytes:  # the common shape: ASCII digits
+            ids = b"\n".join(ids).decode("ascii").split("\n")
+        return list(zip(datas, ids, strict=True))
+
+    def _columns(self, chunk: bytes | bytearray | str) -> tuple[list[Any], list[Any]]:
+        """The frames a chunk completes, as two lists: their data and their last event ids. When every frame
+        has the common shape (:meth:`_tiled`) the ids are the ASCII digits as bytes, else text or ``None``."""
         if self.limit_error is not None:
             raise self.limit_error
         if isinstance(chunk, str):
@@ -234,7 +328,7 @@ class SSEDecoder:
             if chunk[:1] == b"\n":
                 chunk = chunk[1:]
         if not chunk:
-            return out
+            return [], []
         if b"\r" in chunk:  # CRLF and lone CR end lines too: one rule for all three from here on
             self._pending_cr = chunk[-1] == 13  # may be the first half of a CRLF split across chunks
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
@@ -244,16 +338,24 @@ class SSEDecoder:
                 parts.append(chunk)  # the middle of a frame
                 self._plen += len(chunk)
                 self._check_pending(out)
-                return out
+                return _unzip(out)
             parts.append(chunk)
             buf = b"".join(parts)
         else:
             buf = chunk
+        limit = self.max_event_bytes
+        if not self._data and not self._cont:
+            cols = self._tiled(buf, limit)
+            if cols is not None:
+                self._check_pending(out)
+                if out:  # the unfinished rest, beyond the cap, gave lines (never a frame: no blank line)
+                    datas, ids = _unzip(out)
+                    return cols[0] + datas, cols[1] + ids
+                return cols
         blocks = buf.split(b"\n\n")
         rest = blocks.pop()  # the unfinished last frame
         self._parts = [rest] if rest else []
         self._plen = len(rest)
-        limit = self.max_event_bytes
         cap = limit if limit is not None else len(buf) + 1
         # the hot loop: a frame of exactly an "id: " line and a "data: " line takes no per-line work
         for block in blocks:
@@ -276,9 +378,28 @@ class SSEDecoder:
                     continue
             self._block(block, out)
             if self.limit_error is not None:
-                return out
+                return _unzip(out)
         self._check_pending(out)
-        return out
+        return _unzip(out)
+
+    def _tiled(self, buf: bytes, limit: int | None) -> tuple[list[Any], list[Any]] | None:
+        """The common shape in one pass: when the complete frames of ``buf`` are all exactly an ``id: <digits>``
+        line and a non-empty ``data: `` line (no NUL, no line or frame beyond the cap), their data and ids as
+        two lists (the ids as ASCII digits); the unfinished rest is kept. ``None``: take the general path."""
+        end = buf.rfind(b"\n\n") + 2
+        if end < 2 or b"\0" in buf or _TILES.fullmatch(buf, 0, end) is None:
+            return None
+        # every frame is "id: N\ndata: D\n\n" (D without a line feed): one separator between all the fields
+        fields = buf[4 : end - 2].replace(b"\n\nid: ", b"\ndata: ").split(b"\ndata: ")
+        ids, datas = fields[0::2], fields[1::2]
+        if limit is not None and max(map(len, ids)) + max(map(len, datas)) + 13 >= limit:
+            return None  # a frame near the cap: the careful path counts its characters
+        rest = buf[end:]
+        self._parts = [rest] if rest else []
+        self._plen = len(rest)
+        self.last_event_id = ids[-1].decode("ascii")
+        self.frames += len(ids)
+        return datas, ids
 
     def _block(self, block: bytes, out: list[tuple[bytes | str, str | None]], end: bool = True) -> None:
         """Lines of a frame, then (``end``) the blank line that ends it."""
@@ -370,19 +491,19 @@ class SSEDecoder:
         self.frames += 1
         out.append((data, self.last_event_id or None))
 
-    def _items(self, frames: list[tuple[bytes | str, str | None]]) -> list[StreamItem]:
+    def _items(
+        self, frames: list[tuple[bytes | str, str | None]], now: float | None = None
+    ) -> list[StreamItem]:
         out: list[StreamItem] = []
-        now = time.time()
+        if now is None:
+            now = time.time()
         for chunk, sse_id in frames:
-            data = chunk.decode("utf-8", "replace") if isinstance(chunk, bytes) else chunk
             if sse_id is not None:
-                try:  # the common case in one step: an integer id and a known, well-formed event
-                    out.append(StreamItem(int(sse_id), _VALIDATE_JSON(data), now, data))
+                item = _quick_item(chunk, sse_id, now)
+                if item is not None:
+                    out.append(item)
                     continue
-                except (
-                    ValueError
-                ):  # bad id, bad JSON, unknown type: the careful path below keeps or reports it
-                    pass
+            data = chunk.decode("utf-8", "replace") if isinstance(chunk, bytes) else chunk
             res = item_from_frame(data, sse_id, now)
             if isinstance(res, MalformedFrame):
                 self.errors.append(res)

@@ -44,7 +44,7 @@ from .events import (
     UnknownEvent,
     parse_event,
 )
-from .sse import SSEStream, StreamItem
+from .sse import _FAST_DECODE, SSEStream, StreamItem, _FastDelta
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -477,17 +477,154 @@ class TurnState(FramesFacade):
         src = stream._source
         chunks: Iterable[Any] = [src] if isinstance(src, (bytes, bytearray, str)) else src
         for chunk in chunks:
-            frames = dec._frames(chunk)
-            if frames:
-                self._fold_frames(dec, frames)
+            datas, sids = dec._columns(chunk)
+            if datas:
+                self._fold_frames(dec, datas, sids)
             if dec.limit_error is not None:
                 raise dec.limit_error
-        self._fold_frames(dec, dec._close())
+        frames = dec._close()
+        if frames:
+            self._fold_each(dec, frames)
 
-    def _fold_frames(self, dec: Any, frames: list[tuple[bytes | str, str | None]]) -> None:
-        """Fold decoded frames. A plain text delta of a known message (the bulk of a turn) is checked by a
-        strict decoder and merged here (its item goes straight into the log's columns); every other frame
-        takes :meth:`apply`'s path. Both give the same fold."""
+    def _fold_frames(self, dec: Any, datas: list[Any], sids: list[Any]) -> None:
+        """Fold decoded frames (their data, and their ids as text or ASCII bytes). The common case, frames
+        numbered densely after everything seen so far, is folded in batches (:meth:`_fold_batch`); any other
+        takes :meth:`_fold_each`. Both give the fold of :meth:`apply` on each frame's item."""
+        n = len(datas)
+        last = self.last_sequence_number
+        try:
+            first = int(sids[0])
+            dense = (
+                first == int(sids[-1]) - n + 1
+                and (last is None or first > last)
+                and _SEQ_MIN < first
+                and first + n < _SEQ_MAX
+                and list(map(int, sids)) == list(range(first, first + n))
+            )
+        except (TypeError, ValueError):  # a frame without an id, or a bad id
+            dense = False
+        if sids and type(sids[0]) is bytes:
+            sids = b"\n".join(sids).decode("ascii").split("\n") if not dense else sids
+        if not dense or type(self.items) is not ItemLog:
+            self._fold_each(dec, list(zip(datas, sids, strict=True)))
+            return
+        for a in range(0, n, _BATCH):
+            b = min(a + _BATCH, n)
+            try:
+                decoded = list(map(_FAST_DECODE, datas[a:b]))
+            except (
+                msgspec.MsgspecError,
+                RecursionError,
+            ):  # a frame outside the schema (or not JSON): one by one
+                self._fold_each(dec, [(d, str(first + k)) for k, d in enumerate(datas[a:b], a)])
+                continue
+            self._fold_batch(dec, decoded, datas[a:b], first + a)
+
+    def _fold_batch(self, dec: Any, decoded: list[Any], datas: list[Any], first: int) -> None:
+        """Fold frames numbered ``first``, ``first + 1``, ... (none seen yet), each decoded by the fast schema.
+
+        Runs of plain deltas of known messages (text, reasoning, refusal, or argument text of a known tool call)
+        are merged here: their text gathered per message and appended once, their items added to the log's
+        columns in one step. Any other frame is applied as an item, in order."""
+        now = time.time()
+        msgs = self._msgs
+        log = self.items
+        assert type(log) is ItemLog
+        changed_add = self._changes.messages.add
+        tools_add = self._changes.tools.add
+        slot_info = self._slot_info
+        n = len(decoded)
+        i = 0
+        while i < n:
+            j = i
+            if self.done is None:
+                cur: str | None = None
+                m: Any = None
+                cacc: list[str] = []
+                racc: list[str] = []
+                facc: list[str] = []
+                touched: list[tuple[str, _Message, list[str], list[str], list[str]]] = []
+                for d in decoded[i:]:
+                    if d.__class__ is not _FastDelta or d.finish_reason is not None or d.usage is not None:
+                        break
+                    did = d.id
+                    if did != cur:
+                        m = msgs.get(did)
+                        if m is None or m.content_list is not None:
+                            break
+                        cur = did
+                        cacc, racc, facc = [], [], []
+                        touched.append((did, m, cacc, racc, facc))
+                    tcs = d.tool_calls
+                    if tcs is not None:
+                        if len(tcs) != 1:
+                            break
+                        k = tcs[0]
+                        fn = k.function
+                        idx = k.index
+                        if (
+                            k.id is not None
+                            or k.type is not None
+                            or k.tool_info is not None
+                            or k.provider_specific_fields is not None
+                            or (fn is not None and fn.name is not None)
+                            or not 0 <= idx < len(m.slots)
+                        ):
+                            break
+                        slot = m.slots[idx]
+                        info = slot_info.get((did, idx))
+                        if slot is None or info is None:
+                            break
+                        if fn is not None and fn.arguments:
+                            slot[1].append(fn.arguments)
+                        tools_add(info.id)
+                    c = d.content
+                    if c:
+                        cacc.append(c)
+                    c = d.reasoning_content
+                    if c:
+                        racc.append(c)
+                    c = d.refusal
+                    if c:
+                        facc.append(c)
+                    j += 1
+                if j > i:
+                    for did, m, cacc, racc, facc in touched:
+                        m.cache = None
+                        changed_add(did)
+                        if cacc:
+                            joined = "".join(cacc)
+                            if m.content is None:
+                                m.content = [joined]
+                            else:
+                                m.content.append(joined)
+                                if len(m.content) - m.packed >= _PACK:
+                                    m.packed = _pack(m.content, m.packed)
+                        if racc:
+                            (m.reasoning if m.reasoning is not None else m._new("reasoning")).append(
+                                "".join(racc)
+                            )
+                        if facc:
+                            (m.refusal if m.refusal is not None else m._new("refusal")).append("".join(facc))
+                    seen = self._seen_seq
+                    lo, hi = first + i, first + j
+                    if type(seen) is SeqSet:
+                        seen.add_range(lo, hi)
+                    else:
+                        seen.update(range(lo, hi))  # type: ignore[union-attr]
+                    self.last_sequence_number = hi - 1
+                    log._add_run(datas[i:j], range(lo, hi), now)
+                    i = j
+                    continue
+            # one frame the fast path does not take: its item through apply()
+            for item in dec._items([(datas[i], str(first + i))], now):
+                self.apply(item)
+            i += 1
+
+    def _fold_each(self, dec: Any, frames: list[tuple[bytes | str, str | None]]) -> None:
+        """Fold frames one by one. A plain text delta of a known message is checked by a strict decoder and
+        merged here (its item goes straight into the log's columns); every other frame takes :meth:`apply`'s
+        path. Both give the same fold."""
         now = time.time()
         msgs = self._msgs
         items = self.items
@@ -511,7 +648,7 @@ class TurnState(FramesFacade):
                 try:
                     d = decode(data)
                     seq = int(sse_id)
-                except (msgspec.MsgspecError, ValueError):
+                except (msgspec.MsgspecError, ValueError, RecursionError):
                     d = None
                 if d is not None and d.type == "model.message.delta" and d.finish_reason is None:
                     m = msgs.get(d.id)
@@ -570,6 +707,12 @@ class TurnState(FramesFacade):
             self._seen_seq.add(seq)
             if self.last_sequence_number is None or seq > self.last_sequence_number:
                 self.last_sequence_number = seq
+        fast = item._fast
+        if fast is not None and self.done is None and self._merge_fast(fast):
+            # the merged message holds what the delta carried: keep only its raw text
+            item.release()
+            self.items.append(item)
+            return True
         ev = item.event
         if self.done is not None and not isinstance(ev, TurnDoneEvent):
             self._flag("after_done", f"{ev.type} after turn.done", item)
@@ -586,6 +729,57 @@ class TurnState(FramesFacade):
             self._other(ev, item)
         else:
             handler(self, ev, item)
+        return True
+
+    def _merge_fast(self, d: _FastDelta) -> bool:
+        """Merge a delta decoded by the strict schema when it only adds text (content, reasoning, refusal, or
+        the argument text of a known tool call) to a known message; ``False`` (nothing changed): it takes
+        the full path."""
+        if d.finish_reason is not None or d.usage is not None:
+            return False
+        did = d.id
+        m = self._msgs.get(did)
+        if m is None or m.content_list is not None:
+            return False
+        tcs = d.tool_calls
+        if tcs is not None:
+            if len(tcs) != 1:
+                return False
+            k = tcs[0]
+            fn = k.function
+            idx = k.index
+            if (
+                k.id is not None
+                or k.type is not None
+                or k.tool_info is not None
+                or k.provider_specific_fields is not None
+                or (fn is not None and fn.name is not None)
+                or not 0 <= idx < len(m.slots)
+            ):
+                return False
+            slot = m.slots[idx]
+            info = self._slot_info.get((did, idx))
+            if slot is None or info is None:
+                return False
+            if fn is not None and fn.arguments:
+                slot[1].append(fn.arguments)
+            self._changes.tools.add(info.id)
+        m.cache = None
+        c = d.content
+        if c:
+            if m.content is None:
+                m.content = [c]
+            else:
+                m.content.append(c)
+                if len(m.content) - m.packed >= _PACK:
+                    m.packed = _pack(m.content, m.packed)
+        c = d.reasoning_content
+        if c:
+            (m.reasoning if m.reasoning is not None else m._new("reasoning")).append(c)
+        c = d.refusal
+        if c:
+            (m.refusal if m.refusal is not None else m._new("refusal")).append(c)
+        self._changes.messages.add(did)
         return True
 
     def extend(self, items: Iterable[StreamItem | Event]) -> int:
@@ -1055,6 +1249,9 @@ class _PlainDelta(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 
 _DELTA = msgspec.json.Decoder(_PlainDelta)
+
+
+_BATCH = 4096  # frames decoded at once (a frame outside the schema sends only its batch one by one)
 
 
 _HANDLERS: dict[type, Any] = {

@@ -260,8 +260,10 @@ class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
     def feed(self, item: StreamItem) -> bool:
         """Apply one item (thread-safe). Returns ``False`` when it was a replay (already applied)."""
         # the event is parsed once here (kept on the item): the fold reads the same object, then releases a
-        # delta's parsed event, so the settle test must come first
-        urgent = _is_settle_event(item.event)
+        # delta's parsed event, so the settle test must come first; a delta the decoder checked by its strict
+        # schema (``_fast``) needs no event for it
+        fast = item._fast
+        urgent = bool(fast.finish_reason) if fast is not None else _is_settle_event(item.event)
         with self._lock:
             if not self._apply(item):
                 return False
@@ -517,9 +519,10 @@ class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
             for item in it:
                 if self._stopped.is_set():
                     break
-                ev = item.event  # before feeding: the fold releases a delta's parsed event
+                # before feeding: the fold releases a delta's parsed event
+                done = item._fast is None and isinstance(item.event, TurnDoneEvent)
                 self.feed(item)
-                if isinstance(ev, TurnDoneEvent):
+                if done:
                     break
         except Exception as exc:
             self._fail(str(exc) or type(exc).__name__)
