@@ -46,6 +46,38 @@ export function replaceChildren(el, ...children) {
   }
 }
 
+/**
+ * Make `target` look like `source` (same tag), reusing the nodes it has: attributes are set where they
+ * differ, children of the same kind are updated in place (recursively), others are moved over from
+ * `source` or removed. A chart redrawn with one more bar then costs the style and layout of that bar, not
+ * of the whole chart. For markup without event listeners (the listeners of `source`'s nodes are kept only
+ * where a node is moved over).
+ * @param {Element} target
+ * @param {Element} source
+ */
+export function morph(target, source) {
+  for (const { name } of [...target.attributes]) if (!source.hasAttribute(name)) target.removeAttribute(name);
+  for (const { name, value } of [...source.attributes]) if (target.getAttribute(name) !== value) target.setAttribute(name, value);
+  let t = target.firstChild;
+  let s = source.firstChild;
+  while (s) {
+    const next = s.nextSibling;
+    if (t && t.nodeType === s.nodeType && t.nodeName === s.nodeName) {
+      if (t.nodeType === 1) morph(/** @type {Element} */ (t), /** @type {Element} */ (s));
+      else if (t.nodeValue !== s.nodeValue) t.nodeValue = s.nodeValue;
+      t = t.nextSibling;
+    } else {
+      target.insertBefore(s, t);
+    }
+    s = next;
+  }
+  while (t) {
+    const next = t.nextSibling;
+    target.removeChild(t);
+    t = next;
+  }
+}
+
 /** Only http(s) links are allowed out of untrusted data (e.g. MCP sign-in URLs). */
 export function safeHref(url) {
   if (typeof url !== "string") return null;

@@ -106,20 +106,43 @@ export function splitBlocks(source) {
   return marked.lexer(source || "").map((token) => token.raw);
 }
 
+/** A streaming tail shorter than this is re-rendered on every update. */
+export const DEFER_MIN_CHARS = 2000;
+
+/**
+ * How long (ms) a long tail's markdown may lag behind its text: the tail grows as raw text in between.
+ * Re-rendering a long paragraph costs time in proportion to its length (marked, the sanitizer, the
+ * paragraph's layout), so a longer tail is re-rendered less often: its cost per second stays flat.
+ * @param {number} tailChars
+ */
+export function deferInterval(tailChars) {
+  return Math.min(1000, tailChars / 20);
+}
+
+/** A clock for the deferral (ms). */
+const now = () => (typeof performance !== "undefined" ? performance.now() : Date.now());
+
 /**
  * Renders a growing markdown text into a container. Settled blocks (every top-level block but
  * the last, and the one before a trailing blank) are rendered once and never touched again; only
  * the unfinished tail is re-rendered on each update. Text that does not extend what was rendered
  * (an edit rather than an append) resets the container.
+ *
+ * While the text streams (`update(text, false)`), a long tail that ends in a paragraph is not re-rendered
+ * for every few words: the words are appended to that paragraph as plain text, and the tail is rendered
+ * again at most every `deferInterval(length)` ms, when the stream pauses (a timer), and when the text is
+ * final (`update(text)`). What is shown at the end is always the full render of the text.
  */
 export class StreamingMarkdown {
   /**
    * @param {HTMLElement} container
    * @param {import("./media.js").MediaPolicy | null} [media]
+   * @param {(() => void) | null} [onFlush] called after a deferred tail was rendered by the timer
    */
-  constructor(container, media = null) {
+  constructor(container, media = null, onFlush = null) {
     this.container = container;
     this.media = media;
+    this.onFlush = onFlush;
     this.text = "";
     this.settledLength = 0;
     /** The element of the unfinished last block. @type {HTMLDivElement | null} */
@@ -127,16 +150,26 @@ export class StreamingMarkdown {
     this.renders = 0;
     /** @type {Text | null} */
     this.plain = null; // the text node once the message fell back to plain text
+    /** @type {Text | null} raw text appended to the tail's last paragraph since its last render */
+    this.pending = null;
+    /** When the tail was last rendered (the clock of `now`). */
+    this.renderedAt = -Infinity;
+    /** @type {ReturnType<typeof setTimeout> | null} the render that catches up with deferred text */
+    this.timer = null;
   }
 
   /**
    * Show `text`. A text that cannot be rendered as markdown (nested too deeply, or marked or the sanitizer
-   * throws) is shown as plain text instead; it never stops the rest of the view.
+   * throws) is shown as plain text instead; it never stops the rest of the view. `final` false: the text
+   * is still streaming, and a long tail's render may be deferred (see the class).
    * @param {string | null | undefined} text
+   * @param {boolean} [final]
    */
-  update(text) {
+  update(text, final = true) {
     text = text || "";
-    if (text === this.text) return;
+    if (text === this.text && !(final && this.pending)) return;
+    if (!final && this.deferAppend(text)) return;
+    this.cancelDeferred();
     if (this.plain && text.startsWith(this.text)) {
       this.plain.appendData(text.slice(this.text.length));
       this.text = text;
@@ -153,6 +186,45 @@ export class StreamingMarkdown {
     } catch {
       this.showPlain(text);
     }
+  }
+
+  /**
+   * Append the new words of `text` to the tail's last paragraph as raw text, when the tail is long, ends
+   * in a paragraph, was rendered less than `deferInterval` ago and the words start no new line. Returns
+   * whether it did (else the caller renders).
+   * @param {string} text
+   */
+  deferAppend(text) {
+    if (this.plain || !this.tail || !text.startsWith(this.text)) return false;
+    const added = text.slice(this.text.length);
+    const tailChars = text.length - this.settledLength;
+    if (added.includes("\n") || tailChars < DEFER_MIN_CHARS) return false;
+    const interval = deferInterval(tailChars);
+    const waited = now() - this.renderedAt;
+    if (waited >= interval) return false;
+    const last = this.tail.lastElementChild;
+    if (!last || last.tagName !== "P") return false;
+    if (!this.pending || this.pending.parentNode !== last) {
+      this.pending = document.createTextNode("");
+      last.appendChild(this.pending);
+    }
+    this.pending.appendData(added);
+    this.text = text;
+    if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        if (!this.pending) return;
+        this.update(this.text); // final: renders the same text in full
+        if (this.onFlush) this.onFlush();
+      }, interval - waited);
+    }
+    return true;
+  }
+
+  cancelDeferred() {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.pending = null;
   }
 
   /** @param {string} text */
@@ -198,9 +270,11 @@ export class StreamingMarkdown {
     this.tail.innerHTML = renderMarkdown(text.slice(this.settledLength), this.media);
     decorateMedia(this.tail, this.media);
     this.renders += 1;
+    this.renderedAt = now();
   }
 
   reset() {
+    this.cancelDeferred();
     this.container.textContent = "";
     this.text = "";
     this.settledLength = 0;

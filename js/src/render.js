@@ -2,7 +2,7 @@
 // The TurnView DOM: a header, the user's input, the transcript (messages, tool cards, nested
 // sub-agent threads, pause cards, events), a usage chart and a footer of notices.
 // Rendering is incremental: only what the store marks dirty is touched, once per animation frame.
-import { link, h, replaceChildren } from "./dom.js";
+import { link, h, morph, replaceChildren } from "./dom.js";
 import { usageChart } from "./chart.js";
 import {
   BREAKDOWN_KEYS,
@@ -61,6 +61,10 @@ export class TurnRenderer {
     /** @type {Map<string, any>} */
     this.pauseEls = new Map();
     this.placed = 0;
+    /** The spans list last indexed by spanOf, and its spans by id. @type {{spans: any[] | null, byId: Map<string, any>}} */
+    this.spanIndex = { spans: null, byId: new Map() };
+    /** What the usage chart was last drawn from (renderUsage skips a redraw that would change nothing). */
+    this.usageKey = "";
     this.build();
   }
 
@@ -133,7 +137,7 @@ export class TurnRenderer {
     for (let i = from; i < timeline.length; i += 1) this.place(timeline[i]);
     this.placed = timeline.length;
 
-    const msgIds = all ? Object.keys(view.messages || {}) : dirty.messages;
+    const msgIds = all ? Object.keys(view.messages || {}) : [...dirty.messages];
     for (const id of msgIds) if (this.messageEls.has(id)) this.renderMessage(id);
     const toolIds = all || touched("actions") ? Object.keys(view.tools || {}) : dirty.tools;
     for (const id of toolIds) this.renderTool(id);
@@ -141,7 +145,12 @@ export class TurnRenderer {
     for (const id of eventIds) if (this.eventEls.has(id)) this.renderEvent(id);
     if (touched("pauses") || touched("actions") || all || from < timeline.length) this.renderPauses();
     if (touched("usage") || touched("spans")) this.renderUsage();
-    if (touched("spans")) for (const id of this.messageEls.keys()) this.renderMessage(id);
+    // New spans change only the usage chips (cost, time to first token): a chip is rebuilt where its
+    // numbers changed, the message itself (its markdown above all) is left alone.
+    if (touched("spans")) {
+      const rendered = new Set(msgIds);
+      for (const id of this.messageEls.keys()) if (!rendered.has(id)) this.renderUsageChip(id);
+    }
     if (touched("notices")) this.renderNotices();
     this.timeline.update(touched);
     this.root.dataset.status = view.status || "connecting";
@@ -150,6 +159,11 @@ export class TurnRenderer {
     dirty.clear();
     restoreFocus(this.root, focus);
     // Follow the stream, and whatever the settled snapshot adds after it (usage, a pause card).
+    this.follow();
+  }
+
+  /** Scroll to the end while following the stream. */
+  follow() {
     if (this.stick) this.scrollEl.scrollTop = this.scrollEl.scrollHeight;
   }
 
@@ -341,7 +355,8 @@ export class TurnRenderer {
     );
     m = {
       root, reasoning, reasoningText, content, mediaSlot, refusal, tools, usage,
-      md: new StreamingMarkdown(content, this.media),
+      // a deferred render of a long streaming tail (markdown.js) may grow the message: keep following
+      md: new StreamingMarkdown(content, this.media, () => this.follow()),
       last: { reasoning: "", refusal: null, usage: null, tools: null },
     };
     this.messageEls.set(id, m);
@@ -353,7 +368,7 @@ export class TurnRenderer {
     const msg = this.store.view.messages?.[id];
     const m = this.messageEls.get(id);
     if (!msg || !m) return;
-    m.md.update(msg.content || "");
+    m.md.update(msg.content || "", !msg.streaming);
     m.content.hidden = !msg.content;
     renderMessageMedia(m.mediaSlot, msg, this.fetcher, m.last, this.media);
     m.root.classList.toggle("tfw-streaming", !!msg.streaming);
@@ -389,12 +404,34 @@ export class TurnRenderer {
       m.tools.classList.toggle("tfw-tools-parallel", parallel > 1);
     }
 
-    const span = (this.store.view.spans || []).find((s) => s.id === id) || null;
+    this.renderUsageChip(id);
+  }
+
+  /**
+   * The usage chip of message `id`: rebuilt only when its usage or its span's numbers changed.
+   * @param {string} id
+   */
+  renderUsageChip(id) {
+    const msg = this.store.view.messages?.[id];
+    const m = this.messageEls.get(id);
+    if (!msg || !m) return;
+    const span = this.spanOf(id);
     const usageKey = JSON.stringify([msg.usage || null, span && [span.cost_usd, span.cost_source, span.first_ms, span.start_ms]]);
     if (usageKey !== m.last.usage) {
       m.last.usage = usageKey;
       replaceChildren(m.usage, msg.usage ? usageChip(msg.usage, span) : null);
     }
+  }
+
+  /**
+   * The span of `id` in the view's spans (an index built once per spans list, not a scan per message).
+   * @param {string} id
+   * @returns {any}
+   */
+  spanOf(id) {
+    const spans = this.store.view.spans || [];
+    if (this.spanIndex.spans !== spans) this.spanIndex = { spans, byId: new Map(spans.map((s) => [s.id, s])) };
+    return this.spanIndex.byId.get(id) || null;
   }
 
   // ----- tools ----------------------------------------------------------------------------------
@@ -509,19 +546,33 @@ export class TurnRenderer {
 
   renderUsage() {
     const usage = this.store.view.usage || [];
+    // The chart reads the usage rows, the model calls' cost and context window, and the thread titles:
+    // spans that changed elsewhere (a start, a first token) leave it as it is.
+    const spans = this.store.view.spans || [];
+    const key = JSON.stringify([
+      usage,
+      spans.filter((s) => s.kind === "model_call").map((s) => [s.id, s.cost_usd, s.context_window]),
+      (this.store.view.threads || []).map((t) => [t.id, t.title]),
+    ]);
+    if (key === this.usageKey && this.usageEl.firstChild) return;
+    this.usageKey = key;
     if (!usage.length) {
       this.usageEl.textContent = "";
       return;
     }
-    const wasOpen = this.usageEl.querySelector("details")?.open ?? true;
     const label = (id) => this.threadInfo(id)?.title || id;
-    const details = h(
-      "details",
-      { class: "tfw-usage-details", attrs: { open: wasOpen } },
-      h("summary", { text: `usage per model call (${usage.length})` }),
-      usageChart(usage, label, this.store.view.spans),
-    );
-    replaceChildren(this.usageEl, details);
+    const chart = usageChart(usage, label, this.store.view.spans);
+    const summary = `usage per model call (${usage.length})`;
+    /** @type {HTMLDetailsElement | null} */
+    const details = this.usageEl.querySelector(":scope > details");
+    const old = details?.querySelector(":scope > .tfw-chart");
+    if (details && old) {
+      // one more call adds a bar: update the chart in place (a new chart would restyle every bar)
+      /** @type {HTMLElement} */ (details.firstElementChild).textContent = summary;
+      morph(old, chart);
+      return;
+    }
+    replaceChildren(this.usageEl, h("details", { class: "tfw-usage-details", attrs: { open: true } }, h("summary", { text: summary }), chart));
   }
 
   renderNotices() {

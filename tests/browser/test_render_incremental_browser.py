@@ -1,0 +1,290 @@
+"""Incremental rendering in a real page (headless chromium, no kernel): a patch rewrites only what it touched.
+
+The page mounts the real bundle on a stand-in model whose custom messages the test sends itself (patches made
+by :class:`tfwidget.view.ViewTracker` from a folded stream, as the widget sends them). A ``MutationObserver``
+records every DOM write of one render, so the tests see exactly which parts of the view a patch rewrote:
+
+- a text delta of the streaming message writes inside that message only (the others are not re-rendered);
+- new spans (the Timeline's and the usage chips' numbers) render no message again: they rewrite usage chips
+  (never a message's markdown), and the usage chart is updated in place;
+- a long streaming message is not re-rendered as markdown for every delta (its new words are appended as
+  text in between; ``js/src/markdown.js``), and once it is final it shows exactly what a fresh render shows.
+
+The page's clock (``performance.now``) is frozen while patches are sent, so how often the markdown of a long
+message is re-rendered does not depend on how fast the machine is.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tfwidget import iter_sse
+from tfwidget.state import TurnState
+from tfwidget.view import ViewTracker
+from tfwidget.widget import _CSS_PATH, _ESM_PATH
+
+pytestmark = pytest.mark.browser
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><style>{css}</style></head>
+<body>
+<div id="app" style="width: 900px"></div>
+<script type="application/json" id="tfw-view">{view}</script>
+<script type="application/json" id="tfw-esm">{esm}</script>
+<script type="module">
+const read = (id) => JSON.parse(document.getElementById(id).textContent);
+const url = URL.createObjectURL(new Blob([read("tfw-esm")], {{ type: "text/javascript" }}));
+const widget = (await import(url)).default;
+const view = read("tfw-view");
+const handlers = {{}};
+const model = {{
+  get: (key) => (key === "_view" ? view : undefined),
+  on: (name, f) => {{ handlers[name] = f; }},
+  set() {{}}, off() {{}}, send() {{}}, save_changes() {{}},
+}};
+const el = document.getElementById("app");
+widget.render({{ model, el }});
+// Send one patch and render it at once (not on the next animation frame); returns the DOM writes it made.
+window.tfwSend = (patch) => {{
+  const writes = [];
+  const obs = new MutationObserver((records) => {{
+    for (const r of records) writes.push(r.target.nodeType === 1 ? r.target : r.target.parentElement);
+  }});
+  obs.observe(el, {{ subtree: true, childList: true, characterData: true, attributes: true }});
+  const renderer = el.__tfw.renderer;
+  const rendered = [];
+  renderer.renderMessage = (id) => {{
+    rendered.push(id);
+    Object.getPrototypeOf(renderer).renderMessage.call(renderer, id);
+  }};
+  handlers["msg:custom"](patch, []);
+  renderer.render();
+  delete renderer.renderMessage;
+  for (const r of obs.takeRecords()) writes.push(r.target.nodeType === 1 ? r.target : r.target.parentElement);
+  obs.disconnect();
+  // where each write landed: the id of its message (or "" outside any), and whether it was in markdown;
+  // and which messages were rendered (renderMessage calls)
+  return {{ rendered, writes: writes.map((w) => {{
+    const msg = w && w.closest(".tfw-msg");
+    return {{ message: msg ? msg.dataset.id : "", markdown: !!(w && w.closest(".tfw-md")),
+             chip: !!(w && w.closest(".tfw-usage-slot")) }};
+  }}) }};
+}};
+window.tfwReady = true;
+</script>
+</body></html>
+"""
+
+WORDS = "the agent reads the **order** and checks the refund policy before it answers with a table".split()
+
+
+def _events(finished: int, deltas: int) -> list[dict[str, Any]]:
+    """A turn with ``finished`` short finished messages, then one message streaming ``deltas`` deltas."""
+    ev: list[dict[str, Any]] = [
+        {"type": "turn.created", "id": "tc", "turn_id": "t-inc", "previous_turn_id": None, "thread_id": None,
+         "input": [{"type": "user.message", "content": "go"}], "state": {"status": "running"},
+         "created_by": {"subject_id": "u-1", "subject_type": "user", "subject_slug": "u@example.com"},
+         "created_at": "2026-08-01T10:00:00.000Z"},
+    ]  # fmt: skip
+    for m in range(finished + 1):
+        mid = f"m{m}"
+        ev.append(
+            {
+                "type": "model.message",
+                "id": mid,
+                "thread_id": "main",
+                "created_at": "2026-08-01T10:00:01.000Z",
+            }
+        )
+        n = 6 if m < finished else deltas
+        for j in range(n):
+            d: dict[str, Any] = {"type": "model.message.delta", "id": mid, "thread_id": "main"}
+            d["content"] = f"Message *{m}* starts.\n\n" if j == 0 else " " + WORDS[(j * 7 + m) % len(WORDS)]
+            if m < finished and j == n - 1:
+                d["finish_reason"] = "stop"
+                d["usage"] = {"input_tokens": 100 + m, "output_tokens": n}
+            ev.append(d)
+    return ev
+
+
+def _finish(mid: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "model.message.delta",
+            "id": mid,
+            "thread_id": "main",
+            "content": " The **end**.",
+            "finish_reason": "stop",
+            "usage": {"input_tokens": 200, "output_tokens": 9},
+        },
+    ]
+
+
+def _sse(events: list[dict[str, Any]], first_id: int = 1) -> bytes:
+    return "".join(f"id: {i}\ndata: {json.dumps(e)}\n\n" for i, e in enumerate(events, first_id)).encode()
+
+
+class Feed:
+    """Folds events and makes the patches the widget would send for them (one patch per ``step`` events)."""
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self.state = TurnState()
+        self.tracker = ViewTracker()
+        for item in iter_sse(_sse(events)):
+            self.state.apply(item)
+        self.snapshot = self.tracker.snapshot(self.state)
+        self.next_id = len(events) + 1
+
+    def patches(self, events: list[dict[str, Any]], step: int = 1) -> list[dict[str, Any]]:
+        out = []
+        items = list(iter_sse(_sse(events, self.next_id)))
+        self.next_id += len(events)
+        for i in range(0, len(items), step):
+            for item in items[i : i + step]:
+                self.state.apply(item)
+            patch = self.tracker.update(self.state, self.state.take_changes())
+            if patch is not None:
+                out.append(dict(patch))
+        return out
+
+
+def _page(page: Any, tmp_path: Path, view: dict[str, Any], name: str) -> Any:
+    def script_json(value: Any) -> str:
+        return json.dumps(value).replace("</", "<\\/")
+
+    path = tmp_path / f"{name}.html"
+    path.write_text(
+        PAGE.format(
+            css=_CSS_PATH.read_text(encoding="utf-8").replace("</", "<\\/"),
+            view=script_json(view),
+            esm=script_json(_ESM_PATH.read_text(encoding="utf-8")),
+        ),
+        encoding="utf-8",
+    )
+    page.goto(path.as_uri())
+    page.wait_for_function("() => window.tfwReady === true")
+    return page
+
+
+@pytest.fixture
+def page(offline_page: Any) -> Iterator[Any]:
+    errors: list[str] = []
+    offline_page.on("pageerror", lambda e: errors.append(str(e)))
+    yield offline_page
+    assert errors == []
+
+
+# The page's clock stands still and its timers wait until the test runs them (`tfwRunTimers`): how often the
+# markdown of a long message is rendered then does not depend on how fast the machine is.
+FREEZE_TIME = """() => {
+  const now = performance.now();
+  performance.now = () => now;
+  const timers = new Map();
+  let next = 1;
+  window.setTimeout = (f) => { timers.set(next, f); return next++; };
+  window.clearTimeout = (id) => { timers.delete(id); };
+  window.tfwRunTimers = () => {
+    const due = [...timers.values()];
+    timers.clear();
+    for (const f of due) f();
+    return due.length;
+  };
+}"""
+
+
+def _send(page: Any, patch: dict[str, Any]) -> list[dict[str, Any]]:
+    """Send and render one patch; the DOM writes it made (see ``tfwSend``)."""
+    return _send_rendered(page, patch)[1]
+
+
+def _send_rendered(page: Any, patch: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Send and render one patch; the messages it rendered, and the DOM writes it made."""
+    out = page.evaluate("(p) => window.tfwSend(p)", patch)
+    return list(out["rendered"]), list(out["writes"])
+
+
+def test_a_text_delta_rewrites_only_its_own_message(page: Any, tmp_path: Path) -> None:
+    feed = Feed(_events(finished=4, deltas=30))
+    _page(page, tmp_path, feed.snapshot, "text")
+    delta = [{"type": "model.message.delta", "id": "m4", "thread_id": "main", "content": " and more words"}]
+    [patch] = feed.patches(delta)
+    assert set(patch["messages"]) == {"m4"} and set(patch.get("set", {})) <= {"clock"}, patch  # a text patch
+    rendered, writes = _send_rendered(page, patch)
+    assert rendered == ["m4"]
+    assert writes, "the patch changed nothing on the page"
+    assert {w["message"] for w in writes} - {""} == {"m4"}, writes  # "": the header, the root's status
+    assert "and more words" in page.inner_text('.tfw-msg[data-id="m4"] .tfw-md')
+
+
+def test_new_spans_rewrite_usage_chips_and_no_markdown(page: Any, tmp_path: Path) -> None:
+    feed = Feed(_events(finished=4, deltas=30))
+    view = feed.snapshot
+    _page(page, tmp_path, view, "spans")
+    # the same spans with a price on every model call: the chips show a cost now
+    spans = [
+        dict(s, cost_usd=0.25, cost_source="priced") if s["kind"] == "model_call" else s
+        for s in view["spans"]
+    ]
+    page.evaluate("() => { window.tfwChart = document.querySelector('.tfw-usage svg'); }")
+    rendered, writes = _send_rendered(
+        page, {"type": "patch", "rev": view["rev"] + 1, "set": {"spans": spans}}
+    )
+    assert rendered == []  # no message is rendered again: only the chips that show the spans' numbers
+    assert writes
+    assert not [w for w in writes if w["markdown"]], writes
+    in_messages = [w for w in writes if w["message"]]
+    assert in_messages and all(w["chip"] for w in in_messages), writes
+    assert "$0.250" in page.inner_text('.tfw-msg[data-id="m0"] .tfw-usage-slot')
+    # the usage chart is updated in place (now with its cumulative cost line), not built anew
+    assert page.evaluate("() => document.querySelector('.tfw-usage svg') === window.tfwChart")
+    assert page.locator(".tfw-usage .tfw-cost-line").count() == 1
+    assert page.locator(".tfw-usage .tfw-bar").count() == 4
+
+
+def test_a_long_streaming_message_defers_its_markdown_and_ends_exact(page: Any, tmp_path: Path) -> None:
+    feed = Feed(_events(finished=1, deltas=500))  # a tail of over 2,000 characters: its render may wait
+    _page(page, tmp_path, feed.snapshot, "long")
+    page.evaluate(FREEZE_TIME)
+    md = "document.querySelector('#app').__tfw.renderer.messageEls.get('m1').md"
+    renders_before = page.evaluate(f"() => {md}.renders")
+    words = [" " + WORDS[i % len(WORDS)] for i in range(200)]
+    deltas = [{"type": "model.message.delta", "id": "m1", "thread_id": "main", "content": w} for w in words]
+    patches = feed.patches(deltas, step=4)
+    assert len(patches) == 50
+    for patch in patches:
+        writes = _send(page, patch)
+        assert {w["message"] for w in writes} - {""} == {"m1"}
+    shown = page.inner_text('.tfw-msg[data-id="m1"] .tfw-md').replace("**", "")
+    assert shown.endswith("".join(words[-10:]).replace("**", "").strip()), shown[-200:]  # every word is shown
+    # at most the first patch re-rendered the tail (the clock stands still): the rest were appended as text
+    assert page.evaluate(f"() => {md}.renders") - renders_before <= 2
+    # the end of the message: rendered in full, exactly as a view built from the final snapshot shows it
+    [final] = feed.patches(_finish("m1"))
+    _send(page, final)
+    streamed = page.inner_html('.tfw-msg[data-id="m1"] .tfw-md')
+    assert "<strong>end</strong>" in streamed and "<strong>order</strong>" in streamed
+    fresh = _page(page, tmp_path, feed.tracker.snapshot(), "fresh")
+    assert fresh.inner_html('.tfw-msg[data-id="m1"] .tfw-md') == streamed
+
+
+def test_a_stream_that_pauses_catches_up_without_a_new_patch(page: Any, tmp_path: Path) -> None:
+    feed = Feed(_events(finished=1, deltas=500))
+    _page(page, tmp_path, feed.snapshot, "pause")
+    page.evaluate(FREEZE_TIME)
+    deltas = [
+        {"type": "model.message.delta", "id": "m1", "thread_id": "main", "content": " **bold** words"}
+    ] * 2
+    for patch in feed.patches(deltas):
+        _send(page, patch)
+    raw = re.sub(r"(\s*</\w+>)+\s*$", "", page.inner_html('.tfw-msg[data-id="m1"] .tfw-md').rstrip())
+    assert raw.endswith("**bold** words"), raw[-200:]  # appended as text for now
+    # no further patch: the deferred render runs on its own (a timer) and formats the words
+    assert page.evaluate("() => window.tfwRunTimers()") == 1
+    raw = re.sub(r"(\s*</\w+>)+\s*$", "", page.inner_html('.tfw-msg[data-id="m1"] .tfw-md').rstrip())
+    assert raw.endswith("<strong>bold</strong> words <strong>bold</strong> words"), raw[-200:]
