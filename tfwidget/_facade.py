@@ -2,8 +2,9 @@
 
 :class:`FramesFacade` writes the five public properties (``df``, ``messages_df``, ``tool_calls_df``,
 ``usage_df``, ``spans_df``) once; a class says how to build one frame in ``_frame(name)``. One turn's frames
-come from :func:`turn_frame`; several turns' are stacked by :func:`stack_frames`, with a leading ``turn_id``
-column (pandas ``string``) and the same columns whether there are turns or not.
+come from :func:`turn_frame`; several turns' are stacked by :func:`stack_frames` (the one stacking path, in
+one pass over plain columns), with a leading ``turn_id`` column (pandas ``string``) and the same columns
+whether there are turns or not.
 
 This module imports the frame builders only when a frame is asked for, and never the fold: the fold
 (:mod:`tfwidget.state`) inherits from it.
@@ -12,17 +13,19 @@ This module imports the frame builders only when a frame is asked for, and never
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from .state import TurnState
 
-__all__ = ["FRAME_NAMES", "FrameName", "FramesFacade", "stack_frames", "turn_frame"]
+__all__ = ["FRAME_NAMES", "Columns", "FrameName", "FramesFacade", "stack_frames", "turn_frame"]
 
 FrameName = Literal["df", "messages_df", "tool_calls_df", "usage_df", "spans_df"]
 FRAME_NAMES: tuple[FrameName, ...] = ("df", "messages_df", "tool_calls_df", "usage_df", "spans_df")
+#: One turn's columns of one frame as plain lists, before they are typed (see :func:`stack_frames`).
+Columns = dict[str, list[Any]]
 
 
 class FramesFacade:
@@ -86,27 +89,62 @@ def turn_frame(state: TurnState, name: FrameName) -> pd.DataFrame:
     raise ValueError(f"unknown frame {name!r}; one of {', '.join(FRAME_NAMES)}")
 
 
-def stack_frames(
-    turns: Iterable[tuple[str | None, FramesFacade, TurnState]], name: FrameName, empty: FramesFacade
-) -> pd.DataFrame:
-    """The frame ``name`` of every turn, stacked, with a leading ``turn_id`` column (``string``).
+def stack_frames(turns: Iterable[tuple[str | None, TurnState | Columns]], name: FrameName) -> pd.DataFrame:
+    """The frame ``name`` of every turn, stacked, with a leading ``turn_id`` column (pandas ``string``).
 
-    ``turns`` gives ``(turn_id, source, state)`` (a ``None`` id is missing: a turn not created yet): the frame is read from ``source`` (a state, or a view that
-    locks its state), the pauses are linked across the turns' ``state`` for ``spans_df``. With no turns the
-    result has no rows and the columns and dtypes of ``empty``'s frame (an empty state), after ``turn_id``.
+    The one stacking path (a :class:`~tfwidget.analysis.TurnCollection`'s and a session view's frames): the
+    turns' rows are gathered as plain column lists and typed once, one DataFrame in all rather than one per
+    turn. ``turns`` gives ``(turn_id, state)`` in order, each read once (a ``None`` id is missing: a turn not
+    created yet); for ``messages_df``, ``tool_calls_df`` and ``usage_df`` the second item may instead be
+    that turn's columns already built (:data:`Columns`, as ``tfwidget.frames.messages_columns`` and its
+    siblings give them). ``spans_df`` holds every state while it links the pauses across the turns
+    (:func:`tfwidget.timing.link_pauses`). With no turns the frame has no rows and the columns and dtypes
+    of one turn's, after ``turn_id``.
     """
     import pandas as pd
 
-    turns = list(turns)
-    if name == "spans_df":
-        from .timing import link_pauses
+    from . import frames
 
-        link_pauses(state for _, _, state in turns)
-    parts = [(key, source._frame(name)) for key, source, _ in turns] or [
-        (None, empty._frame(name).iloc[:0].copy())
-    ]
-    frames = []
-    for key, frame in parts:
-        frame.insert(0, "turn_id", pd.array([key] * len(frame), dtype="string"))
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+    keys: list[str | None] = []
+    if name == "df":
+        rows = frames.EventRows()
+        for key, state in turns:
+            if isinstance(state, dict):
+                raise TypeError("df is stacked from states, not from built columns")
+            items = state.items
+            keys += [key] * len(items)
+            rows.add(items)
+        return rows.frame({"turn_id": pd.array(keys, dtype="string")})
+    if name == "spans_df":
+        from .timing import Span, link_pauses, spans, spans_to_frame
+
+        held = []
+        for key, state in turns:
+            if isinstance(state, dict):
+                raise TypeError("spans_df is stacked from states, not from built columns")
+            held.append((key, state))
+        link_pauses(state for _, state in held)
+        every: list[Span] = []
+        for key, state in held:
+            turn_spans = spans(state)
+            keys += [key] * len(turn_spans)
+            every += turn_spans
+        frame = spans_to_frame(every)
+        frame.insert(0, "turn_id", pd.array(keys, dtype="string"))
+        return frame
+    small = {
+        "messages_df": (frames.messages_columns, frames.MESSAGES_KINDS),
+        "tool_calls_df": (frames.tool_calls_columns, frames.TOOL_CALLS_KINDS),
+        "usage_df": (frames.usage_columns, frames.USAGE_KINDS),
+    }
+    if name not in small:
+        raise ValueError(f"unknown frame {name!r}; one of {', '.join(FRAME_NAMES)}")
+    build, kinds = small[name]
+    cols: dict[str, list[Any]] = {c: [] for c in kinds}
+    first = next(iter(kinds))
+    for key, part in turns:
+        one = part if isinstance(part, dict) else build(part)
+        for c, values in one.items():
+            cols[c] += values
+        keys += [key] * len(one[first])
+    return frames.typed_frame(cols, kinds, {"turn_id": pd.array(keys, dtype="string")})

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from . import frames
-from ._facade import FrameName, FramesFacade, stack_frames
+from ._facade import Columns, FrameName, FramesFacade, stack_frames
 from .contracts import USAGE_BREAKDOWN_KEYS
 from .frames import EVENTS_COLUMNS
 from .recording import load
@@ -178,14 +178,6 @@ class _Turns(Mapping[str, TurnState]):
 # ------------------------------------------------------------------------------------------ collections
 
 
-#: the frames with one row per model call or tool call: how to build each one's columns, and their kinds
-_SMALL: dict[str, tuple[Any, dict[str, str]]] = {
-    "messages_df": (frames.messages_columns, frames.MESSAGES_KINDS),
-    "tool_calls_df": (frames.tool_calls_columns, frames.TOOL_CALLS_KINDS),
-    "usage_df": (frames.usage_columns, frames.USAGE_KINDS),
-}
-
-
 def _pricing_key() -> tuple[Any, str | None]:
     """What the usage columns depend on besides the turn: the pricing table and the default model."""
     from .pricing import current_model, current_pricing
@@ -234,29 +226,26 @@ class TurnCollection(FramesFacade):
         else:
             yield from self.states.items()
 
-    def _stack(self, attr: str) -> pd.DataFrame:
-        """The per-turn frame ``attr`` of every turn, stacked once (not one DataFrame per turn)."""
-        keys: list[str] = []
-        if attr == "df":
-            rows = frames.EventRows()
+    def _parts(self, name: FrameName) -> Iterator[tuple[str, TurnState | Columns]]:
+        """What :func:`~tfwidget._facade.stack_frames` stacks: ``(key, state)``, or for a small frame a
+        recording's columns kept from an earlier pass (the recording is not folded again)."""
+        if name == "spans_df":  # pauses are linked across the turns: every state is held
+            yield from self.states.items()
+            return
+        if name == "df":
             for key, state in self.states.items():
-                keys += [key] * len(state.items)
-                rows.add(state.items)
-                self._keep_small(key, state)
-            return rows.frame({"turn_id": pd.array(keys, dtype="string")})
-        kinds = _SMALL[attr][1]
-        cols: dict[str, list[Any]] = {c: [] for c in kinds}
-        first = next(iter(kinds))
+                self._keep_small(key, state)  # while the recording is loaded anyway
+                yield key, state
+            return
         for key, state in self._turns():
-            one = self._kept(key, attr) if state is None else _SMALL[attr][0](state)
-            if one is None:  # a recording whose columns were not kept: fold it now
+            one = self._kept(key, name) if state is None else None
+            if one is not None:
+                yield key, one
+                continue
+            if state is None:  # a recording whose columns were not kept: fold it now
                 state = self.states[key]
-                one = _SMALL[attr][0](state)
                 self._keep_small(key, state)
-            for c, values in one.items():
-                cols[c] += values
-            keys += [key] * len(one[first])
-        return frames.typed_frame(cols, kinds, {"turn_id": pd.array(keys, dtype="string")})
+            yield key, state
 
     def _turns(self) -> Iterator[tuple[str, Any]]:
         """(key, state), with ``None`` for a recording whose small frames are kept (not loaded again)."""
@@ -286,11 +275,8 @@ class TurnCollection(FramesFacade):
         return kept[1][attr] if kept is not None and _same(kept[0], _pricing_key()) else None
 
     def _frame(self, name: FrameName) -> pd.DataFrame:
-        # df, messages_df, ... (FramesFacade): spans are linked across turns, so every state is held while
-        # they are stacked (the shared stack_frames); the other frames take the one-pass stacking above
-        if name == "spans_df":
-            return stack_frames(((key, st, st) for key, st in self.states.items()), name, TurnState())
-        return self._stack(name)
+        # df, messages_df, ... (FramesFacade): the one stacking path, fed one turn at a time
+        return stack_frames(self._parts(name), name)
 
     @property
     def turns_df(self) -> pd.DataFrame:

@@ -52,7 +52,6 @@ from .durable import display_session, refresh_session_static, session_static_bun
 from .errors import GatewayError
 from .events import TurnCreatedEvent, TurnDoneEvent
 from .sse import StreamItem
-from .state import TurnState
 from .widget import _BUNDLE_MISSING, _BUNDLE_OK, TurnView, _repr_metadata
 
 if TYPE_CHECKING:
@@ -261,8 +260,13 @@ class SessionView(FramesFacade, anywidget.AnyWidget):
         return self._intents.ignored
 
     def _frame(self, name: FrameName) -> pd.DataFrame:
-        # df, messages_df, ... (FramesFacade) of every turn, with a leading turn_id column
-        return stack_frames(((v.turn_id, v, v.state) for v in self.turns), name, TurnState())
+        # df, messages_df, ... (FramesFacade) of every turn, with a leading turn_id column; each view's
+        # state is read under its lock (a turn may be streaming), all held while the turns are stacked
+        views = self.turns
+        with contextlib.ExitStack() as held:
+            for v in views:
+                held.enter_context(v._lock)
+            return stack_frames(((v.turn_id, v._state) for v in views), name)
 
     def __repr__(self) -> str:
         return (
