@@ -702,11 +702,12 @@ class TurnState(FramesFacade):
             item = StreamItem(None, item, time.time())
         seq = item.sequence_number
         if seq is not None:
-            if seq in self._seen_seq:
+            last = self.last_sequence_number
+            if last is None or seq > last:  # above the last one: cannot have been seen (the set is not asked)
+                self.last_sequence_number = seq
+            elif seq in self._seen_seq:
                 return False
             self._seen_seq.add(seq)
-            if self.last_sequence_number is None or seq > self.last_sequence_number:
-                self.last_sequence_number = seq
         fast = item._fast
         if fast is not None and self.done is None and self._merge_fast(fast):
             # the merged message holds what the delta carried: keep only its raw text
