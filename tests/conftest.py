@@ -43,7 +43,7 @@ def fixture_path(fixture_name: str) -> Path:
 
 # `make check` runs `-m "not slow"`: these modules start servers, subprocesses, notebooks or browsers, or
 # fold large generated turns, and together take minutes; the rest (the fold, the view, the frames, the
-# contracts, the resume core, ...) runs in under a minute on two cores. `make test` runs everything.
+# contracts, the resume core, ...) runs in well under a minute on two cores. `make test` runs everything.
 SLOW_MODULES = frozenset(
     {
         "test_artifacts",
@@ -71,8 +71,23 @@ SLOW_MODULES = frozenset(
     }
 )
 
-# single long tests in otherwise fast modules
-SLOW_TESTS = frozenset({"test_concat_of_a_folder_folds_one_recording_at_a_time"})
+# single long tests in otherwise fast modules: the property tests with hundreds of examples (the decoder
+# against httpx-sse, the bulk ingest against the fold), every pair of recordings diffed, and tests that start
+# a Python subprocess or build ipywidgets containers. Their rules keep quick cases in `make check` (tests/
+# test_sse.py, test_sse_rule.py's fixed cases, test_ingest.py's malformed frames, test_diff.py's pairs,
+# test_contracts.py's up-to-date check).
+SLOW_TESTS = frozenset(
+    {
+        "test_concat_of_a_folder_folds_one_recording_at_a_time",
+        "test_bulk_ingest_is_the_fold_of_the_items",
+        "test_same_frames_and_ids_as_httpx_sse_under_random_chunking",
+        "test_gateway_shaped_streams_decode_as_httpx_sse_does_under_random_chunking",
+        "test_frames_longer_than_the_cap_in_bytes_decode_the_same_when_no_line_or_data_is",
+        "test_every_pair_of_fixtures_and_recordings",
+        "test_the_generator_runs_as_a_module",
+        "test_views_inside_containers_get_their_static_transcript_first",
+    }
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
