@@ -304,3 +304,42 @@ def test_status_override_and_gap_detection():
     view = {"rev": 1, "messages": {"m": {"id": "m", "content": "ab"}}}
     with pytest.raises(ValueError, match="gap"):
         apply_patch(view, {"type": "patch", "rev": 2, "messages": {"m": {"content": [5, "x"]}}})
+
+
+def test_spans_and_usage_travel_as_their_changed_rows() -> None:
+    """A turn of many model calls, flushed after each: a patch carries the spans and usage rows that changed
+    or were added (the turn's and thread's roll-ups, the new call), not the whole lists again; the patches
+    still rebuild the snapshot exactly."""
+    events: list[dict] = [
+        {"type": "turn.created", "id": "tc", "turn_id": "t", "thread_id": None, "input": [],
+         "state": {"status": "running"}},
+    ]  # fmt: skip
+    for m in range(12):
+        events.append({"type": "model.message", "id": f"m{m}", "thread_id": "main"})
+        events += [{"type": "model.message.delta", "id": f"m{m}", "thread_id": "main", "content": f"w{j} "}
+                   for j in range(5)]  # fmt: skip
+        events.append({"type": "model.message.delta", "id": f"m{m}", "thread_id": "main", "finish_reason": "stop",
+                       "usage": {"input_tokens": 100 + m, "output_tokens": 5}})  # fmt: skip
+    events.append({"type": "turn.done", "id": "td", "thread_id": None, "state": {"status": "done"}})
+    state = TurnState()
+    tracker = ViewTracker()
+    view = tracker.snapshot(state)
+    state.take_changes()
+    patches = []
+    for i, e in enumerate(events, 1):
+        state.apply(_item(i, e))
+        if e["type"] != "model.message.delta" or "finish_reason" in e:
+            patch = tracker.update(state, state.take_changes())
+            if patch is not None:
+                patches.append(patch)
+                apply_patch(view, patch)
+    assert view == build_view(state, rev=tracker.rev)
+    late = patches[len(patches) // 2 :]
+    spans_rows = [p["rows"]["spans"] for p in late if "spans" in p.get("rows", {})]
+    usage_rows = [p["rows"]["usage"] for p in late if "usage" in p.get("rows", {})]
+    assert spans_rows and usage_rows
+    assert not any("spans" in p.get("set", {}) or "usage" in p.get("set", {}) for p in late)
+    for n, changed in spans_rows:
+        assert len(changed) <= 4 < n  # turn, thread and the calls that changed, of many spans
+    for n, changed in usage_rows:
+        assert len(changed) == 1 and changed[0][0] == n - 1  # the new call's row, appended

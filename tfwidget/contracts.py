@@ -28,6 +28,7 @@ __all__ = [
     "MESSAGE_TEXT_FIELDS",
     "NOTICE_LEVELS",
     "PAUSE_KINDS",
+    "ROW_KEYS",
     "RUN_KINDS",
     "SET_KEYS",
     "THREAD_STATUSES",
@@ -132,6 +133,8 @@ TOOL_TEXT_FIELDS: tuple[ToolTextField, ...] = get_args(ToolTextField)
 USAGE_BREAKDOWN_KEYS: tuple[UsageBreakdownKey, ...] = get_args(UsageBreakdownKey)
 USAGE_TOKEN_KEYS: tuple[UsageTokenKey, ...] = get_args(UsageTokenKey)
 SET_KEYS: tuple[SetKey, ...] = get_args(SetKey)
+#: ``SET_KEYS`` that are lists of rows: a patch carries only their changed and added rows (``patch["rows"]``).
+ROW_KEYS: tuple[SetKey, ...] = ("usage", "spans")
 
 # ------------------------------------------------------------------------------------------ the view
 
@@ -268,13 +271,16 @@ TextAppend = list[Any]
 
 class Patch(TypedDict):
     """``{"type": "patch"}``: Python -> front end, one per flush window. ``set`` replaces top-level keys
-    whole; ``timeline`` is ``[[start, entries]]``; ``messages`` / ``tools`` / ``events`` overwrite fields of
-    the item with that id (text fields as :data:`TextAppend`)."""
+    whole; ``timeline`` is ``[[start, entries]]``; ``rows`` maps a list key (:data:`ROW_KEYS`) to
+    ``[length, [[index, row], ...]]``: the list gets that length and those rows, the others stay;
+    ``messages`` / ``tools`` / ``events`` overwrite fields of the item with that id (text fields as
+    :data:`TextAppend`)."""
 
     type: Literal["patch"]
     rev: int
     set: NotRequired[dict[str, Any]]
     timeline: NotRequired[list[list[Any]]]
+    rows: NotRequired[dict[str, list[Any]]]
     messages: NotRequired[dict[str, dict[str, Any]]]
     tools: NotRequired[dict[str, dict[str, Any]]]
     events: NotRequired[dict[str, dict[str, Any]]]
@@ -394,6 +400,7 @@ def js_module() -> str:
         ),
         ("USAGE_TOKEN_KEYS", "Token counts of a usage record.", USAGE_TOKEN_KEYS, "string"),
         ("SET_KEYS", "Top-level view keys a patch may replace whole.", SET_KEYS, "string"),
+        ("ROW_KEYS", "Top-level lists a patch may update row by row (patch.rows).", ROW_KEYS, "string"),
     ]
     out = [
         "// @ts-check",
@@ -547,6 +554,7 @@ _JS_TYPEDEFS = [
     " * @property {number} rev",
     " * @property {Record<string, any>} [set]",
     " * @property {Array<[number, TimelineEntry[]]>} [timeline]",
+    " * @property {Record<string, [number, Array<[number, any]>]>} [rows]",
     " * @property {Record<string, Record<string, any>>} [messages]",
     " * @property {Record<string, Record<string, any>>} [tools]",
     " * @property {Record<string, Record<string, any>>} [events]",

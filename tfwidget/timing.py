@@ -1001,7 +1001,18 @@ def spans_view(
         return memo[1]
     costs = call_costs(state, pricing=pricing, model=model)
     out: list[dict[str, Any]] = []
+    # the rows of spans that did not change are the same objects as before (cheaper to build, and to compare
+    # with the view the front end has: a live view patches only the rows that changed)
+    old_rows = memo[2] if memo is not None else {}
+    new_rows: dict[str, tuple[Span, Any, dict[str, Any]]] = {}
     for s in spans(state, pricing=pricing, model=model, _costs=costs):
+        c = costs.get(s.id) if s.kind == "model_call" else None
+        key = (c.model, c.context_window) if c is not None else None
+        prev = old_rows.get(s.id)
+        if prev is not None and prev[1] == key and prev[0] == s:
+            out.append(prev[2])
+            new_rows[s.id] = prev
+            continue
         row: dict[str, Any] = {
             "kind": s.kind,
             "id": s.id,
@@ -1026,18 +1037,20 @@ def spans_view(
                     "cache_read_tokens": s.cache_read_tokens,
                 }
             )
-            c = costs.get(s.id)
             if c is not None:
                 row["model"] = c.model
                 row["context_window"] = c.context_window
         elif s.kind == "pause" and "tool_call_id" in s.attributes:
             row["tool_call_id"] = s.attributes["tool_call_id"]
         out.append(row)
-    _VIEW_MEMO[state] = (sig, out)
+        new_rows[s.id] = (s, key, row)
+    _VIEW_MEMO[state] = (sig, out, new_rows)
     return out
 
 
-_VIEW_MEMO: weakref.WeakKeyDictionary[Any, tuple[Any, list[dict[str, Any]]]] = weakref.WeakKeyDictionary()
+_VIEW_MEMO: weakref.WeakKeyDictionary[Any, tuple[Any, list[dict[str, Any]], dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def clock_view(state: TurnState) -> dict[str, Any]:

@@ -10,6 +10,9 @@ Patch semantics (mirrored by ``js/src/store.js``):
 - a patch whose ``rev`` is not newer than the receiver's is ignored;
 - ``set`` replaces top-level keys whole;
 - ``timeline`` is a list of ``[start, entries]``: the timeline from ``start`` on becomes ``entries``;
+- ``rows`` maps a list key (``usage``, ``spans``: ``ROW_KEYS``) to ``[length, [[index, row], ...]]``: the list
+  is cut or grown to ``length`` and those rows are replaced (a row the receiver lacks and the patch does not
+  carry is a gap), so a live turn's growing lists travel as their changed rows only;
 - ``messages`` / ``tools`` / ``events`` map ids to fields to overwrite on that item (created if new);
   ``content``, ``reasoning``, ``refusal`` (messages) and ``arguments`` (tools) are ``[offset, text]``:
   "the text from ``offset`` on is ``text``", so applying a patch twice is harmless.
@@ -29,6 +32,7 @@ from .contracts import (
     EMPTY_VIEW,
     LIVE_STATUSES,
     MESSAGE_TEXT_FIELDS,
+    ROW_KEYS,
     SET_KEYS,
     TOOL_TEXT_FIELDS,
     USAGE_BREAKDOWN_KEYS,
@@ -382,6 +386,18 @@ def build_view(
     })  # fmt: skip
 
 
+_ROW_KEYS = frozenset(ROW_KEYS)
+
+
+def _changed_rows(old: list[Any], new: list[Any]) -> list[list[Any]] | None:
+    """``[[index, row], ...]`` of the rows of ``new`` that ``old`` lacks or has otherwise, or ``None`` when
+    most rows changed (then the whole list is cheaper to send)."""
+    changed = [[i, row] for i, row in enumerate(new) if i >= len(old) or old[i] != row]
+    if len(changed) > 1 and 2 * len(changed) > len(new):
+        return None
+    return changed
+
+
 def _text_patch(old: str | None, new: str) -> list[Any]:
     old = old or ""
     if new.startswith(old):
@@ -538,13 +554,26 @@ class ViewTracker:
         )
         top = _top_level(state, usage_rows, session_id=self.session_id, **ctx)
         sets = patch.get("set", {})
+        rows: dict[str, list[Any]] = {}
         for key in SET_KEYS:
-            if top[key] != view.get(key):
+            value, old = top[key], view.get(key)
+            if value is old:
+                continue  # a memo, unchanged
+            if key in _ROW_KEYS and isinstance(old, list):
+                changed = _changed_rows(old, value)
+                if changed is not None:
+                    if changed or len(value) != len(old):
+                        rows[key] = [len(value), changed]
+                        view[key] = value
+                    continue
+            if value != old:
                 # freshly built (or a memo that is replaced, never changed in place) and sent at once: the
                 # patch needs no copy of its own (a deep copy of the growing spans per flush was most of it)
-                view[key] = sets[key] = top[key]
+                view[key] = sets[key] = value
         if sets:
             patch["set"] = sets
+        if rows:
+            patch["rows"] = rows
 
         if not patch:
             return None
@@ -579,6 +608,12 @@ def _patch_gap(view: Mapping[str, Any], patch: Mapping[str, Any]) -> str | None:
         if start > length:
             return f"timeline gap: start {start} > {length}"
         length = start + len(entries)
+    for key, (n, changed) in (patch.get("rows") or {}).items():
+        have = len(sets[key] if key in sets else view.get(key) or [])
+        given = {i for i, _ in changed}
+        missing = next((i for i in range(have, n) if i not in given), None)
+        if missing is not None:
+            return f"rows gap in {key}: row {missing} of {n} missing (have {have})"
     text_fields = {"messages": MESSAGE_TEXT_FIELDS, "tools": TOOL_TEXT_FIELDS}
     for kind, fields_of in text_fields.items():
         items = sets[kind] if kind in sets else view.get(kind) or {}
@@ -611,6 +646,12 @@ def apply_patch(view: dict[str, Any], patch: Mapping[str, Any]) -> bool:
         view[key] = copy.deepcopy(value)
     for start, entries in patch.get("timeline") or []:
         view["timeline"] = view.get("timeline", [])[:start] + copy.deepcopy(entries)
+    for key, (n, changed) in (patch.get("rows") or {}).items():
+        rows = list(view.get(key) or [])[:n]
+        rows += [None] * (n - len(rows))
+        for i, row in changed:
+            rows[i] = copy.deepcopy(row)
+        view[key] = rows
     text_fields = {"messages": MESSAGE_TEXT_FIELDS, "tools": TOOL_TEXT_FIELDS, "events": ()}
     for kind, fields_of in text_fields.items():
         items = view.setdefault(kind, {})

@@ -264,9 +264,11 @@ class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
         # schema (``_fast``) needs no event for it
         fast = item._fast
         urgent = bool(fast.finish_reason) if fast is not None else _is_settle_event(item.event)
-        with self._lock:
-            if not self._apply(item):
+        with self._lock:  # _apply inlined: this runs once per token
+            if not self._state.apply(item):
                 return False
+            if self._conn_status is not None and self._conn_status in ("connecting", "reconnecting"):
+                self._conn_status = None  # streaming (again)
             if not urgent and self._scheduled_at is not None:
                 return True  # a flush is pending: it takes this item's changes along
         self._request_flush(urgent=urgent)

@@ -35,6 +35,8 @@ export const USAGE_BREAKDOWN_KEYS = Object.freeze(["harness", "skills", "instruc
 export const USAGE_TOKEN_KEYS = Object.freeze(["input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"]);
 /** Top-level view keys a patch may replace whole. @type {readonly string[]} */
 export const SET_KEYS = Object.freeze(["turn_id", "session_id", "status", "status_detail", "created_at", "completed_at", "started_ms", "input", "totals", "threads", "pauses", "usage", "notices", "spans", "clock"]);
+/** Top-level lists a patch may update row by row (patch.rows). @type {readonly string[]} */
+export const ROW_KEYS = Object.freeze(["usage", "spans"]);
 
 /** Text fields per item kind that patches send as [offset, text] appends. */
 export const TEXT_FIELDS = Object.freeze({
@@ -181,6 +183,7 @@ export const EMPTY_VIEW = Object.freeze({
  * @property {number} rev
  * @property {Record<string, any>} [set]
  * @property {Array<[number, TimelineEntry[]]>} [timeline]
+ * @property {Record<string, [number, Array<[number, any]>]>} [rows]
  * @property {Record<string, Record<string, any>>} [messages]
  * @property {Record<string, Record<string, any>>} [tools]
  * @property {Record<string, Record<string, any>>} [events]

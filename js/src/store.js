@@ -4,6 +4,8 @@
 //   - a patch whose `rev` is not newer than the current one is ignored;
 //   - `set` replaces top-level keys whole;
 //   - `timeline` is a list of [start, entries]: the timeline from `start` on is `entries`;
+//   - `rows` maps a list key (usage, spans) to [length, [[index, row], ...]]: the list gets that length
+//     and those rows (a row the view lacks that the patch does not carry is a gap);
 //   - `messages` / `tools` / `events` entries overwrite fields of the item with that id;
 //     text fields given as [offset, text] mean "the text from offset on is text".
 
@@ -111,6 +113,11 @@ export function patchGap(view, patch) {
     if (start > length) return `timeline gap: start ${start} > ${length}`;
     length = start + entries.length;
   }
+  for (const [key, [n, changed]] of Object.entries(patch.rows || {})) {
+    const have = ((key in sets ? sets[key] : view[key]) || []).length;
+    const given = new Set(changed.map(([i]) => i));
+    for (let i = have; i < n; i++) if (!given.has(i)) return `rows gap in ${key}: row ${i} of ${n} missing (have ${have})`;
+  }
   for (const kind of /** @type {const} */ (["messages", "tools"])) {
     const items = (kind in sets ? sets[kind] : view[kind]) || {};
     for (const [id, fields] of Object.entries(patch[kind] || {})) {
@@ -197,6 +204,13 @@ export class ViewStore {
     for (const [start, entries] of patch.timeline || []) {
       view.timeline = view.timeline.slice(0, start).concat(entries);
       dirty.timelineFrom = Math.min(dirty.timelineFrom, start);
+    }
+    for (const [key, [n, changed]] of Object.entries(patch.rows || {})) {
+      const rows = (view[key] || []).slice(0, n);
+      while (rows.length < n) rows.push(null);
+      for (const [i, row] of changed) rows[i] = row;
+      view[key] = rows;
+      dirty.keys.add(key);
     }
     for (const kind of /** @type {const} */ (["messages", "tools", "events"])) {
       const textFields = TEXT_FIELDS[kind];
