@@ -2,8 +2,27 @@
 // Small DOM helpers. Everything here sets text with textContent: untrusted text never becomes HTML.
 
 /**
+ * What `h` sets on a new element. `attrs` values: null / undefined / false leave the attribute out, true
+ * sets it empty, anything else is set as its string.
+ * @typedef {object} Props
+ * @property {string} [class]
+ * @property {string | number | null} [text]
+ * @property {string | number | null} [title]
+ * @property {Record<string, unknown>} [attrs]
+ * @property {Record<string, unknown>} [dataset]
+ * @property {{[K in keyof HTMLElementEventMap]?: (ev: HTMLElementEventMap[K]) => void}} [on]
+ */
+
+/** A child for `h` / `replaceChildren`: a node, a string (a text node) or nothing (skipped). @typedef {Node | string | null | undefined | false} Child */
+
+/**
  * Create an element. `props` keys: class, text, title, attrs (object), dataset (object), on (object of
  * event handlers). Children may be nodes, strings (text nodes) or null/false (skipped).
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Props} [props]
+ * @param {...Child} children
+ * @returns {HTMLElementTagNameMap[K]}
  */
 export function h(tag, props = {}, ...children) {
   const el = document.createElement(tag);
@@ -14,7 +33,7 @@ export function h(tag, props = {}, ...children) {
     if (v != null && v !== false) el.setAttribute(k, v === true ? "" : String(v));
   }
   for (const [k, v] of Object.entries(props.dataset || {})) el.dataset[k] = String(v);
-  for (const [k, v] of Object.entries(props.on || {})) el.addEventListener(k, v);
+  for (const [k, v] of Object.entries(props.on || {})) el.addEventListener(k, /** @type {EventListener} */ (v));
   for (const child of children) {
     if (child == null || child === false) continue;
     el.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
@@ -24,7 +43,13 @@ export function h(tag, props = {}, ...children) {
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
-/** Create an SVG element with attributes. */
+/**
+ * Create an SVG element with attributes (null / undefined values are left out).
+ * @param {string} tag
+ * @param {Record<string, unknown>} [attrs]
+ * @param {...(Node | string | null | undefined)} children
+ * @returns {SVGElement}
+ */
 export function svg(tag, attrs = {}, ...children) {
   const el = document.createElementNS(SVG_NS, tag);
   for (const [k, v] of Object.entries(attrs)) {
@@ -37,7 +62,11 @@ export function svg(tag, attrs = {}, ...children) {
   return el;
 }
 
-/** Replace all children of `el`. */
+/**
+ * Replace all children of `el`.
+ * @param {Element} el
+ * @param {...Child} children
+ */
 export function replaceChildren(el, ...children) {
   el.textContent = "";
   for (const child of children) {
@@ -78,7 +107,11 @@ export function morph(target, source) {
   }
 }
 
-/** Only http(s) links are allowed out of untrusted data (e.g. MCP sign-in URLs). */
+/**
+ * Only http(s) links are allowed out of untrusted data (e.g. MCP sign-in URLs).
+ * @param {unknown} url
+ * @returns {string | null}
+ */
 export function safeHref(url) {
   if (typeof url !== "string") return null;
   try {
@@ -89,7 +122,12 @@ export function safeHref(url) {
   }
 }
 
-/** An external link with the attributes every link out of the widget gets. */
+/**
+ * An external link with the attributes every link out of the widget gets.
+ * @param {unknown} url
+ * @param {string} [text]
+ * @returns {HTMLElement}
+ */
 export function link(url, text) {
   const href = safeHref(url);
   if (!href) return h("span", { class: "tfw-badlink", text: text || String(url ?? "") });

@@ -24,6 +24,10 @@ import { DECISION_TITLES, inputLabel, isResolved, resolutionOf, resolvedCard } f
 import { imageNode, inputFiles, offloadedResult, renderMessageMedia } from "./artifacts.js";
 import { LIVE_STATUSES } from "./contracts.gen.js";
 
+/** @typedef {import("./contracts.gen.js").PauseView} PauseView */
+/** @typedef {import("./contracts.gen.js").ThreadView} ThreadView */
+/** @typedef {import("./contracts.gen.js").ToolView} ToolView */
+
 const LIVE = new Set(LIVE_STATUSES);
 const LONG_RESPONSE_CHARS = 600;
 const LONG_RESPONSE_LINES = 12;
@@ -42,10 +46,12 @@ export class TurnRenderer {
     this.lastTop = 0;
     this.frames = 0;
     /** Interactive pause cards (a session view): see actions.js. Null for a plain view. */
+    /** @type {import("./actions.js").Actions | null} */
     this.actions = null;
     /** Remote media in this view: blocked until allowed (see media.js). */
     this.media = new MediaPolicy();
     /** Fetches sandbox files through Python (artifacts.js); null without a kernel. */
+    /** @type {import("./artifacts.js").ArtifactFetcher | null} */
     this.fetcher = null;
     /** The Transcript / Timeline tabs (set by build). @type {ReturnType<typeof attachTimeline>} */
     this.timeline = /** @type {any} */ (null);
@@ -69,10 +75,15 @@ export class TurnRenderer {
   }
 
   build() {
+    /** @type {HTMLDivElement} */
     this.headerEl = h("div", { class: "tfw-header" });
+    /** @type {HTMLDivElement} */
     this.inputEl = h("div", { class: "tfw-input" });
+    /** @type {HTMLDivElement} */
     this.mainEl = h("div", { class: "tfw-thread-body tfw-main" });
+    /** @type {HTMLDivElement} */
     this.pendingEl = h("div", { class: "tfw-pending" });
+    /** @type {HTMLDivElement} */
     this.scrollEl = h("div", { class: "tfw-scroll" }, this.inputEl, this.mainEl, this.pendingEl);
     this.scrollEl.addEventListener("scroll", () => {
       const s = this.scrollEl;
@@ -85,9 +96,12 @@ export class TurnRenderer {
       else if (top < this.lastTop - 1) this.stick = false;
       this.lastTop = top;
     });
+    /** @type {HTMLDivElement} */
     this.usageEl = h("div", { class: "tfw-usage" });
+    /** @type {HTMLDivElement} */
     this.footerEl = h("div", { class: "tfw-footer" });
     this.timeline = attachTimeline(this); // the Transcript / Timeline tabs (timeline.js)
+    /** @type {HTMLDivElement} */
     this.root = h(
       "div",
       { class: "tfw-root" },
@@ -122,7 +136,7 @@ export class TurnRenderer {
     const all = dirty.all;
     if (all) this.resetTranscript();
     const keys = dirty.keys;
-    const touched = (k) => all || keys.has(k);
+    const touched = (/** @type {string} */ k) => all || keys.has(k);
 
     if (touched("status") || touched("status_detail") || touched("totals") || touched("turn_id") ||
         touched("completed_at") || touched("session_id") || touched("spans") || touched("actions")) {
@@ -183,7 +197,7 @@ export class TurnRenderer {
     if (v.status_detail) items.push(h("span", { class: "tfw-detail", text: v.status_detail, title: v.status_detail }));
     items.push(h("span", { class: "tfw-spacer" }));
     items.push(this.elapsedEl);
-    const t = v.totals;
+    const t = /** @type {import("./types.js").Totals | null} */ (v.totals);
     if (t) {
       const tokenText = `${fmtInt(t.input_tokens)} in · ${fmtInt(t.output_tokens)} out`;
       const cacheBits = [];
@@ -234,7 +248,7 @@ export class TurnRenderer {
           return h("div", { class: "tfw-user tfw-user-decision" }, h("div", { class: "tfw-role", text: "user" }), h("div", { class: "tfw-user-text", text: label }));
         }
         if (item.type === "user.message") {
-          const images = (item.images || []).map((i) => imageNode(i, "image", this.media));
+          const images = (item.images || []).map((/** @type {import("./types.js").ImageView} */ i) => imageNode(i, "image", this.media));
           return h("div", { class: "tfw-user" }, h("div", { class: "tfw-role", text: "user" }), h("div", { class: "tfw-user-text", text: item.text ?? "" }), inputFiles(item.files), ...images);
         }
         return h("div", { class: "tfw-user tfw-user-other" }, h("div", { class: "tfw-role", text: item.type || "input" }), h("div", { class: "tfw-user-text", text: item.summary ?? item.text ?? "" }));
@@ -244,11 +258,19 @@ export class TurnRenderer {
 
   // ----- threads --------------------------------------------------------------------------------
 
+  /**
+   * @param {string | null | undefined} id
+   * @returns {ThreadView | null}
+   */
   threadInfo(id) {
     return (this.store.view.threads || []).find((t) => t.id === id) || null;
   }
 
-  /** The element messages of `threadId` go into (created and placed on first use). */
+  /**
+   * The element messages of `threadId` go into (created and placed on first use).
+   * @param {string | null | undefined} threadId
+   * @returns {HTMLElement}
+   */
   threadBody(threadId) {
     if (!threadId || threadId === "main") return this.mainEl;
     let t = this.threadEls.get(threadId);
@@ -264,7 +286,10 @@ export class TurnRenderer {
     return t.body;
   }
 
-  /** Put a thread under the tool card that spawned it, or at the end of the main thread. */
+  /**
+   * Put a thread under the tool card that spawned it, or at the end of the main thread.
+   * @param {string} threadId
+   */
   homeThread(threadId) {
     const t = this.threadEls.get(threadId);
     if (!t) return;
@@ -280,6 +305,7 @@ export class TurnRenderer {
     }
   }
 
+  /** @param {Partial<ThreadView> & {id: string} | null | undefined} info the thread (only its id before the view lists it) */
   renderThreadHeader(info) {
     if (!info || info.id === "main") return;
     const t = this.threadEls.get(info.id);
@@ -305,6 +331,7 @@ export class TurnRenderer {
 
   // ----- timeline placement ---------------------------------------------------------------------
 
+  /** @param {import("./contracts.gen.js").TimelineEntry | null | undefined} entry */
   place(entry) {
     if (!entry) return;
     if (entry.kind === "message") {
@@ -320,6 +347,10 @@ export class TurnRenderer {
     }
   }
 
+  /**
+   * @param {Node} node
+   * @param {string | null | undefined} threadId
+   */
   attach(node, threadId) {
     const body = this.threadBody(threadId);
     if (node.parentNode !== body) body.appendChild(node);
@@ -327,6 +358,10 @@ export class TurnRenderer {
 
   // ----- messages -------------------------------------------------------------------------------
 
+  /**
+   * @param {string} id
+   * @param {string | null | undefined} threadId
+   */
   ensureMessage(id, threadId) {
     let m = this.messageEls.get(id);
     if (m) return m;
@@ -364,6 +399,7 @@ export class TurnRenderer {
     return m;
   }
 
+  /** @param {string} id */
   renderMessage(id) {
     const msg = this.store.view.messages?.[id];
     const m = this.messageEls.get(id);
@@ -436,6 +472,7 @@ export class TurnRenderer {
 
   // ----- tools ----------------------------------------------------------------------------------
 
+  /** @param {string} id */
   ensureTool(id) {
     let t = this.toolEls.get(id);
     if (t) return t;
@@ -455,6 +492,7 @@ export class TurnRenderer {
     return t;
   }
 
+  /** @param {string} id */
   renderTool(id) {
     const tool = this.store.view.tools?.[id];
     if (!tool) return;
@@ -502,6 +540,10 @@ export class TurnRenderer {
 
   // ----- events, pauses, usage, notices ---------------------------------------------------------
 
+  /**
+   * @param {string} id
+   * @returns {HTMLElement}
+   */
   ensureEvent(id) {
     let el = this.eventEls.get(id);
     if (!el) {
@@ -511,6 +553,7 @@ export class TurnRenderer {
     return el;
   }
 
+  /** @param {string} id */
   renderEvent(id) {
     const ev = this.store.view.events?.[id];
     const el = this.eventEls.get(id);
@@ -518,6 +561,10 @@ export class TurnRenderer {
     replaceChildren(el, h("span", { class: "tfw-event-type", text: ev.type || "event" }), ev.summary ? h("span", { class: "tfw-event-summary", text: ev.summary }) : null);
   }
 
+  /**
+   * @param {string} id
+   * @returns {HTMLElement}
+   */
   ensurePauseSlot(id) {
     let el = this.pauseEls.get(id);
     if (!el) {
@@ -529,10 +576,11 @@ export class TurnRenderer {
 
   renderPauses() {
     const pauses = this.store.view.pauses || [];
+    /** @type {Map<string, HTMLElement[]>} */
     const byId = new Map();
     for (const p of pauses) {
       if (!byId.has(p.id)) byId.set(p.id, []);
-      byId.get(p.id).push(pauseCard(p, (id) => this.store.view.tools?.[id], this.actions));
+      /** @type {HTMLElement[]} */ (byId.get(p.id)).push(pauseCard(p, (id) => this.store.view.tools?.[id], this.actions));
     }
     const pending = [];
     for (const [id, cards] of byId) {
@@ -560,7 +608,7 @@ export class TurnRenderer {
       this.usageEl.textContent = "";
       return;
     }
-    const label = (id) => this.threadInfo(id)?.title || id;
+    const label = (/** @type {string} */ id) => this.threadInfo(id)?.title || id;
     const chart = usageChart(usage, label, this.store.view.spans);
     const summary = `usage per model call (${usage.length})`;
     /** @type {HTMLDetailsElement | null} */
@@ -586,14 +634,23 @@ export class TurnRenderer {
 
 // ----- stateless pieces ---------------------------------------------------------------------------
 
-/** Where each total came from: one line when all agree, else one per field. */
+/**
+ * Where each total came from: one line when all agree, else one per field.
+ * @param {import("./types.js").Totals} t the view's totals
+ * @returns {string[]}
+ */
 function sourceLines(t) {
+  /** @type {Record<string, string>} */
   const names = { metrics: "turn.done metrics", usage: "sum of the calls' usage" };
   if (!t.sources || t.source !== "mixed") return [`from ${names[t.source] || t.source || "usage"}`];
   const labels = { input_tokens: "in", output_tokens: "out", cache_read_tokens: "cache read", cache_write_tokens: "cache write" };
   return Object.entries(labels).map(([k, label]) => `${label} from ${names[t.sources[k]] || t.sources[k]}`);
 }
 
+/**
+ * @param {HTMLElement} el
+ * @param {string | null | undefined} response
+ */
 function renderResponse(el, response) {
   if (response == null) {
     el.textContent = "";
@@ -614,6 +671,12 @@ function renderResponse(el, response) {
   }
 }
 
+/**
+ * A model call's usage line; it opens to the input breakdown.
+ * @param {import("./types.js").UsageRecord} usage
+ * @param {import("./types.js").SpanView | null} [span] the call's span (its cost and time to first token)
+ * @returns {HTMLDetailsElement}
+ */
 export function usageChip(usage, span = null) {
   const p = /** @type {NonNullable<ReturnType<typeof usageParts>>} */ (usageParts(usage));
   const bits = [`in ${fmtInt(p.input)}`, `out ${fmtInt(p.output)}`];
@@ -645,6 +708,12 @@ export function usageChip(usage, span = null) {
   );
 }
 
+/**
+ * @param {PauseView} p
+ * @param {(id: string) => ToolView | undefined} toolOf
+ * @param {import("./actions.js").Actions | null} actions
+ * @returns {HTMLElement}
+ */
 function pauseCard(p, toolOf, actions) {
   const res = resolutionOf(actions, p.tool_call_id);
   if (res) {
@@ -661,6 +730,11 @@ function pauseCard(p, toolOf, actions) {
   return card;
 }
 
+/**
+ * @param {PauseView} p
+ * @param {(id: string) => ToolView | undefined} toolOf
+ * @returns {HTMLElement}
+ */
 function pauseCardBody(p, toolOf) {
   const tool = p.tool_call_id ? toolOf(p.tool_call_id) : null;
   const name = p.tool_name || tool?.name || "tool";
@@ -681,7 +755,7 @@ function pauseCardBody(p, toolOf) {
       h("div", { class: "tfw-pause-title", text: "Question for you" }),
       h("div", { class: "tfw-pause-question-text", text: p.question || "" }),
       options.length
-        ? h("ul", { class: "tfw-options" }, ...options.map((o) => h("li", { text: typeof o === "string" ? o : (o?.label ?? JSON.stringify(o)) })))
+        ? h("ul", { class: "tfw-options" }, ...options.map((/** @type {string | {label?: string} | null} */ o) => h("li", { text: typeof o === "string" ? o : (o?.label ?? JSON.stringify(o)) })))
         : null,
     );
   }
