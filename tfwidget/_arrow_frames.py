@@ -1,8 +1,10 @@
-"""Bulk parsing of released delta items for :func:`tfwidget.frames.events_frame` (pyarrow, optional).
+"""Bulk building of :func:`tfwidget.frames.events_frame` columns from an item log's raw bytes (pyarrow, optional).
 
-The fold keeps only the raw JSON text of most ``model.message.delta`` items (see ``StreamItem.release``);
-``events_frame`` needs a few of their fields. Parsing them one by one with ``json.loads`` was half of the
-time of ``state.df`` on large turns; pyarrow's JSON reader parses them all at once, in C, into columns.
+The fold keeps most ``model.message.delta`` items of a turn only as raw JSON, back to back in one buffer of
+its :class:`~tfwidget._itemlog.ItemLog` (see ``StreamItem.release``). ``events_frame`` needs a few of their
+fields and their text as the ``payload`` column. Parsing them one by one (and making one Python string per
+item) was most of the time of ``state.df`` on large turns; here pyarrow's JSON reader parses the whole buffer
+at once, in C, into columns, and the ``payload`` column is the buffer itself with the log's offsets.
 """
 
 from __future__ import annotations
@@ -13,20 +15,19 @@ from typing import Any
 MIN_ROWS = 2_000
 
 
-def parse_released(raws: list[str]) -> dict[str, Any] | None:
+def parse_concatenated(data: Any, n: int) -> dict[str, Any] | None:
     """Columns ``type, id, thread_id, created_at, content, reasoning_content, tool_call_id`` (pyarrow
-    string arrays, one row per raw JSON text), or ``None`` when pyarrow is missing or the texts do not fit
-    the delta shape (the caller then parses them one by one, with the same results)."""
-    if len(raws) < MIN_ROWS:
+    ``large_string`` arrays, one row per JSON object) of ``n`` JSON objects written one after the other in
+    ``data`` (UTF-8 bytes, whitespace allowed between them), or ``None`` when pyarrow is missing, ``n`` is
+    below :data:`MIN_ROWS` or the texts do not fit the delta shape (the caller then parses them one by one,
+    with the same results)."""
+    if n < MIN_ROWS:
         return None
     try:
         import pyarrow as pa
         import pyarrow.compute as pc
         import pyarrow.json as paj
     except ImportError:
-        return None
-    text = "\n".join(raws)
-    if text.count("\n") != len(raws) - 1:  # a raw text spanning lines: not one JSON value per line
         return None
     s = pa.large_string()
     schema = pa.schema(
@@ -37,13 +38,16 @@ def parse_released(raws: list[str]) -> dict[str, Any] | None:
     )  # fmt: skip
     try:
         table = paj.read_json(
-            pa.BufferReader(text.encode()),
+            pa.BufferReader(data),
             read_options=paj.ReadOptions(block_size=1 << 24),
-            parse_options=paj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore"),
+            # the objects are not one per line: the reader finds where each one ends by parsing
+            parse_options=paj.ParseOptions(
+                explicit_schema=schema, unexpected_field_behavior="ignore", newlines_in_values=True
+            ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         return None
-    if table.num_rows != len(raws):
+    if table.num_rows != n:
         return None
     cols = {name: table.column(name).combine_chunks() for name in schema.names}
     # exactly the per-item rules: "" counts as no text; the first chunk that has an id names the call
@@ -56,42 +60,40 @@ def parse_released(raws: list[str]) -> dict[str, Any] | None:
     ids = pc.struct_field(flat, "id")
     ids = pc.if_else(pc.equal(ids, empty), pa.scalar(None, s), ids)
     parents = pc.list_parent_indices(calls)
-    tcid: list[Any] = [None] * len(raws)
+    tcid: dict[int, Any] = {}
     if len(ids):
         valid = pc.is_valid(ids)
         for parent, call_id in zip(
             pc.filter(parents, valid).to_pylist(), pc.filter(ids, valid).to_pylist(), strict=True
         ):
-            if tcid[parent] is None:
-                tcid[parent] = call_id
-    cols["tool_call_id"] = pa.array(tcid, type=s)
-    if pc.any(pc.is_null(cols["type"])).as_py() or pc.any(pc.is_null(cols["id"])).as_py():
+            tcid.setdefault(parent, call_id)
+    if tcid:  # (rows in order: the parent indices do not decrease)
+        import numpy as np
+
+        mask = np.zeros(n, dtype=bool)
+        mask[np.fromiter(tcid, dtype=np.int64, count=len(tcid))] = True
+        values = pa.array(list(tcid.values()), type=s)
+        cols["tool_call_id"] = pc.replace_with_mask(pa.nulls(n, type=s), pa.array(mask), values)
+    else:
+        cols["tool_call_id"] = pa.nulls(n, type=s)
+    if cols["type"].null_count or cols["id"].null_count:
         return None
     return cols
 
 
-def scatter_columns(
-    n: int, released: list[int], columns: dict[str, list[Any]], bulk: dict[str, Any]
-) -> dict[str, Any]:
-    """Full-length pandas string columns: the values in ``columns`` (Python lists of length ``n``), with
-    the rows at ``released`` taken from ``bulk`` (:func:`parse_released`). ``None`` for a column when
-    pandas does not store strings in Arrow (the caller then builds it from the list, filled in here)."""
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.compute as pc
+def parse_released(raws: list[str]) -> dict[str, Any] | None:
+    """:func:`parse_concatenated` of JSON texts given one by one."""
+    return parse_concatenated("\n".join(raws).encode("utf-8"), len(raws))
 
-    arrow_strings = getattr(pd.StringDtype(), "storage", None) == "pyarrow"
-    mask = np.zeros(n, dtype=bool)
-    mask[released] = True
-    out: dict[str, Any] = {}
-    for name, values in columns.items():
-        if not arrow_strings:
-            for i, v in zip(released, bulk[name].to_pylist(), strict=True):
-                values[i] = v
-            out[name] = None
-            continue
-        base = pa.array(values, type=pa.large_string(), mask=mask)
-        col = pc.replace_with_mask(base, pa.array(mask), bulk[name])
-        out[name] = pd.arrays.ArrowStringArray(pa.chunked_array([col]))
-    return out
+
+def string_array(data: Any, offsets: Any) -> Any:
+    """A pyarrow ``large_string`` array over ``data`` (bytes) cut at ``offsets`` (int64 numpy array, one
+    more than the rows), without copying; ``None`` when the bytes are not valid UTF-8."""
+    import pyarrow as pa
+
+    arr = pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data))
+    try:
+        arr.validate(full=True)
+    except pa.ArrowInvalid:
+        return None
+    return arr

@@ -49,8 +49,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ._arrow_frames import parse_released, scatter_columns
+from ._arrow_frames import MIN_ROWS, parse_concatenated, string_array
 from ._content import content_text
+from ._itemlog import _NONE, ItemLog
 from .artifacts import find_offloaded
 from .contracts import USAGE_BREAKDOWN_KEYS, USAGE_TOKEN_KEYS
 from .events import ModelMessageDeltaEvent, ModelMessageEvent, ToolResponseEvent
@@ -103,127 +104,243 @@ def _text(content: Any) -> str | None:
     return None if content is None else content_text(content)
 
 
+def _json_fields(raw: str) -> tuple[Any, ...]:
+    """``type, id, thread_id, created_at, content, reasoning_content, tool_call_id`` of a released item,
+    read from its JSON without building a model."""
+    d = json.loads(raw)
+    t = d["type"]
+    content = reasoning = tcid = None
+    if t == "model.message.delta":
+        content = d.get("content") or None
+        reasoning = d.get("reasoning_content") or None
+        for c in d.get("tool_calls") or ():
+            if c.get("id"):
+                tcid = c["id"]
+                break
+    return t, d["id"], d.get("thread_id"), d.get("created_at"), content, reasoning, tcid
+
+
+def _object_row(it: StreamItem) -> tuple[Any, ...]:
+    """The row of an item kept as an object: ``sequence_number, received_at, synthesized``, the seven fields
+    of :func:`_json_fields` and ``payload``."""
+    raw = it.raw
+    ev = it._event
+    head = (it.sequence_number, it.received_at, it.synthesized)
+    if ev is None:  # released: its fields are read from the JSON
+        return (*head, *_json_fields(raw), raw)  # type: ignore[arg-type]
+    content = reasoning = tcid = None
+    cls = type(ev)
+    if cls is ModelMessageDeltaEvent:
+        content = ev.content or None  # type: ignore[union-attr]
+        reasoning = ev.reasoning_content or None  # type: ignore[union-attr]
+        for c in ev.tool_calls or ():  # type: ignore[union-attr]
+            if c.id:
+                tcid = c.id
+                break
+    elif cls is ModelMessageEvent:
+        content = _text(ev.content)  # type: ignore[union-attr]
+        reasoning = ev.reasoning_content  # type: ignore[union-attr]
+        tcs = ev.tool_calls  # type: ignore[union-attr]
+        if tcs:
+            tcid = tcs[0].id if tcs[0] is not None else None
+    elif cls is ToolResponseEvent:
+        c = ev.content  # type: ignore[union-attr]
+        content = c if c is None or isinstance(c, str) else json.dumps(c)
+        tcid = ev.tool_call_id  # type: ignore[union-attr]
+    payload = raw if raw is not None else ev.model_dump_json(exclude_none=True)
+    return (*head, ev.type, ev.id, ev.thread_id, ev.created_at, content, reasoning, tcid, payload)
+
+
+# the positions in an _object_row tuple
+_SEQ, _RAT, _SYNTH, _TYPE, _ID, _THREAD, _CREATED, _CONTENT, _REASONING, _TCID, _PAYLOAD = range(11)
+_TEXT_COLUMNS = {"type": _TYPE, "id": _ID, "thread_id": _THREAD, "content": _CONTENT,
+                 "reasoning_content": _REASONING, "tool_call_id": _TCID}  # fmt: skip
+
+
+class _Part:
+    """What one :meth:`EventRows.add` took from an item log: copies of its columns (sequence numbers with
+    ``_NONE`` for none, receive times, the raw JSON of its compact items back to back and their offsets) and
+    the rows of the items it keeps as objects (:func:`_object_row`), by position."""
+
+    __slots__ = ("data", "n", "obj_pos", "objs", "off", "rat", "seq")
+
+    def __init__(self, log: ItemLog) -> None:
+        n = self.n = len(log._seq)
+        self.seq = np.frombuffer(log._seq, dtype=np.int64).copy()
+        self.off = np.frombuffer(log._off, dtype=np.int64)[: n + 1].copy()
+        self.data = bytes(log._buf)
+        tpos = np.frombuffer(log._tpos, dtype=np.int64)
+        rat = self.rat = np.zeros(n, dtype=np.float64)
+        if len(tpos):  # receive times are kept run-length coded; items kept as objects have their own
+            rat[tpos[0] :] = np.repeat(np.frombuffer(log._tval, dtype=np.float64), np.diff(tpos, append=n))
+        del tpos
+        self.obj_pos = sorted(log._obj)
+        self.objs = [_object_row(log._obj[i]) for i in self.obj_pos]
+
+
 class EventRows:
-    """The ``df`` columns of one or more turns' items, gathered as plain lists and typed once at the end
-    (:meth:`frame`): stacking many turns costs one DataFrame, not one per turn."""
+    """The ``df`` columns of one or more turns' items, gathered per turn and typed once at the end
+    (:meth:`frame`): stacking many turns costs one DataFrame, not one per turn.
+
+    An item log's compact items (released deltas: raw JSON only) are taken as its columns, not item by item;
+    with pyarrow their fields are parsed in bulk and their ``payload`` is the log's text buffer."""
 
     def __init__(self) -> None:
-        self.seq: list[Any] = []
-        self.typ: list[Any] = []
-        self.ids: list[Any] = []
-        self.thr: list[Any] = []
-        self.cat: list[Any] = []
-        self.rat: list[float] = []
-        self.content: list[Any] = []
-        self.reasoning: list[Any] = []
-        self.tcid: list[Any] = []
-        self.synth: list[bool] = []
-        self.payload: list[Any] = []
-        self.released: list[int] = []  # released items (see StreamItem.release): fields read from their JSON
+        self._parts: list[_Part] = []
+        self._n = 0
 
     def __len__(self) -> int:
-        return len(self.seq)
+        return self._n
 
     def add(self, items: Sequence[StreamItem]) -> EventRows:
         """Append one row per item."""
-        base = len(self.seq)
-        n = len(items)
-        none: list[Any] = [None] * n
-        self.typ += [""] * n
-        self.ids += [""] * n
-        for col in (self.seq, self.thr, self.cat, self.content, self.reasoning, self.tcid, self.payload):
-            col += none
-        seq, typ, ids, thr, cat = self.seq, self.typ, self.ids, self.thr, self.cat
-        content, reasoning, tcid, payload, released = (
-            self.content, self.reasoning, self.tcid, self.payload, self.released
-        )  # fmt: skip
-        rat, synth = self.rat, self.synth
-        delta_t, msg_t, resp_t = ModelMessageDeltaEvent, ModelMessageEvent, ToolResponseEvent
-        for i, it in enumerate(items, base):
-            seq[i] = it.sequence_number
-            rat.append(it.received_at)
-            synth.append(it.synthesized)
-            raw = it.raw
-            ev = it._event
-            if ev is None:
-                released.append(i)
-                payload[i] = raw
-                continue
-            typ[i] = ev.type
-            ids[i] = ev.id
-            thr[i] = ev.thread_id
-            cat[i] = ev.created_at
-            payload[i] = raw if raw is not None else ev.model_dump_json(exclude_none=True)
-            cls = type(ev)
-            if cls is delta_t:
-                content[i] = ev.content or None  # type: ignore[union-attr]
-                reasoning[i] = ev.reasoning_content or None  # type: ignore[union-attr]
-                for c in ev.tool_calls or ():  # type: ignore[union-attr]
-                    if c.id:
-                        tcid[i] = c.id
-                        break
-            elif cls is msg_t:
-                content[i] = _text(ev.content)  # type: ignore[union-attr]
-                reasoning[i] = ev.reasoning_content  # type: ignore[union-attr]
-                tcs = ev.tool_calls  # type: ignore[union-attr]
-                if tcs:
-                    tcid[i] = tcs[0].id if tcs[0] is not None else None
-            elif cls is resp_t:
-                c = ev.content  # type: ignore[union-attr]
-                content[i] = c if c is None or isinstance(c, str) else json.dumps(c)
-                tcid[i] = ev.tool_call_id  # type: ignore[union-attr]
+        part = _Part(items if type(items) is ItemLog else ItemLog(items))
+        self._parts.append(part)
+        self._n += part.n
         return self
 
     def frame(self, lead: dict[str, Any] | None = None) -> pd.DataFrame:
         """The DataFrame (:data:`EVENTS_COLUMNS`), after ``lead`` columns (e.g. ``turn_id``) if given."""
-        n = len(self.seq)
-        typ, ids, thr, cat = self.typ, self.ids, self.thr, self.cat
-        content, reasoning, tcid, payload, released = (
-            self.content, self.reasoning, self.tcid, self.payload, self.released
-        )  # fmt: skip
-        columns = {"type": typ, "id": ids, "thread_id": thr, "content": content,
-                   "reasoning_content": reasoning, "tool_call_id": tcid}  # fmt: skip
-        strings: dict[str, Any] = {k: None for k in columns}
-        bulk = parse_released([payload[i] for i in released]) if released else None
-        if bulk is None:
-            for i in released:  # one by one: build no model, read the fields from the JSON
-                d = json.loads(payload[i])
-                t = typ[i] = d["type"]
-                ids[i] = d["id"]
-                thr[i] = d.get("thread_id")
-                cat[i] = d.get("created_at")
-                if t == "model.message.delta":
-                    content[i] = d.get("content") or None
-                    reasoning[i] = d.get("reasoning_content") or None
-                    for c in d.get("tool_calls") or ():
-                        if c.get("id"):
-                            tcid[i] = c["id"]
-                            break
-        else:
-            strings = scatter_columns(n, released, columns, bulk)
-            if bulk["created_at"].null_count < len(released):
-                for i, v in zip(released, bulk["created_at"].to_pylist(), strict=True):
-                    cat[i] = v
-        self.released = []  # parsed into the lists above (or typed from the bulk columns)
+        data = self._bulk_columns()
+        if data is None:
+            data = self._item_columns()
+        return pd.DataFrame({**(lead or {}), **data}, columns=[*(lead or {}), *EVENTS_COLUMNS])
 
-        def text(name: str) -> Any:
-            return _str(columns[name]) if strings[name] is None else strings[name]
-
-        data = {
-            **(lead or {}),
-            "sequence_number": pd.array(self.seq, dtype="Int64"),
-            "type": text("type"),
-            "id": text("id"),
-            "thread_id": text("thread_id"),
-            "created_at": _times(cat),
-            "received_at": pd.to_datetime(np.asarray(self.rat, dtype="float64"), unit="s", utc=True),
-            "content": text("content"),
-            "reasoning_content": text("reasoning_content"),
-            "tool_call_id": text("tool_call_id"),
-            "synthesized": np.asarray(self.synth, dtype=bool),
-            "payload": _str(payload),
+    def _item_columns(self) -> dict[str, Any]:
+        """The columns built item by item (the reference: the bulk path gives the same)."""
+        n = self._n
+        rows: list[Any] = [None] * n
+        k = 0
+        for p in self._parts:
+            objs = dict(zip(p.obj_pos, p.objs, strict=True))
+            data, off = p.data, p.off.tolist()
+            for i, (seq, t) in enumerate(zip(p.seq.tolist(), p.rat.tolist(), strict=True)):
+                row = objs.get(i)
+                if row is None:
+                    raw = data[off[i] : off[i + 1]].decode("utf-8", "surrogatepass")
+                    row = (None if seq == _NONE else seq, t, False, *_json_fields(raw), raw)
+                rows[k] = row
+                k += 1
+        cols = list(zip(*rows, strict=True)) if rows else [()] * 11
+        return {
+            "sequence_number": pd.array(cols[_SEQ], dtype="Int64"),
+            "type": _str(cols[_TYPE]),
+            "id": _str(cols[_ID]),
+            "thread_id": _str(cols[_THREAD]),
+            "created_at": _times(cols[_CREATED]),
+            "received_at": pd.to_datetime(np.asarray(cols[_RAT], dtype="float64"), unit="s", utc=True),
+            "content": _str(cols[_CONTENT]),
+            "reasoning_content": _str(cols[_REASONING]),
+            "tool_call_id": _str(cols[_TCID]),
+            "synthesized": np.asarray(cols[_SYNTH], dtype=bool),
+            "payload": _str(cols[_PAYLOAD]),
         }
-        return pd.DataFrame(data, columns=[*(lead or {}), *EVENTS_COLUMNS])
+
+    def _bulk_columns(self) -> dict[str, Any] | None:
+        """The columns from the logs' columns, the compact items parsed in bulk by pyarrow; ``None`` when
+        that is not possible (pyarrow missing, few compact items, any value the bulk path does not take):
+        the caller then builds them item by item."""
+        parts, n = self._parts, self._n
+        if not parts or n - sum(len(p.objs) for p in parts) < MIN_ROWS:
+            return None
+        if getattr(pd.StringDtype(), "storage", None) != "pyarrow":
+            return None
+        try:
+            import pyarrow as pa
+            import pyarrow.compute as pc
+        except ImportError:  # pragma: no cover - pandas stores strings in Arrow only with pyarrow
+            return None
+        objs = [row for p in parts for row in p.objs]
+        if not all(_plain_row(row) for row in objs):
+            return None
+        base = np.cumsum([0] + [p.n for p in parts])
+        obj_pos = np.array(
+            [b + i for p, b in zip(parts, base, strict=False) for i in p.obj_pos], dtype=np.int64
+        )
+        if len(parts) == 1:
+            data, off = parts[0].data, parts[0].off
+        else:
+            data = b"".join(p.data for p in parts)
+            shift = np.cumsum([0] + [len(p.data) for p in parts])
+            off = np.concatenate(
+                [np.zeros(1, dtype=np.int64)] + [p.off[1:] + s for p, s in zip(parts, shift, strict=False)]
+            )
+        compact = np.ones(n, dtype=bool)
+        compact[obj_pos] = False
+        n_compact = n - len(obj_pos)
+        # each compact item is one JSON object: back to back, the reader must find exactly these
+        starts, ends = off[:-1][compact], off[1:][compact]
+        if not (ends > starts).all():
+            return None
+        chars = np.frombuffer(data, dtype=np.uint8)
+        if not ((chars[starts] == 0x7B).all() and (chars[ends - 1] == 0x7D).all()):  # { ... }
+            return None
+        del chars, starts, ends
+        payload = string_array(data, off)
+        if payload is None:  # not valid UTF-8: the item path reports it as before
+            return None
+        bulk = parse_concatenated(data, n_compact)
+        if bulk is None:
+            return None
+
+        s = pa.large_string()
+        where = None
+        if objs:
+            mask = pa.array(~compact)
+            payload = pc.replace_with_mask(payload, mask, pa.array([r[_PAYLOAD] for r in objs], type=s))
+            order = np.empty(n, dtype=np.int64)
+            order[compact] = np.arange(n_compact)
+            order[obj_pos] = n_compact + np.arange(len(obj_pos))
+            where = pa.array(order)
+
+        def merged(name: str, k: int) -> Any:
+            """The bulk column ``name`` with the objects' values (row position ``k``) in their rows."""
+            col = bulk[name]
+            if where is not None:
+                col = pa.concat_arrays([col, pa.array([r[k] for r in objs], type=s)]).take(where)
+            return col
+
+        def text(col: Any) -> Any:
+            return pd.arrays.ArrowStringArray(pa.chunked_array([col]))
+
+        seq = np.concatenate([p.seq for p in parts])
+        rat = np.concatenate([p.rat for p in parts])
+        synth = np.zeros(n, dtype=bool)
+        if objs:
+            seq[obj_pos] = [_NONE if r[_SEQ] is None else r[_SEQ] for r in objs]
+            rat[obj_pos] = np.asarray([r[_RAT] for r in objs], dtype="float64")
+            synth[obj_pos] = np.asarray([r[_SYNTH] for r in objs], dtype=bool)
+        missing = seq == _NONE
+        seq[missing] = 1  # (what pandas puts under a missing value)
+        out = {name: text(merged(name, k)) for name, k in _TEXT_COLUMNS.items()}
+        return {
+            **out,
+            "sequence_number": pd.arrays.IntegerArray(seq, missing),
+            "created_at": _sparse_times(merged("created_at", _CREATED)),
+            "received_at": pd.to_datetime(rat, unit="s", utc=True),
+            "synthesized": synth,
+            "payload": text(payload),
+        }
+
+
+def _plain_row(row: tuple[Any, ...]) -> bool:
+    """A row the bulk path takes as it is: a sequence number in the log's range (or none), text or ``None``
+    in every text column."""
+    seq = row[_SEQ]
+    if seq is not None and not (type(seq) is int and _NONE < seq < 2**63):
+        return False
+    return all(v is None or type(v) is str for v in row[_TYPE:])
+
+
+def _sparse_times(col: Any) -> pd.Series:
+    """:func:`_times` of a pyarrow string column, converting only the values that are present."""
+    valid = col.is_valid().to_numpy(zero_copy_only=False)
+    if valid.all():
+        return _times(col.to_pylist())
+    present = _times(col.filter(valid).to_pylist())
+    where = np.full(len(col), -1, dtype=np.int64)
+    where[valid] = np.arange(len(present))
+    return pd.Series(present.array.take(where, allow_fill=True))
 
 
 def events_frame(items: Sequence[StreamItem]) -> pd.DataFrame:
