@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import weakref
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -304,27 +305,40 @@ class _Tracker:
         """:meth:`_scan` over an :class:`ItemLog` without rebuilding its compact items: a compact item is a
         released delta, and the common one (a mid-stream delta of a call that already had its first token)
         is recognised in the log's text column; only the others are rebuilt and read."""
-        buf, off, obj = log._buf, log._off, log._obj
+        buf, off = log._buf, log._off
         find = buf.find
         quiet = self._quiet
         waiting = self._waiting
         fin = b'"finish_reason"'
-        needles = [q.encode("utf-8", "surrogatepass") for q in quiet.values()]
-        last = b""  # the quoted id that matched last (deltas of one call come in runs)
-        for i in range(start, end):
-            if needles and not waiting and i not in obj:
-                a, b = off[i], off[i + 1]
-                if find(fin, a, b) < 0:
-                    if last and find(last, a, b) >= 0:
-                        continue
-                    hit = next((q for q in needles if find(q, a, b) >= 0), None)
-                    if hit is not None:
+        kept = sorted(k for k in log._obj if start <= k < end)  # items kept as objects bound the runs
+        i = start
+        while i < end:
+            k = bisect_left(kept, i)
+            stop = kept[k] if k < len(kept) else end
+            if i < stop and quiet and not waiting:
+                needles = [q.encode("utf-8", "surrogatepass") for q in quiet.values()]
+                # the run's finishing deltas (few) are found in one pass and read; the others are skipped when
+                # they name a call that already had its first token
+                finishing = set()
+                p = find(fin, off[i], off[stop])
+                while p >= 0:
+                    finishing.add(bisect_right(off, p, i, stop + 1) - 1)
+                    p = find(fin, p + 1, off[stop])
+                last = needles[0]  # deltas of one call come in runs
+                j = i
+                while j < stop and j not in finishing:
+                    a, b = off[j], off[j + 1]
+                    if find(last, a, b) < 0:
+                        hit = next((q for q in needles if find(q, a, b) >= 0), None)
+                        if hit is None:
+                            break
                         last = hit
-                        continue
-            self._one(log[i])
-            # the open calls may have changed
-            needles = [q.encode("utf-8", "surrogatepass") for q in quiet.values()]
-            last = b""
+                    j += 1
+                if j > i:
+                    i = j
+                    continue
+            self._one(log[i])  # the open calls may change: the next run is looked at afresh
+            i += 1
 
     def _turn_clock(self) -> TimeSource:
         if self.streamed == 0 and self.listed:
