@@ -766,3 +766,27 @@ def test_items_fed_with_no_time_passing_arm_one_timer(sent, fake_timers):
     clock.run_due()
     assert len([m for wid, m, _ in sent if wid == id(v)]) == before + 1
     assert _replayed(v, sent)["messages"]["m1"]["content"] == "tok " * 1_000
+
+
+def test_a_settle_point_builds_the_whole_view_once(monkeypatch, sent):
+    """The whole view is copied and encoded once when it is sent at a settle point (not a second time by
+    get_state, which ipywidgets calls while the trait is being assigned)."""
+    from tfwidget.view import ViewTracker
+
+    calls = []
+    real = ViewTracker.snapshot
+
+    def counting(self, state=None, **ctx):
+        calls.append(state is None)
+        return real(self, state, **ctx)
+
+    v = TurnView()
+    items = _long_turn(50)
+    for it in items[:-1]:
+        v.feed(it)
+    v._flush()
+    monkeypatch.setattr(ViewTracker, "snapshot", counting)
+    v.feed(items[-1])  # turn.done: a settle point, the whole view is sent
+    assert v._view["status"] == "done"
+    assert calls == [True], calls
+    assert _replayed(v, sent) == v._view

@@ -422,8 +422,11 @@ class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
             self._update_displays()
 
     def _assign_snapshot(self, now: float) -> None:
-        self._view = self._tracker.snapshot()
+        view = self._tracker.snapshot()
+        # before the assignment: it sends the state at once, and get_state builds a second copy of the whole
+        # view while the trait looks older than the patches
         self._snapshot_rev = self._tracker.rev
+        self._view = view
         self._last_snapshot = now
         self.snapshots_sent += 1
 
