@@ -698,6 +698,34 @@ class TurnState(FramesFacade):
 
     def apply(self, item: StreamItem | Event) -> bool:
         """Apply one item. Returns ``False`` when it was ignored as already applied (a replay)."""
+        if item.__class__ is StreamItem:
+            # the hot path, one per token: a delta the decoder checked (``_fast``), numbered after everything
+            # seen, that only adds text; the same fold as the general path below, with less work per item
+            fast = item._fast
+            seq = item.sequence_number
+            last = self.last_sequence_number
+            log = self.items
+            raw = item.raw
+            if (
+                fast is not None
+                and raw is not None
+                and seq is not None
+                and (last is None or seq > last)
+                and self.done is None
+                and type(log) is ItemLog
+                and not item.synthesized
+                and self._merge_fast(fast)
+            ):
+                self.last_sequence_number = seq
+                seen = self._seen_seq
+                bits = seen._bits if type(seen) is SeqSet else None
+                if bits is not None and 0 <= seq < len(bits) << 3:
+                    bits[seq >> 3] |= 1 << (seq & 7)
+                else:
+                    seen.add(seq)
+                item._fast = item._event = None  # released: only its raw text stays
+                log._add(raw.encode("utf-8", "surrogatepass"), seq, item.received_at)
+                return True
         if not isinstance(item, StreamItem):
             item = StreamItem(None, item, time.time())
         seq = item.sequence_number
