@@ -79,8 +79,8 @@ export function replaceChildren(el, ...children) {
  * Make `target` look like `source` (same tag), reusing the nodes it has: attributes are set where they
  * differ, children of the same kind are updated in place (recursively), others are moved over from
  * `source` or removed. A chart redrawn with one more bar then costs the style and layout of that bar, not
- * of the whole chart. For markup without event listeners (the listeners of `source`'s nodes are kept only
- * where a node is moved over).
+ * of the whole chart, and a paragraph that grew by a few words is appended to, not laid out anew. For markup
+ * without event listeners (the listeners of `source`'s nodes are kept only where a node is moved over).
  * @param {Element} target
  * @param {Element} source
  */
@@ -93,7 +93,13 @@ export function morph(target, source) {
     const next = s.nextSibling;
     if (t && t.nodeType === s.nodeType && t.nodeName === s.nodeName) {
       if (t.nodeType === 1) morph(/** @type {Element} */ (t), /** @type {Element} */ (s));
-      else if (t.nodeValue !== s.nodeValue) t.nodeValue = s.nodeValue;
+      else if (t.nodeValue !== s.nodeValue) {
+        const was = t.nodeValue || "";
+        const text = s.nodeValue || "";
+        // grown text is appended: the layout engine keeps the shaping of what was there
+        if (t.nodeType === 3 && was && text.startsWith(was)) /** @type {Text} */ (t).appendData(text.slice(was.length));
+        else t.nodeValue = text;
+      }
       t = t.nextSibling;
     } else {
       target.insertBefore(s, t);

@@ -4,6 +4,7 @@
 import { Marked } from "marked";
 import DOMPurify from "dompurify";
 import { decorateMedia, guardMediaNode, sanitizing } from "./media.js";
+import { morph, replaceChildren } from "./dom.js";
 
 const marked = new Marked({ gfm: true, breaks: false, async: false });
 // Task list items ("- [x]") keep their box. The sanitizer forbids <input>, so the box is a read-only
@@ -105,6 +106,9 @@ export function renderMarkdown(source, media = null) {
 export function splitBlocks(source) {
   return marked.lexer(source || "").map((token) => token.raw);
 }
+
+/** Blocked remote media and its placeholders (media.js): a tail with them is rebuilt, not morphed. */
+const MEDIA_MARKS = "[data-tfw-blocked], .tfw-media-blocked";
 
 /** A streaming tail shorter than this is re-rendered on every update. */
 export const DEFER_MIN_CHARS = 2000;
@@ -267,8 +271,18 @@ export class StreamingMarkdown {
       this.tail.className = "tfw-md-block tfw-md-tail";
       this.container.appendChild(this.tail);
     }
-    this.tail.innerHTML = renderMarkdown(text.slice(this.settledLength), this.media);
-    decorateMedia(this.tail, this.media);
+    const html = renderMarkdown(text.slice(this.settledLength), this.media);
+    const fresh = document.createElement("div");
+    fresh.className = this.tail.className;
+    fresh.innerHTML = html;
+    if (fresh.querySelector(MEDIA_MARKS) || this.tail.querySelector(MEDIA_MARKS)) {
+      // media placeholders carry their own listeners and policy tracking: build them anew
+      replaceChildren(this.tail, ...fresh.childNodes);
+      decorateMedia(this.tail, this.media);
+    } else {
+      // a long paragraph that grew: its text node is appended to, not replaced (see dom.js morph)
+      morph(this.tail, fresh);
+    }
     this.renders += 1;
     this.renderedAt = now();
   }

@@ -265,8 +265,12 @@ def test_a_long_streaming_message_defers_its_markdown_and_ends_exact(page: Any, 
     # at most the first patch re-rendered the tail (the clock stands still): the rest were appended as text
     assert page.evaluate(f"() => {md}.renders") - renders_before <= 2
     # the end of the message: rendered in full, exactly as a view built from the final snapshot shows it
+    tail_text = "() => document.querySelector('.tfw-msg[data-id=\"m1\"] .tfw-md-tail p').firstChild"
+    page.evaluate(f"() => {{ window.tfwText = ({tail_text})(); }}")
     [final] = feed.patches(_finish("m1"))
     _send(page, final)
+    # the paragraph was updated in place (its text node kept: no layout of the whole paragraph anew)
+    assert page.evaluate(f"() => ({tail_text})() === window.tfwText")
     streamed = page.inner_html('.tfw-msg[data-id="m1"] .tfw-md')
     assert "<strong>end</strong>" in streamed and "<strong>order</strong>" in streamed
     fresh = _page(page, tmp_path, feed.tracker.snapshot(), "fresh")
