@@ -186,3 +186,34 @@ def test_bulk_ingest_reports_malformed_frames_like_the_items_do() -> None:
     stream = iter_sse(data, warn=False)
     st_ = TurnState.from_items(stream)
     assert stream.malformed == 1 and len(st_.items) == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(turns(), turns(clean=True)), st.sampled_from([".jsonl", ".sse"]))
+def test_folding_a_loaded_recording_is_the_fold_of_its_items(data: bytes, suffix: str) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from tfwidget import load, save
+    from tfwidget._itemlog import ItemLog
+    from tfwidget.recording import fold_file
+
+    with warnings.catch_warnings(), tempfile.TemporaryDirectory() as tmp:
+        warnings.simplefilter("ignore")
+        items = list(iter_sse(data))
+        path = save(items, Path(tmp) / f"turn{suffix}")
+        one_by_one = TurnState()  # the reference: the saved items, each with its typed event, applied
+        for it in list(iter_sse(data)) if suffix == ".sse" else items:
+            one_by_one.apply(StreamItem(it.sequence_number, it.event, it.received_at, it.raw))
+        loaded = load(path)
+        assert isinstance(loaded, ItemLog)
+        folded = TurnState.from_items(loaded)  # the log's own fold: plain deltas merged from its columns
+        by_items = TurnState.from_items(list(loaded))  # the same items applied one by one
+        direct = fold_file(path)  # a .jsonl folded as it is read, without the items in between
+    want = fingerprint(by_items)
+    assert fingerprint(folded) == want
+    assert fingerprint(direct) == want
+    assert [it.received_at for it in direct.items] == [it.received_at for it in by_items.items]
+    assert [it.received_at for it in folded.items] == [it.received_at for it in by_items.items]
+    if suffix == ".jsonl":  # (a capture has no receive times: they come from created_at)
+        assert want == fingerprint(one_by_one)

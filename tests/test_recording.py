@@ -76,3 +76,32 @@ def test_bad_recordings_say_what_is_wrong(tmp_path: Path) -> None:
 def _touch(p: Path) -> Path:
     p.write_text("")
     return p
+
+
+_PLAIN_KEYS = {"type", "id", "thread_id", "created_at", "content", "refusal", "reasoning_content", "finish_reason",
+               "tool_calls", "usage"}  # fmt: skip
+
+
+def test_load_gives_a_compact_sequence_of_items(fixture_path: Path, tmp_path: Path) -> None:
+    from collections.abc import Sequence
+
+    from tfwidget._itemlog import ItemLog
+
+    items = load(fixture_path)
+    back = load(save(items, tmp_path / "turn.jsonl"))
+    for got in (items, back):
+        assert isinstance(got, Sequence) and isinstance(got, ItemLog)
+        n = len(got)
+        assert got == list(got) and list(got[1:3]) == [got[1], got[2]] and got[-1] == got[n - 1]
+        assert got + [] == list(got) and isinstance(got + [], list) and isinstance(got[:2], list)
+    # the text deltas of a recording are kept as their raw JSON only (its columns), not as objects
+    plain = [
+        i
+        for i, it in enumerate(back)
+        if it.type == "model.message.delta"
+        and set(json.loads(it.raw)) <= _PLAIN_KEYS  # type: ignore[arg-type]
+        and json.loads(it.raw).get("tool_calls") is None  # type: ignore[arg-type]
+        and json.loads(it.raw).get("usage") is None  # type: ignore[arg-type]
+        and not it.synthesized
+    ]
+    assert sorted(set(range(len(back))) - set(back._obj)) == plain  # type: ignore[union-attr]

@@ -51,7 +51,7 @@ class ItemLog(Sequence[StreamItem]):
         self._seq.append(_NONE)
         self._off.append(len(self._buf))
 
-    def _add(self, raw: bytes, seq: int | None, received_at: float) -> None:
+    def _add(self, raw: bytes | bytearray, seq: int | None, received_at: float) -> None:
         """A compact item from its raw UTF-8 JSON."""
         if seq is None:
             seq = _NONE

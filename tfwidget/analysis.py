@@ -27,9 +27,10 @@ import pandas as pd
 
 from . import frames
 from ._facade import Columns, FrameName, FramesFacade, stack_frames
+from ._itemlog import ItemLog
 from .contracts import USAGE_BREAKDOWN_KEYS
 from .frames import EVENTS_COLUMNS
-from .recording import load
+from .recording import fold_file, load
 from .sse import StreamItem
 from .state import TurnState
 
@@ -68,13 +69,17 @@ def as_state(obj: TurnLike) -> TurnState:
     if isinstance(state, TurnState):
         return state
     if isinstance(obj, (str, os.PathLike)):
+        if Path(obj).suffix == ".jsonl" and Path(obj).is_file():
+            return fold_file(obj)  # the same as folding load(obj), without the items in between
         loaded = load(obj)
         if isinstance(loaded, dict):
             raise ValueError(
                 f"{os.fspath(obj)!r} is a folder of {len(loaded)} recordings: use tfwidget.concat() for several turns"
             )
         return TurnState.from_items(loaded)
-    if isinstance(obj, (list, tuple)) and all(isinstance(i, StreamItem) for i in obj):
+    if isinstance(obj, ItemLog) or (
+        isinstance(obj, (list, tuple)) and all(isinstance(i, StreamItem) for i in obj)
+    ):
         return TurnState.from_items(obj)
     raise TypeError(
         "expected a TurnState, a TurnView, a list of StreamItem or a recording path, "
@@ -83,6 +88,9 @@ def as_state(obj: TurnLike) -> TurnState:
 
 
 def _is_items(obj: Any) -> bool:
+    """A non-empty list of stream items, or the items :func:`~tfwidget.load` gives: one turn."""
+    if isinstance(obj, ItemLog):
+        return bool(obj)
     return isinstance(obj, (list, tuple)) and bool(obj) and all(isinstance(i, StreamItem) for i in obj)
 
 

@@ -519,7 +519,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def static_turns_page(turns: dict[str, list[Any]], *, title: str) -> str:
+def static_turns_page(turns: dict[str, Sequence[Any]], *, title: str) -> str:
     """One self-contained HTML page (no scripts, nothing loaded from outside) of recorded turns."""
     from .state import TurnState
     from .static_html import render_turn_html, static_page

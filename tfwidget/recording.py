@@ -20,12 +20,17 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import msgspec
+
+from ._itemlog import ItemLog
 from .events import ModelMessageDeltaEvent, parse_event
 from .sse import MalformedFrame, MalformedFrameWarning, StreamItem, iter_sse
+from .state import _DELTA, TurnState
 
 __all__ = ["load", "save"]
 
@@ -47,10 +52,10 @@ def _file_chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
             yield chunk
 
 
-def _load_sse(path: Path) -> list[StreamItem]:
+def _load_sse(path: Path) -> ItemLog:
     # read in chunks (never the whole file and its items at once); a delta keeps only its raw text, its
-    # event is parsed again when asked for (as the fold's release() does)
-    items: list[StreamItem] = []
+    # event is parsed again when asked for (as the fold's release() does), in the log's compact columns
+    items = ItemLog()
     last = 0.0
     for it in iter_sse(_file_chunks(path)):
         ev = it.event
@@ -68,33 +73,48 @@ _SAVED_LINE = re.compile(
 )
 
 
-def _saved_item(line: str) -> StreamItem | None:
-    """The item of a line in :func:`save`'s own layout (no re-encoding: the event text is kept as saved),
-    or ``None`` for any other line (parsed the general way)."""
+def _saved_line(line: str) -> tuple[int | None, float, str, bool] | None:
+    """``(seq, t, event text, synthesized)`` of a line in :func:`save`'s own layout (no re-encoding: the
+    event text is kept as saved), or ``None`` for any other line (parsed the general way)."""
     m = _SAVED_LINE.match(line)
     if m is None or not line.endswith("}"):
         return None
-    raw = line[m.end() : -1]
     try:
         t = float(m.group(2))
-        event = parse_event(raw)
-    except (ValueError, RecursionError):  # the general path reports it, with the file and line
+    except ValueError:  # the general path reports it, with the file and line
         return None
     seq = m.group(1)
-    return StreamItem(None if seq == "null" else int(seq), event, t, raw, m.group(3) is not None)
+    return None if seq == "null" else int(seq), t, line[m.end() : -1], m.group(3) is not None
 
 
-def _load_jsonl(path: Path) -> list[StreamItem]:
-    items: list[StreamItem] = []
+def _jsonl_records(path: Path) -> Iterator[StreamItem | tuple[int | None, float, str, Any]]:
+    """The lines of a ``.jsonl`` recording, in order: each an item, or for a plain text delta in
+    :func:`save`'s layout (the bulk of a turn, checked by the strict decoder, see ``state._PlainDelta``)
+    ``(seq, t, raw, decoded)`` with no event parsed (it is parsed when asked for)."""
+    decode = _DELTA.decode
     with path.open("r", encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.strip()
             if not line:
                 continue
-            fast = _saved_item(line)
-            if fast is not None:
-                items.append(fast)
-                continue
+            saved = _saved_line(line)
+            if saved is not None:
+                seq, t, raw, synthesized = saved
+                try:
+                    d = decode(raw)
+                except msgspec.MsgspecError:
+                    d = None
+                plain = d is not None and d.type == "model.message.delta"
+                if plain and not synthesized:
+                    yield seq, t, raw, d
+                    continue
+                try:
+                    event = None if plain else parse_event(raw)
+                except (ValueError, RecursionError):  # the general path reports it, with the file and line
+                    pass
+                else:
+                    yield StreamItem(seq, event, t, raw, synthesized)
+                    continue
             try:
                 rec = json.loads(line)
                 ev_obj = rec["event"]
@@ -118,15 +138,43 @@ def _load_jsonl(path: Path) -> list[StreamItem]:
                 raise ValueError(
                     f"{path.name}, line {lineno}: not a tfwidget recording line ({err})"
                 ) from None
-            items.append(item)
+            yield item
+
+
+def _load_jsonl(path: Path) -> ItemLog:
+    items = ItemLog()
+    for rec in _jsonl_records(path):
+        if type(rec) is tuple:
+            seq, t, raw, _ = rec
+            items._add(raw.encode("utf-8"), seq, t)  # its event is parsed when asked for
+        else:
+            items.append(rec)  # type: ignore[arg-type]
     return items
 
 
-def load(path: str | os.PathLike[str]) -> list[StreamItem] | dict[str, list[StreamItem]]:
+def fold_file(path: str | os.PathLike[str]) -> TurnState:
+    """``TurnState.from_items(load_file(path))``, without the items in between for a ``.jsonl``
+    recording: its plain text deltas go straight into the fold."""
+    p = Path(path)
+    if p.suffix != ".jsonl" or not p.is_file():
+        return TurnState.from_items(load_file(p))
+    state = TurnState()
+    state._fold_records(_jsonl_records(p))
+    if type(state.items) is ItemLog:
+        state.items.trim()
+    return state
+
+
+def load(path: str | os.PathLike[str]) -> Sequence[StreamItem] | dict[str, Sequence[StreamItem]]:
     """Load a recording.
 
-    - a ``.sse`` file (raw capture) or ``.jsonl`` file (tfwidget recording): its list of :class:`StreamItem`;
+    - a ``.sse`` file (raw capture) or ``.jsonl`` file (tfwidget recording): its items, in stream order;
     - a folder: ``{file stem: items}`` for every ``.sse``/``.jsonl`` file in it, sorted by name.
+
+    The items are a read-only :class:`~collections.abc.Sequence` of :class:`StreamItem` (``len``, indexing,
+    slicing, iteration, ``==`` with a list), stored compactly like :attr:`TurnState.items`: the many text
+    deltas as their raw JSON (their event is parsed when asked for). ``list(items)`` gives a plain list;
+    ``items + [...]`` and a slice give lists too. :meth:`TurnState.from_items` folds them fastest as they are.
     """
     p = Path(path)
     if p.is_dir():
@@ -137,7 +185,7 @@ def load(path: str | os.PathLike[str]) -> list[StreamItem] | dict[str, list[Stre
     return load_file(p)
 
 
-def load_file(path: str | os.PathLike[str]) -> list[StreamItem]:
+def load_file(path: str | os.PathLike[str]) -> Sequence[StreamItem]:
     """Load one ``.sse`` or ``.jsonl`` recording (see :func:`load`)."""
     p = Path(path)
     if not p.exists():

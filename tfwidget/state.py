@@ -22,7 +22,7 @@ import msgspec
 
 from ._content import content_text
 from ._facade import FrameName, FramesFacade, turn_frame
-from ._itemlog import ItemLog, SeqSet
+from ._itemlog import _NONE, ItemLog, SeqSet
 from .artifacts import classify_image_url, content_images, iter_image_blocks
 from .contracts import ThreadStatus, TimelineKind, ToolCallStatus, TurnStatus
 from .events import (
@@ -364,6 +364,24 @@ class _Message:
             self.images = images or None
         return touched
 
+    def merge_text(self, d: _PlainDelta) -> None:
+        """Merge a plain text delta (see :class:`_PlainDelta`) into a message whose content is text: what
+        :meth:`merge` does with it, the text chunks packed now and then."""
+        self.cache = None
+        if d.content:
+            if self.content is None:
+                self.content = [d.content]
+            else:
+                self.content.append(d.content)
+                if len(self.content) - self.packed >= _PACK:
+                    self.packed = _pack(self.content, self.packed)
+        if d.refusal:
+            (self.refusal if self.refusal is not None else self._new("refusal")).append(d.refusal)
+        if d.reasoning_content:
+            (self.reasoning if self.reasoning is not None else self._new("reasoning")).append(
+                d.reasoning_content
+            )
+
     def _new(self, name: str) -> list[str]:
         lst: list[str] = []
         setattr(self, name, lst)
@@ -463,8 +481,11 @@ class TurnState(FramesFacade):
         Given :func:`~tfwidget.iter_sse` of bytes, text or chunks, the frames are folded as they are decoded:
         the same state as applying the stream's items one by one, in a fraction of the time."""
         st = cls()
-        if type(items) is SSEStream and cls.apply is TurnState.apply:
-            st._ingest(items)
+        if cls.apply is TurnState.apply and (type(items) is SSEStream or type(items) is ItemLog):
+            if type(items) is SSEStream:
+                st._ingest(items)
+            elif type(items) is ItemLog:
+                st._fold_log(items)  # what load() gives
             if type(st.items) is ItemLog:
                 st.items.trim()
             return st
@@ -674,20 +695,7 @@ class TurnState(FramesFacade):
                         else:
                             log._add(data, seq, now)
                             new_run = tval[-1] != now
-                        m.cache = None
-                        if d.content:
-                            if m.content is None:
-                                m.content = [d.content]
-                            else:
-                                m.content.append(d.content)
-                                if len(m.content) - m.packed >= _PACK:
-                                    m.packed = _pack(m.content, m.packed)
-                        if d.refusal:
-                            (m.refusal if m.refusal is not None else m._new("refusal")).append(d.refusal)
-                        if d.reasoning_content:
-                            (m.reasoning if m.reasoning is not None else m._new("reasoning")).append(
-                                d.reasoning_content
-                            )
+                        m.merge_text(d)
                         changed.add(d.id)
                         continue
             for item in dec._items([(data, sse_id)]):
@@ -695,6 +703,83 @@ class TurnState(FramesFacade):
             last = self.last_sequence_number
             if log is not None:
                 new_run = not tval or tval[-1] != now
+
+    def _fold_log(self, log: ItemLog) -> None:
+        """Fold the items of an item log (what :func:`~tfwidget.load` gives): a compact item that is a plain
+        text delta (checked by the strict decoder) is merged by :meth:`_merge_plain` without building its
+        item or event; every other item takes :meth:`apply`'s path. Both give the same fold."""
+        decode = _DELTA.decode
+        merge = self._merge_plain
+        buf, off, seqs, objs, tpos, tval = log._buf, log._off, log._seq, log._obj, log._tpos, log._tval
+        n = len(seqs)
+        runs = len(tpos)
+        run = 0
+        t = 0.0
+        next_run = tpos[0] if runs else n  # receive times are run-length coded (compact items only)
+        for i in range(n):
+            if i == next_run:
+                t = tval[run]
+                run += 1
+                next_run = tpos[run] if run < runs else n
+            obj = objs.get(i) if objs else None
+            if obj is not None:
+                self.apply(obj)
+                continue
+            seq = seqs[i]
+            raw = buf[off[i] : off[i + 1]]
+            if seq != _NONE:
+                try:
+                    d = decode(raw)
+                except msgspec.MsgspecError:
+                    d = None
+                if d is not None and merge(d, seq, raw, t):
+                    continue
+            text = raw.decode("utf-8", "surrogatepass")
+            self.apply(StreamItem(None if seq == _NONE else seq, None, t, text))
+
+    def _fold_records(self, records: Iterable[StreamItem | tuple[int | None, float, str, Any]]) -> None:
+        """Fold a recording's lines as :func:`tfwidget.recording` reads them: an item, or a plain text delta
+        already decoded by the strict decoder as ``(seq, t, raw, decoded)``, merged by :meth:`_merge_plain`
+        when it can be (else applied as its item). The same fold as applying the recording's items."""
+        merge = self._merge_plain
+        for rec in records:
+            if type(rec) is tuple:
+                seq, t, raw, d = rec
+                if not merge(d, seq, raw.encode("utf-8"), t):
+                    self.apply(StreamItem(seq, None, t, raw))
+            else:
+                self.apply(rec)  # type: ignore[arg-type]
+
+    def _merge_plain(self, d: _PlainDelta, seq: int | None, raw: bytes | bytearray, t: float) -> bool:
+        """Merge a plain text delta (its raw UTF-8 text ``raw``, received at ``t``) the way :meth:`apply`
+        would, when it is the common case: a numbered, not finishing delta of a known message with text
+        content, not seen yet, before ``turn.done``. Its item goes straight into the log's columns. Returns
+        ``False`` (nothing done) for any other: the caller applies its item."""
+        if (
+            seq is None
+            or self.done is not None
+            or d.type != "model.message.delta"
+            or d.finish_reason is not None
+        ):
+            return False
+        m = self._msgs.get(d.id)
+        if m is None or m.content_list is not None:
+            return False
+        last = self.last_sequence_number
+        seen = self._seen_seq
+        if not (last is None or seq > last or seq not in seen):
+            return False
+        seen.add(seq)
+        if last is None or seq > last:
+            self.last_sequence_number = seq
+        items = self.items
+        if type(items) is ItemLog:
+            items._add(raw, seq, t)
+        else:
+            items.append(StreamItem(seq, None, t, raw.decode("utf-8", "surrogatepass")))
+        m.merge_text(d)
+        self._changes.messages.add(d.id)
+        return True
 
     def apply(self, item: StreamItem | Event) -> bool:
         """Apply one item. Returns ``False`` when it was ignored as already applied (a replay)."""
