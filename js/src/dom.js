@@ -78,9 +78,9 @@ export function replaceChildren(el, ...children) {
 /**
  * Make `target` look like `source` (same tag), reusing the nodes it has: attributes are set where they
  * differ, children of the same kind are updated in place (recursively), others are moved over from
- * `source` or removed. A chart redrawn with one more bar then costs the style and layout of that bar, not
- * of the whole chart, and a paragraph that grew by a few words is appended to, not laid out anew. For markup
- * without event listeners (the listeners of `source`'s nodes are kept only where a node is moved over).
+ * `source` or removed: a markdown paragraph that grew by a few words is appended to, not laid out anew.
+ * For markup without event listeners (the listeners of `source`'s nodes are kept only where a node is moved
+ * over).
  * @param {Element} target
  * @param {Element} source
  */

@@ -2,7 +2,7 @@
 // The TurnView DOM: a header, the user's input, the transcript (messages, tool cards, nested
 // sub-agent threads, pause cards, events), a usage chart and a footer of notices.
 // Rendering is incremental: only what the store marks dirty is touched, once per animation frame.
-import { link, h, morph, replaceChildren } from "./dom.js";
+import { link, h, replaceChildren } from "./dom.js";
 import { usageChart } from "./chart.js";
 import {
   BREAKDOWN_KEYS,
@@ -615,9 +615,10 @@ export class TurnRenderer {
     const details = this.usageEl.querySelector(":scope > details");
     const old = details?.querySelector(":scope > .tfw-chart");
     if (details && old) {
-      // one more call adds a bar: update the chart in place (a new chart would restyle every bar)
+      // keep the details (open or closed as the person left it); the chart itself is drawn anew: a new call
+      // rescales every bar, and updating each bar in place cost more style work than a new chart
       /** @type {HTMLElement} */ (details.firstElementChild).textContent = summary;
-      morph(old, chart);
+      old.replaceWith(chart);
       return;
     }
     replaceChildren(this.usageEl, h("details", { class: "tfw-usage-details", attrs: { open: true } }, h("summary", { text: summary }), chart));

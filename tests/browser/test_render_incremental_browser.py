@@ -6,7 +6,7 @@ records every DOM write of one render, so the tests see exactly which parts of t
 
 - a text delta of the streaming message writes inside that message only (the others are not re-rendered);
 - new spans (the Timeline's and the usage chips' numbers) render no message again: they rewrite usage chips
-  (never a message's markdown), and the usage chart is updated in place;
+  (never a message's markdown), and the usage chart is redrawn in its details;
 - a long streaming message is not re-rendered as markdown for every delta (its new words are appended as
   text in between; ``js/src/markdown.js``), and once it is final it shows exactly what a fresh render shows.
 
@@ -231,7 +231,7 @@ def test_new_spans_rewrite_usage_chips_and_no_markdown(page: Any, tmp_path: Path
         dict(s, cost_usd=0.25, cost_source="priced") if s["kind"] == "model_call" else s
         for s in view["spans"]
     ]
-    page.evaluate("() => { window.tfwChart = document.querySelector('.tfw-usage svg'); }")
+    page.evaluate("() => { window.tfwDetails = document.querySelector('.tfw-usage details'); }")
     rendered, writes = _send_rendered(
         page, {"type": "patch", "rev": view["rev"] + 1, "set": {"spans": spans}}
     )
@@ -241,8 +241,8 @@ def test_new_spans_rewrite_usage_chips_and_no_markdown(page: Any, tmp_path: Path
     in_messages = [w for w in writes if w["message"]]
     assert in_messages and all(w["chip"] for w in in_messages), writes
     assert "$0.250" in page.inner_text('.tfw-msg[data-id="m0"] .tfw-usage-slot')
-    # the usage chart is updated in place (now with its cumulative cost line), not built anew
-    assert page.evaluate("() => document.querySelector('.tfw-usage svg') === window.tfwChart")
+    # the usage chart is redrawn (now with its cumulative cost line) inside the same details
+    assert page.evaluate("() => document.querySelector('.tfw-usage details') === window.tfwDetails")
     assert page.locator(".tfw-usage .tfw-cost-line").count() == 1
     assert page.locator(".tfw-usage .tfw-bar").count() == 4
 
