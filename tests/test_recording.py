@@ -80,6 +80,24 @@ def _touch(p: Path) -> Path:
 
 _PLAIN_KEYS = {"type", "id", "thread_id", "created_at", "content", "refusal", "reasoning_content", "finish_reason",
                "tool_calls", "usage"}  # fmt: skip
+_CHUNK_KEYS = {"index", "id", "type", "function", "tool_info", "provider_specific_fields"}
+
+
+def _typed_delta(raw: str) -> bool:
+    """A delta whose every key (and every tool call chunk's) is one the protocol names: the strict schema's."""
+    d = json.loads(raw)
+    chunks = d.get("tool_calls") or []
+    return (
+        set(d) <= _PLAIN_KEYS
+        and isinstance(chunks, list)
+        and all(
+            isinstance(c, dict)
+            and set(c) <= _CHUNK_KEYS
+            and isinstance(c.get("index"), int)
+            and set(c.get("function") or {}) <= {"name", "arguments"}
+            for c in chunks
+        )
+    )
 
 
 def test_load_gives_a_compact_sequence_of_items(fixture_path: Path, tmp_path: Path) -> None:
@@ -94,14 +112,52 @@ def test_load_gives_a_compact_sequence_of_items(fixture_path: Path, tmp_path: Pa
         n = len(got)
         assert got == list(got) and list(got[1:3]) == [got[1], got[2]] and got[-1] == got[n - 1]
         assert got + [] == list(got) and isinstance(got + [], list) and isinstance(got[:2], list)
-    # the text deltas of a recording are kept as their raw JSON only (its columns), not as objects
+    # the deltas of a recording are kept as their raw JSON only (its columns), not as objects
     plain = [
         i
         for i, it in enumerate(back)
         if it.type == "model.message.delta"
-        and set(json.loads(it.raw)) <= _PLAIN_KEYS  # type: ignore[arg-type]
-        and json.loads(it.raw).get("tool_calls") is None  # type: ignore[arg-type]
-        and json.loads(it.raw).get("usage") is None  # type: ignore[arg-type]
+        and _typed_delta(it.raw)  # type: ignore[arg-type]
         and not it.synthesized
     ]
     assert sorted(set(range(len(back))) - set(back._obj)) == plain  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 1 << 20])
+def test_jsonl_read_in_blocks_of_lines(fixture_path: Path, tmp_path: Path, block: int) -> None:
+    """A recording is decoded a block of whole lines at a time: whatever the block size, the items and the
+    fold are those of the saved items, hand-written lines (other key order, spacing, line ends) included, and
+    an error names the right line."""
+    from unittest import mock
+
+    from tfwidget import recording
+    from tfwidget.recording import fold_file
+
+    items = list(load(fixture_path))
+    path = save(items, tmp_path / "turn.jsonl")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    # line 3 rewritten by hand: keys in another order, spaces, a CRLF end; a blank line after it
+    rec = json.loads(lines[2])
+    lines[2] = (
+        "  " + json.dumps({"event": rec["event"], "t": rec["t"], "seq": rec["seq"]}, indent=None) + "\r"
+    )
+    lines.insert(3, "   ")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with mock.patch.object(recording, "_BLOCK", block):
+        got = load(path)
+        folded = fold_file(path)
+    assert list(got) == items
+    want = TurnState.from_items(items)
+    assert folded.merged_messages() == want.merged_messages()
+    assert [(it.sequence_number, it.received_at) for it in folded.items] == [
+        (it.sequence_number, it.received_at) for it in want.items
+    ]
+    # a bad line after many good ones: the error names it, whichever block it is in
+    bad_at = len(lines) + 1
+    path.write_text("\n".join(lines) + "\nnot json\n", encoding="utf-8")
+    with mock.patch.object(recording, "_BLOCK", block), pytest.raises(ValueError, match=f"line {bad_at}:"):
+        load(path)
+    # line ends as text mode reads them: a file with bare CR line ends still loads
+    path.write_text("\r".join(ln.rstrip("\r") for ln in lines) + "\r", encoding="utf-8")
+    with mock.patch.object(recording, "_BLOCK", block):
+        assert [it.sequence_number for it in load(path)] == [it.sequence_number for it in items]

@@ -29,8 +29,8 @@ import msgspec
 
 from ._itemlog import ItemLog
 from .events import ModelMessageDeltaEvent, parse_event
-from .sse import MalformedFrame, MalformedFrameWarning, StreamItem, iter_sse
-from .state import _DELTA, TurnState
+from .sse import _FAST_DECODE, MalformedFrame, MalformedFrameWarning, StreamItem, _FastDelta, iter_sse
+from .state import TurnState
 
 __all__ = ["load", "save"]
 
@@ -87,58 +87,130 @@ def _saved_line(line: str) -> tuple[int | None, float, str, bool] | None:
     return None if seq == "null" else int(seq), t, line[m.end() : -1], m.group(3) is not None
 
 
-def _jsonl_records(path: Path) -> Iterator[StreamItem | tuple[int | None, float, str, Any]]:
-    """The lines of a ``.jsonl`` recording, in order: each an item, or for a plain text delta in
-    :func:`save`'s layout (the bulk of a turn, checked by the strict decoder, see ``state._PlainDelta``)
-    ``(seq, t, raw, decoded)`` with no event parsed (it is parsed when asked for)."""
-    decode = _DELTA.decode
-    with path.open("r", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.strip()
-            if not line:
+class _Line(msgspec.Struct, gc=False):
+    """A recording line, its event kept as the raw JSON text it was saved as."""
+
+    event: msgspec.Raw
+    seq: int | None = None
+    t: float = 0.0
+    synthesized: bool = False
+
+
+_LINES = msgspec.json.Decoder(_Line)
+_BLOCK = 1 << 20
+
+
+def _line_blocks(path: Path) -> Iterator[bytes]:
+    """The file in blocks of whole lines (about 1 MiB each; a longer line is one block)."""
+    rest = b""
+    with path.open("rb") as fh:
+        size = min(_BLOCK, os.fstat(fh.fileno()).st_size + 1)  # a small file in one read of its size
+        while chunk := fh.read(size):
+            data = rest + chunk if rest else chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                rest = data
                 continue
-            saved = _saved_line(line)
-            if saved is not None:
-                seq, t, raw, synthesized = saved
-                try:
-                    d = decode(raw)
-                except msgspec.MsgspecError:
-                    d = None
-                plain = d is not None and d.type == "model.message.delta"
-                if plain and not synthesized:
-                    yield seq, t, raw, d
-                    continue
-                try:
-                    event = None if plain else parse_event(raw)
-                except (ValueError, RecursionError):  # the general path reports it, with the file and line
-                    pass
-                else:
-                    yield StreamItem(seq, event, t, raw, synthesized)
-                    continue
+            rest = data[cut:]
+            yield data[:cut]
+    if rest:
+        yield rest
+
+
+Record = StreamItem | tuple[int | None, float, bytes, Any]
+
+
+def _jsonl_records(path: Path) -> Iterator[Record]:
+    """The lines of a ``.jsonl`` recording, in order: each an item, or for a plain text delta (the bulk of a
+    turn, checked by the strict decoder, see ``sse._FastDelta``) ``(seq, t, raw UTF-8, decoded)`` with
+    no event parsed (it is parsed when asked for). A block of lines is decoded in one step, each event kept
+    as its saved text; a block with any other line is read line by line (errors name the file and line)."""
+    decode = _FAST_DECODE
+    lineno = 0
+    for block in _line_blocks(path):
+        try:
+            lines = _LINES.decode_lines(block)
+        except (msgspec.MsgspecError, RecursionError):
+            lines = None
+        if lines is None:  # line ends as text mode reads them (\n, \r\n or \r)
+            text_lines = block.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            for no, line in enumerate(text_lines, lineno + 1):
+                yield from _records_of_line(path, no, line)
+            lineno += len(text_lines) - 1
+            continue
+        numbered: list[tuple[int, bytes]] | None = None  # built for a line that needs the general path
+        for k, ln in enumerate(lines):
+            raw = bytes(ln.event)
             try:
-                rec = json.loads(line)
-                ev_obj = rec["event"]
-                raw = json.dumps(ev_obj, ensure_ascii=False)
-                item = StreamItem(
-                    rec.get("seq"),
-                    parse_event(raw),
-                    float(rec.get("t") or 0.0),
-                    raw,
-                    bool(rec.get("synthesized", False)),
-                )
-            except RecursionError:  # JSON nested too deeply to parse: reported and skipped, the rest is kept
-                warnings.warn(
-                    str(MalformedFrame("JSON nested too deeply to parse", line[:200], None))
-                    + f" ({path.name}, line {lineno})",
-                    MalformedFrameWarning,
-                    stacklevel=3,
-                )
+                d = decode(raw)
+            except msgspec.MsgspecError:
+                d = None
+            plain = d.__class__ is _FastDelta
+            if plain and not ln.synthesized:
+                yield ln.seq, ln.t, raw, d
                 continue
-            except (ValueError, KeyError, TypeError) as err:
-                raise ValueError(
-                    f"{path.name}, line {lineno}: not a tfwidget recording line ({err})"
-                ) from None
-            yield item
+            text = raw.decode("utf-8")
+            try:
+                event = None if plain else parse_event(text)
+            except (ValueError, RecursionError):  # the general path reports it, with the file and line
+                if numbered is None:
+                    numbered = [
+                        (no, bline)
+                        for no, bline in enumerate(block.split(b"\n"), lineno + 1)
+                        if bline.strip()
+                    ]
+                no, bline = numbered[k]
+                yield from _records_of_line(path, no, bline.decode("utf-8"))
+                continue
+            yield StreamItem(ln.seq, event, ln.t, text, ln.synthesized)
+        lineno += block.count(b"\n")
+
+
+def _records_of_line(path: Path, lineno: int, line: str) -> Iterator[Record]:
+    """The record of one line (none for a blank one), read the general way."""
+    line = line.strip()
+    if not line:
+        return
+    saved = _saved_line(line)
+    if saved is not None:
+        seq, t, raw, synthesized = saved
+        try:
+            d = _FAST_DECODE(raw)
+        except msgspec.MsgspecError:
+            d = None
+        plain = d.__class__ is _FastDelta
+        if plain and not synthesized:
+            yield seq, t, raw.encode("utf-8"), d
+            return
+        try:
+            event = None if plain else parse_event(raw)
+        except (ValueError, RecursionError):  # the general path reports it, with the file and line
+            pass
+        else:
+            yield StreamItem(seq, event, t, raw, synthesized)
+            return
+    try:
+        rec = json.loads(line)
+        ev_obj = rec["event"]
+        raw = json.dumps(ev_obj, ensure_ascii=False)
+        item = StreamItem(
+            rec.get("seq"),
+            parse_event(raw),
+            float(rec.get("t") or 0.0),
+            raw,
+            bool(rec.get("synthesized", False)),
+        )
+    except RecursionError:  # JSON nested too deeply to parse: reported and skipped, the rest is kept
+        warnings.warn(
+            str(MalformedFrame("JSON nested too deeply to parse", line[:200], None))
+            + f" ({path.name}, line {lineno})",
+            MalformedFrameWarning,
+            stacklevel=4,
+        )
+        return
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"{path.name}, line {lineno}: not a tfwidget recording line ({err})") from None
+    yield item
 
 
 def _load_jsonl(path: Path) -> ItemLog:
@@ -146,7 +218,7 @@ def _load_jsonl(path: Path) -> ItemLog:
     for rec in _jsonl_records(path):
         if type(rec) is tuple:
             seq, t, raw, _ = rec
-            items._add(raw.encode("utf-8"), seq, t)  # its event is parsed when asked for
+            items._add(raw, seq, t)  # its event is parsed when asked for
         else:
             items.append(rec)  # type: ignore[arg-type]
     return items

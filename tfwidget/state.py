@@ -364,24 +364,6 @@ class _Message:
             self.images = images or None
         return touched
 
-    def merge_text(self, d: _PlainDelta) -> None:
-        """Merge a plain text delta (see :class:`_PlainDelta`) into a message whose content is text: what
-        :meth:`merge` does with it, the text chunks packed now and then."""
-        self.cache = None
-        if d.content:
-            if self.content is None:
-                self.content = [d.content]
-            else:
-                self.content.append(d.content)
-                if len(self.content) - self.packed >= _PACK:
-                    self.packed = _pack(self.content, self.packed)
-        if d.refusal:
-            (self.refusal if self.refusal is not None else self._new("refusal")).append(d.refusal)
-        if d.reasoning_content:
-            (self.reasoning if self.reasoning is not None else self._new("reasoning")).append(
-                d.reasoning_content
-            )
-
     def _new(self, name: str) -> list[str]:
         lst: list[str] = []
         setattr(self, name, lst)
@@ -441,7 +423,11 @@ class _Message:
                 self.arguments(i)
                 calls.append(slot[0].model_copy(deep=True))
             update["tool_calls"] = calls
-        self.cache = self.base.model_copy(update=update, deep=True)
+        if self.content_list is not None:  # later merges append to the last part's text in place
+            update["content"] = [p.model_copy() for p in self.content_list]
+        # a shallow copy: what later merges change is replaced above (content, tool calls) or rebound on
+        # ``base`` (finish reason, usage), never changed inside; the public readers copy deeply
+        self.cache = self.base.model_copy(update=update)
         return self.cache
 
 
@@ -647,7 +633,6 @@ class TurnState(FramesFacade):
         merged here (its item goes straight into the log's columns); every other frame takes :meth:`apply`'s
         path. Both give the same fold."""
         now = time.time()
-        msgs = self._msgs
         items = self.items
         log = items if type(items) is ItemLog else None
         if log is not None:
@@ -661,24 +646,18 @@ class TurnState(FramesFacade):
             new_run = not tval or tval[-1] != now
         seen = self._seen_seq
         seen_add = seen.add
-        changed = self._changes.messages
-        decode = _DELTA.decode
+        merge = self._merge_fast
         last = self.last_sequence_number
         for data, sse_id in frames:
             if type(data) is bytes and sse_id is not None and self.done is None:
                 try:
-                    d = decode(data)
+                    d = _FAST_DECODE(data)
                     seq = int(sse_id)
                 except (msgspec.MsgspecError, ValueError, RecursionError):
                     d = None
-                if d is not None and d.type == "model.message.delta" and d.finish_reason is None:
-                    m = msgs.get(d.id)
+                if d.__class__ is _FastDelta:
                     # a number above the last one cannot have been seen: the set is asked only otherwise
-                    if (
-                        m is not None
-                        and m.content_list is None
-                        and (last is None or seq > last or seq not in seen)
-                    ):
+                    if (last is None or seq > last or seq not in seen) and merge(d):
                         seen_add(seq)
                         if last is None or seq > last:
                             last = self.last_sequence_number = seq
@@ -695,8 +674,6 @@ class TurnState(FramesFacade):
                         else:
                             log._add(data, seq, now)
                             new_run = tval[-1] != now
-                        m.merge_text(d)
-                        changed.add(d.id)
                         continue
             for item in dec._items([(data, sse_id)]):
                 self.apply(item)
@@ -708,7 +685,7 @@ class TurnState(FramesFacade):
         """Fold the items of an item log (what :func:`~tfwidget.load` gives): a compact item that is a plain
         text delta (checked by the strict decoder) is merged by :meth:`_merge_plain` without building its
         item or event; every other item takes :meth:`apply`'s path. Both give the same fold."""
-        decode = _DELTA.decode
+        decode = _FAST_DECODE
         merge = self._merge_plain
         buf, off, seqs, objs, tpos, tval = log._buf, log._off, log._seq, log._obj, log._tpos, log._tval
         n = len(seqs)
@@ -737,7 +714,7 @@ class TurnState(FramesFacade):
             text = raw.decode("utf-8", "surrogatepass")
             self.apply(StreamItem(None if seq == _NONE else seq, None, t, text))
 
-    def _fold_records(self, records: Iterable[StreamItem | tuple[int | None, float, str, Any]]) -> None:
+    def _fold_records(self, records: Iterable[StreamItem | tuple[int | None, float, bytes, Any]]) -> None:
         """Fold a recording's lines as :func:`tfwidget.recording` reads them: an item, or a plain text delta
         already decoded by the strict decoder as ``(seq, t, raw, decoded)``, merged by :meth:`_merge_plain`
         when it can be (else applied as its item). The same fold as applying the recording's items."""
@@ -745,29 +722,21 @@ class TurnState(FramesFacade):
         for rec in records:
             if type(rec) is tuple:
                 seq, t, raw, d = rec
-                if not merge(d, seq, raw.encode("utf-8"), t):
-                    self.apply(StreamItem(seq, None, t, raw))
+                if not merge(d, seq, raw, t):
+                    self.apply(StreamItem(seq, None, t, raw.decode("utf-8", "surrogatepass")))
             else:
                 self.apply(rec)  # type: ignore[arg-type]
 
-    def _merge_plain(self, d: _PlainDelta, seq: int | None, raw: bytes | bytearray, t: float) -> bool:
-        """Merge a plain text delta (its raw UTF-8 text ``raw``, received at ``t``) the way :meth:`apply`
-        would, when it is the common case: a numbered, not finishing delta of a known message with text
-        content, not seen yet, before ``turn.done``. Its item goes straight into the log's columns. Returns
-        ``False`` (nothing done) for any other: the caller applies its item."""
-        if (
-            seq is None
-            or self.done is not None
-            or d.type != "model.message.delta"
-            or d.finish_reason is not None
-        ):
-            return False
-        m = self._msgs.get(d.id)
-        if m is None or m.content_list is not None:
+    def _merge_plain(self, d: Any, seq: int | None, raw: bytes | bytearray, t: float) -> bool:
+        """Merge a delta decoded by the strict schema (``d``; its raw UTF-8 text ``raw``, received at ``t``)
+        the way :meth:`apply` would, when it is the common case: numbered, not seen yet, before
+        ``turn.done``, and only adding text (see :meth:`_merge_fast`). Its item goes straight into the log's
+        columns. Returns ``False`` (nothing done) for any other: the caller applies its item."""
+        if seq is None or self.done is not None or d.__class__ is not _FastDelta:
             return False
         last = self.last_sequence_number
         seen = self._seen_seq
-        if not (last is None or seq > last or seq not in seen):
+        if not (last is None or seq > last or seq not in seen) or not self._merge_fast(d):
             return False
         seen.add(seq)
         if last is None or seq > last:
@@ -777,8 +746,6 @@ class TurnState(FramesFacade):
             items._add(raw, seq, t)
         else:
             items.append(StreamItem(seq, None, t, raw.decode("utf-8", "surrogatepass")))
-        m.merge_text(d)
-        self._changes.messages.add(d.id)
         return True
 
     def apply(self, item: StreamItem | Event) -> bool:
@@ -950,7 +917,8 @@ class TurnState(FramesFacade):
             if bare:
                 self._flag("duplicate", f"model.message {ev.id} seen again (kept the merged content)", item)
                 return
-        m = self._msgs[ev.id] = _Message(ev.model_copy(deep=True))
+        # shallow: _Message copies the parts it changes in place (content parts, tool calls)
+        m = self._msgs[ev.id] = _Message(ev.model_copy())
         self.events_by_id[ev.id] = ev
         self._changes.messages.add(ev.id)
         for i in range(len(m.slots)):
@@ -1344,25 +1312,6 @@ class TurnState(FramesFacade):
             f"messages={len(self._msgs)} tool_calls={len(self.tool_calls)} threads={len(self.threads)} "
             f"tokens in={t['input_tokens']} out={t['output_tokens']} anomalies={len(self.anomalies)}>"
         )
-
-
-class _PlainDelta(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    """A ``model.message.delta`` with text fields only (any other key, or a non-null tool call or usage, does
-    not fit and the frame takes the full path)."""
-
-    type: str
-    id: str
-    thread_id: str | None = None
-    created_at: str | None = None
-    content: str | None = None
-    refusal: str | None = None
-    reasoning_content: str | None = None
-    finish_reason: str | None = None
-    tool_calls: None = None
-    usage: None = None
-
-
-_DELTA = msgspec.json.Decoder(_PlainDelta)
 
 
 _BATCH = 4096  # frames decoded at once (a frame outside the schema sends only its batch one by one)
