@@ -677,8 +677,8 @@ def test_long_views_travel_compressed(sent):
 
 
 class _FakeTimers:
-    """``time`` and ``new_timer`` for tfwidget.widget: the clock moves only when the test moves it, and
-    timers fire only when the test runs the due ones (as a timer thread would, in due order)."""
+    """``time`` and ``Deferred`` for tfwidget.widget: the clock moves only when the test moves it, and
+    armed calls run only when the test runs the due ones (as the deferred thread would, in due order)."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -690,18 +690,24 @@ class _FakeTimers:
     def time(self) -> float:
         return 1.7e9 + self.now
 
-    def new_timer(self, delay, fn):
-        entry = [self.now + delay, fn, False, False]
-        self.timers.append(entry)
+    def Deferred(self, name: str):  # stands for the class
+        fake = self
 
-        class Timer:
-            def start(self) -> None:
-                pass
+        class Deferred:
+            """Like ``_threads.Deferred``: arming replaces what was armed, cancel drops it."""
+
+            entry: list | None = None
+
+            def arm(self, delay, fn) -> None:
+                self.cancel()
+                self.entry = [fake.now + delay, fn, False, False]
+                fake.timers.append(self.entry)
 
             def cancel(self) -> None:
-                entry[2] = True
+                if self.entry is not None:
+                    self.entry[2] = True
 
-        return Timer()
+        return Deferred()
 
     def live(self) -> int:
         return sum(1 for t in self.timers if not t[2] and not t[3])
@@ -722,7 +728,7 @@ def fake_timers(monkeypatch):
 
     fake = _FakeTimers()
     monkeypatch.setattr(widget_mod, "time", types.SimpleNamespace(monotonic=fake.monotonic, time=fake.time))
-    monkeypatch.setattr(widget_mod, "new_timer", fake.new_timer)
+    monkeypatch.setattr(widget_mod, "Deferred", fake.Deferred)
     return fake
 
 

@@ -2,16 +2,20 @@
 
 In Jupyter any thread may send widget messages. In marimo only threads that carry marimo's runtime
 context can (``marimo.Thread``): a plain ``threading.Thread`` there updates nothing until the next cell
-runs, so a streaming view would freeze. :func:`new_thread` and :func:`new_timer` pick ``marimo.Thread``
-when called from a marimo cell or from such a thread, and the standard classes otherwise.
+runs, so a streaming view would freeze. :func:`new_thread` (and so :class:`Deferred`) picks ``marimo.Thread``
+when called from a marimo cell or from such a thread, and the standard class otherwise.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
+
+logger = logging.getLogger("tfwidget")
 
 
 def thread_class() -> type[threading.Thread]:
@@ -34,31 +38,64 @@ def new_thread(target: Callable[..., Any], name: str, args: tuple[Any, ...] = ()
     return thread_class()(target=target, args=args, name=name, daemon=True)
 
 
-class _Timer:
-    """``threading.Timer``'s interface (start, cancel) on a :func:`new_thread` thread."""
+class Deferred:
+    """Calls a function at a chosen moment on a thread of its own that is re-armed, not re-made: a view that
+    flushes every window would otherwise start a timer thread per window, and starting one
+    waits for it to run (about a millisecond on a busy machine). The thread comes from :func:`new_thread`
+    at the first :meth:`arm` (so in marimo it carries the arming thread's context) and ends after ``idle``
+    seconds with nothing armed; the next :meth:`arm` starts another. At most one call is pending: arming
+    again replaces it. An exception in the call is logged (the thread goes on)."""
 
-    def __init__(self, delay: float, fn: Callable[[], Any]) -> None:
-        self._cancelled = threading.Event()
-        self._delay = delay
-        self._fn = fn
-        self.daemon = True
-        self._thread = new_thread(self._run, "tfwidget-timer")
+    def __init__(self, name: str, idle: float = 5.0) -> None:
+        self._cond = threading.Condition()
+        self._due: float | None = None
+        self._fn: Callable[[], Any] | None = None
+        self._thread: threading.Thread | None = None
+        self._name = name
+        self._idle = idle
 
-    def _run(self) -> None:
-        if not self._cancelled.wait(self._delay):
-            self._fn()
-
-    def start(self) -> None:
-        self._thread.start()
+    def arm(self, delay: float, fn: Callable[[], Any]) -> None:
+        """Call ``fn`` in ``delay`` seconds (instead of whatever was armed)."""
+        with self._cond:
+            self._due = time.monotonic() + delay
+            self._fn = fn
+            if self._thread is None:
+                self._thread = new_thread(self._run, self._name)
+                self._thread.start()
+            else:
+                self._cond.notify()
 
     def cancel(self) -> None:
-        self._cancelled.set()
+        """Call nothing (what was armed is dropped)."""
+        with self._cond:
+            self._due = self._fn = None
+            self._cond.notify()
 
+    @property
+    def alive(self) -> bool:
+        """Whether the thread runs (it ends when idle)."""
+        with self._cond:
+            return self._thread is not None
 
-def new_timer(delay: float, fn: Callable[[], Any]) -> Any:
-    """A timer (not started) calling ``fn`` after ``delay`` seconds unless cancelled."""
-    if thread_class() is threading.Thread:
-        timer = threading.Timer(delay, fn)
-        timer.daemon = True
-        return timer
-    return _Timer(delay, fn)
+    def _run(self) -> None:
+        cond = self._cond
+        while True:
+            with cond:
+                while True:
+                    due = self._due
+                    if due is None:
+                        if not cond.wait(self._idle) and self._due is None:
+                            self._thread = None  # idle: the next arm() starts another thread
+                            return
+                        continue
+                    left = due - time.monotonic()
+                    if left <= 0:
+                        break
+                    cond.wait(left)
+                fn = self._fn
+                self._due = self._fn = None
+            if fn is not None:
+                try:
+                    fn()
+                except Exception:  # never silently: the thread goes on for the next call
+                    logger.exception("a deferred call of %s failed", self._name)

@@ -33,7 +33,7 @@ from ipywidgets import widget_serialization
 from ._bundle import FrontEndBundle, front_end_traits, inline_bundle
 from ._facade import FrameName, FramesFacade
 from ._idle import show_idle
-from ._threads import new_thread, new_timer
+from ._threads import Deferred, new_thread
 from .contracts import LIVE_STATUSES, ViewStatus
 from .events import (
     McpAuthRequiredEvent,
@@ -233,7 +233,7 @@ class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
         self._started_ms: int | None = None
         self._scheduled_at: float | None = None  # monotonic time of the pending flush (None: none pending)
         self._flush_token = 0  # names the pending flush; bumped by every flush and every (re)scheduling
-        self._timer: Any = None  # a threading.Timer (or its marimo twin)
+        self._timer = Deferred("tfwidget-flush")  # runs the flush at the end of a window
         self._last_flush = 0.0
         self._last_snapshot = 0.0
         self._snapshot_rev = -1
@@ -318,9 +318,7 @@ class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
             self._scheduled_at = due
             self._flush_token += 1
             token = self._flush_token
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            self._timer.cancel()
             delay = due - now
             loop = self._loop
             if loop is not None and loop.is_running():
@@ -335,8 +333,7 @@ class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
             if delay <= 0:
                 inline = True
             elif not inline:
-                self._timer = new_timer(delay, lambda: self._flush(token=token))  # marimo: see _threads
-                self._timer.start()
+                self._timer.arm(delay, lambda: self._flush(token=token))  # marimo: see _threads
         if inline:
             self._flush(token=token)
 
@@ -398,9 +395,7 @@ class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
             # this flush takes every change so far: whatever was scheduled is void now
             self._scheduled_at = None
             self._flush_token += 1
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
+            self._timer.cancel()
             changes = self._state.take_changes()
             patch = self._tracker.update(self._state, changes, **self._ctx())
             now = time.monotonic()
