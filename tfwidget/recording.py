@@ -143,7 +143,7 @@ def _jsonl_records(path: Path) -> Iterator[Record]:
             raw = bytes(ln.event)
             try:
                 d = decode(raw)
-            except msgspec.MsgspecError:
+            except (msgspec.MsgspecError, RecursionError):
                 d = None
             plain = d.__class__ is _FastDelta
             if plain and not ln.synthesized:
@@ -176,7 +176,7 @@ def _records_of_line(path: Path, lineno: int, line: str) -> Iterator[Record]:
         seq, t, raw, synthesized = saved
         try:
             d = _FAST_DECODE(raw)
-        except msgspec.MsgspecError:
+        except (msgspec.MsgspecError, RecursionError):
             d = None
         plain = d.__class__ is _FastDelta
         if plain and not synthesized:

@@ -707,7 +707,7 @@ class TurnState(FramesFacade):
             if seq != _NONE:
                 try:
                     d = decode(raw)
-                except msgspec.MsgspecError:
+                except (msgspec.MsgspecError, RecursionError):  # nested too deeply: the full path reports it
                     d = None
                 if d is not None and merge(d, seq, raw, t):
                     continue
