@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+import msgspec
 import numpy as np
 import pandas as pd
 
@@ -376,7 +377,13 @@ class _Tracker:
                 # a mid-stream delta of a call that already had its first token: nothing to time (the fast
                 # path that keeps a long stream cheap; a delta naming no open call is parsed)
                 return
-            d = json.loads(raw)
+            try:
+                d = _decode_json(raw)
+            except (
+                msgspec.MsgspecError,
+                RecursionError,
+            ):  # what msgspec refuses (NaN, ...): the standard way
+                d = json.loads(raw)
             typ, eid, tid, cat = d.get("type"), d.get("id"), d.get("thread_id"), d.get("created_at")
         else:
             if type(ev) is ModelMessageDeltaEvent and not ev.finish_reason:
@@ -487,6 +494,8 @@ class _Tracker:
                     if pid not in t.pauses:
                         t.pauses[pid] = PauseTiming(pid, pkind, action.thread_id, pc.id, at, time_source=src)
 
+
+_decode_json = msgspec.json.Decoder().decode  # a released delta's JSON, as json.loads reads it (faster)
 
 _TRACKERS: weakref.WeakKeyDictionary[Any, _Tracker] = weakref.WeakKeyDictionary()
 
