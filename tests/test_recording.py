@@ -161,3 +161,43 @@ def test_jsonl_read_in_blocks_of_lines(fixture_path: Path, tmp_path: Path, block
     path.write_text("\r".join(ln.rstrip("\r") for ln in lines) + "\r", encoding="utf-8")
     with mock.patch.object(recording, "_BLOCK", block):
         assert [it.sequence_number for it in load(path)] == [it.sequence_number for it in items]
+
+
+@pytest.mark.parametrize("block", [64, 1 << 20])
+def test_a_block_with_odd_lines_folds_like_its_items(tmp_path: Path, block: int) -> None:
+    """A block of lines is folded in one batch only when it is a dense run of numbered lines: a line whose
+    event cannot be parsed (reported and skipped), a synthesized delta, a line without a number and a replayed
+    number in the middle of a block all give the fold of the loaded items, line for line."""
+    from unittest import mock
+
+    from tfwidget import recording
+    from tfwidget.recording import fold_file
+    from tfwidget.sse import MalformedFrameWarning
+
+    items = list(load(FIXTURES / "sub_agents.sse"))
+    path = save(items, tmp_path / "turn.jsonl")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    deep = '{"type": "tool.response", "id": "rx", "thread_id": "main", "tool_call_id": "c", "content": ' + (
+        "[" * 3000 + "]" * 3000 + "}"
+    )
+    delta = json.loads(lines[5])["event"]
+    odd = [
+        f'{{"seq": 900, "t": 1.0, "event": {deep}}}',  # nested too deeply: reported, skipped
+        json.dumps({"seq": 901, "t": 2.0, "synthesized": True, "event": delta}),  # a synthesized delta
+        json.dumps({"seq": None, "t": 3.0, "event": delta}),  # no number
+        lines[6],  # a replay of an earlier line
+    ]
+    lines[8:8] = odd
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with mock.patch.object(recording, "_BLOCK", block), pytest.warns(MalformedFrameWarning):
+        loaded = load(path)
+    with mock.patch.object(recording, "_BLOCK", block), pytest.warns(MalformedFrameWarning):
+        folded = fold_file(path)
+    want = TurnState.from_items(list(loaded))
+    assert len(loaded) == len(lines) - 1  # every line but the deep one
+    assert folded.merged_messages() == want.merged_messages()
+    assert folded.anomalies == want.anomalies
+    assert [(it.sequence_number, it.received_at, it.synthesized) for it in folded.items] == [
+        (it.sequence_number, it.received_at, it.synthesized) for it in want.items
+    ]
+    assert folded.last_sequence_number == want.last_sequence_number

@@ -66,18 +66,29 @@ class ItemLog(Sequence[StreamItem]):
         self._off.append(len(self._buf))
         self._seq.append(seq)
 
-    def _add_run(self, raws: Sequence[bytes | str], seqs: Iterable[int], received_at: float) -> None:
+    def _add_run(
+        self, raws: Sequence[bytes | str], seqs: Iterable[int], received_at: float | Sequence[float]
+    ) -> None:
         """Compact items in one step: their raw JSON (UTF-8 bytes, or text), sequence numbers (all inside the
-        column's range) and one receive time."""
+        column's range) and one receive time for all, or one per item."""
         try:
             joined = b"".join(raws)  # type: ignore[arg-type]
         except TypeError:  # some data came as text (a multi-line frame)
             raws = [r if type(r) is bytes else r.encode("utf-8", "surrogatepass") for r in raws]  # type: ignore[union-attr]
             joined = b"".join(raws)  # type: ignore[arg-type]
         tval = self._tval
-        if not tval or tval[-1] != received_at:
-            self._tpos.append(len(self._seq))
-            tval.append(received_at)
+        if isinstance(received_at, float):
+            if not tval or tval[-1] != received_at:
+                self._tpos.append(len(self._seq))
+                tval.append(received_at)
+        else:  # run-length: a new entry where the time changes
+            tpos = self._tpos
+            prev = tval[-1] if tval else None
+            for k, t in enumerate(received_at, len(self._seq)):
+                if t != prev:
+                    tpos.append(k)
+                    tval.append(t)
+                    prev = t
         ends = accumulate(map(len, raws), initial=len(self._buf))
         next(ends)
         self._off.extend(ends)

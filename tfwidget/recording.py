@@ -23,13 +23,21 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
 from ._itemlog import ItemLog
 from .events import ModelMessageDeltaEvent, parse_event
-from .sse import _FAST_DECODE, MalformedFrame, MalformedFrameWarning, StreamItem, _FastDelta, iter_sse
+from .sse import (
+    _FAST_DECODE,
+    _FAST_DECODE_MANY,
+    MalformedFrame,
+    MalformedFrameWarning,
+    StreamItem,
+    _FastDelta,
+    iter_sse,
+)
 from .state import TurnState
 
 __all__ = ["load", "save"]
@@ -120,12 +128,29 @@ def _line_blocks(path: Path) -> Iterator[bytes]:
 Record = StreamItem | tuple[int | None, float, bytes, Any]
 
 
-def _jsonl_records(path: Path) -> Iterator[Record]:
-    """The lines of a ``.jsonl`` recording, in order: each an item, or for a plain text delta (the bulk of a
-    turn, checked by the strict decoder, see ``sse._FastDelta``) ``(seq, t, raw UTF-8, decoded)`` with
-    no event parsed (it is parsed when asked for). A block of lines is decoded in one step, each event kept
-    as its saved text; a block with any other line is read line by line (errors name the file and line)."""
-    decode = _FAST_DECODE
+class _Lines(NamedTuple):
+    """A block of a recording's lines, decoded in one step: line ``k`` is ``items[k]`` (an item), or, where
+    that is ``None``, a delta the strict decoder read (``decoded[k]``) with its sequence number, receive
+    time and raw UTF-8 JSON (its event is parsed when asked for)."""
+
+    seqs: list[int | None]
+    times: list[float]
+    raws: list[bytes]
+    decoded: list[Any]
+    items: list[StreamItem | None]
+
+    def records(self) -> Iterator[Record]:
+        for seq, t, raw, d, item in zip(
+            self.seqs, self.times, self.raws, self.decoded, self.items, strict=True
+        ):
+            yield (seq, t, raw, d) if item is None else item
+
+
+def _jsonl_chunks(path: Path) -> Iterator[_Lines | Record]:
+    """A ``.jsonl`` recording in order, as blocks of lines decoded in one step (:class:`_Lines`, each event
+    kept as its saved text), and, for a block with any other line, that block's records read line by line
+    (errors name the file and line): an item, or for a delta the strict decoder reads (see
+    ``sse._FastDelta``) ``(seq, t, raw UTF-8, decoded)``."""
     lineno = 0
     for block in _line_blocks(path):
         try:
@@ -138,32 +163,78 @@ def _jsonl_records(path: Path) -> Iterator[Record]:
                 yield from _records_of_line(path, no, line)
             lineno += len(text_lines) - 1
             continue
+        raws = [bytes(ln.event) for ln in lines]
+        try:  # every event of the block in one step: the common case
+            decoded: list[Any] = _FAST_DECODE_MANY(b"[" + b",".join(raws) + b"]")
+        except (msgspec.MsgspecError, RecursionError):  # an event outside the schema: one by one
+            decoded = [_decode_or_none(raw) for raw in raws]
+        seqs = [ln.seq for ln in lines]
+        times = [ln.t for ln in lines]
+        # the lines that are not plain deltas become items (their events parsed now): few in a turn
+        items: list[StreamItem | None] = [None] * len(raws)
+        for k, ln in enumerate(lines):
+            d = decoded[k]
+            if d.__class__ is _FastDelta and not ln.synthesized:
+                continue
+            text = raws[k].decode("utf-8")
+            try:
+                event = None if d.__class__ is _FastDelta else parse_event(text)
+            except (ValueError, RecursionError):  # the general path reports it: the block line by line
+                break
+            items[k] = StreamItem(ln.seq, event, ln.t, text, ln.synthesized)
+        else:
+            yield _Lines(seqs, times, raws, decoded, items)
+            lineno += block.count(b"\n")
+            continue
+        out = _Lines([], [], [], [], [])
         numbered: list[tuple[int, bytes]] | None = None  # built for a line that needs the general path
         for k, ln in enumerate(lines):
-            raw = bytes(ln.event)
-            try:
-                d = decode(raw)
-            except (msgspec.MsgspecError, RecursionError):
-                d = None
+            raw = raws[k]
+            d = decoded[k]
             plain = d.__class__ is _FastDelta
-            if plain and not ln.synthesized:
-                yield ln.seq, ln.t, raw, d
-                continue
-            text = raw.decode("utf-8")
-            try:
-                event = None if plain else parse_event(text)
-            except (ValueError, RecursionError):  # the general path reports it, with the file and line
-                if numbered is None:
-                    numbered = [
-                        (no, bline)
-                        for no, bline in enumerate(block.split(b"\n"), lineno + 1)
-                        if bline.strip()
-                    ]
-                no, bline = numbered[k]
-                yield from _records_of_line(path, no, bline.decode("utf-8"))
-                continue
-            yield StreamItem(ln.seq, event, ln.t, text, ln.synthesized)
+            item: StreamItem | None = None
+            if not plain or ln.synthesized:
+                text = raw.decode("utf-8")
+                try:
+                    event = None if plain else parse_event(text)
+                except (ValueError, RecursionError):  # the general path reports it, with the file and line
+                    if numbered is None:
+                        numbered = [
+                            (no, bline)
+                            for no, bline in enumerate(block.split(b"\n"), lineno + 1)
+                            if bline.strip()
+                        ]
+                    no, bline = numbered[k]
+                    if out.seqs:  # the lines before it, in order
+                        yield out
+                        out = _Lines([], [], [], [], [])
+                    yield from _records_of_line(path, no, bline.decode("utf-8"))
+                    continue
+                item = StreamItem(ln.seq, event, ln.t, text, ln.synthesized)
+            out.seqs.append(ln.seq)
+            out.times.append(ln.t)
+            out.raws.append(raw)
+            out.decoded.append(d)
+            out.items.append(item)
+        if out.seqs:
+            yield out
         lineno += block.count(b"\n")
+
+
+def _decode_or_none(raw: bytes) -> Any:
+    try:
+        return _FAST_DECODE(raw)
+    except (msgspec.MsgspecError, RecursionError):
+        return None
+
+
+def _jsonl_records(path: Path) -> Iterator[Record]:
+    """The lines of a ``.jsonl`` recording, in order (see :func:`_jsonl_chunks`)."""
+    for chunk in _jsonl_chunks(path):
+        if type(chunk) is _Lines:
+            yield from chunk.records()
+        else:
+            yield chunk  # type: ignore[misc]
 
 
 def _records_of_line(path: Path, lineno: int, line: str) -> Iterator[Record]:
@@ -231,7 +302,11 @@ def fold_file(path: str | os.PathLike[str]) -> TurnState:
     if p.suffix != ".jsonl" or not p.is_file():
         return TurnState.from_items(load_file(p))
     state = TurnState()
-    state._fold_records(_jsonl_records(p))
+    for chunk in _jsonl_chunks(p):
+        if type(chunk) is _Lines:
+            state._fold_lines(*chunk)
+        else:
+            state._fold_records((chunk,))  # type: ignore[arg-type]
     if type(state.items) is ItemLog:
         state.items.trim()
     return state

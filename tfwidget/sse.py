@@ -181,7 +181,10 @@ _OTHERS = tuple(
     for k, t in enumerate(EVENT_TYPES)
     if t != "model.message.delta"
 )
-_FAST_DECODE = msgspec.json.Decoder(Union[((_FastDelta,) + _OTHERS)]).decode  # noqa: UP007 (a built union)
+_FAST_UNION: Any = Union[((_FastDelta,) + _OTHERS)]  # noqa: UP007 (a built union)
+_FAST_DECODE = msgspec.json.Decoder(_FAST_UNION).decode
+# a JSON array of events in one call (a recording's block of lines); one event outside the schema fails it
+_FAST_DECODE_MANY = msgspec.json.Decoder(list[_FAST_UNION]).decode
 
 
 def _quick_item(chunk: bytes | str, sse_id: str | bytes, now: float) -> StreamItem | None:

@@ -14,7 +14,7 @@ recorded in :attr:`TurnState.anomalies`; the fold never raises on them.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -527,12 +527,22 @@ class TurnState(FramesFacade):
                 continue
             self._fold_batch(dec, decoded, datas[a:b], first + a)
 
-    def _fold_batch(self, dec: Any, decoded: list[Any], datas: list[Any], first: int) -> None:
+    def _fold_batch(
+        self,
+        dec: Any,
+        decoded: list[Any],
+        datas: list[Any],
+        first: int,
+        times: list[float] | None = None,
+        apply_one: Callable[[int], None] | None = None,
+    ) -> None:
         """Fold frames numbered ``first``, ``first + 1``, ... (none seen yet), each decoded by the fast schema.
 
         Runs of plain deltas of known messages (text, reasoning, refusal, or argument text of a known tool call)
         are merged here: their text gathered per message and appended once, their items added to the log's
-        columns in one step. Any other frame is applied as an item, in order."""
+        columns in one step. Any other frame is applied as an item, in order: ``apply_one(i)`` when given
+        (a recording's line), else the decoder's item of frame ``i``. ``times``: each frame's receive time
+        (a recording's), else now for all."""
         now = time.time()
         msgs = self._msgs
         log = self.items
@@ -620,12 +630,15 @@ class TurnState(FramesFacade):
                     else:
                         seen.update(range(lo, hi))  # type: ignore[union-attr]
                     self.last_sequence_number = hi - 1
-                    log._add_run(datas[i:j], range(lo, hi), now)
+                    log._add_run(datas[i:j], range(lo, hi), now if times is None else times[i:j])
                     i = j
                     continue
             # one frame the fast path does not take: its item through apply()
-            for item in dec._items([(datas[i], str(first + i))], now):
-                self.apply(item)
+            if apply_one is not None:
+                apply_one(i)
+            else:
+                for item in dec._items([(datas[i], str(first + i))], now):
+                    self.apply(item)
             i += 1
 
     def _fold_each(self, dec: Any, frames: list[tuple[bytes | str, str | None]]) -> None:
@@ -726,6 +739,47 @@ class TurnState(FramesFacade):
                     self.apply(StreamItem(seq, None, t, raw.decode("utf-8", "surrogatepass")))
             else:
                 self.apply(rec)  # type: ignore[arg-type]
+
+    def _fold_lines(
+        self,
+        seqs: list[int | None],
+        times: list[float],
+        raws: list[bytes],
+        decoded: list[Any],
+        items: list[StreamItem | None],
+    ) -> None:
+        """Fold a block of a recording's lines as :func:`tfwidget.recording` decodes them: line ``k`` is
+        ``items[k]`` when the recording gave an item, else a delta the strict decoder read (``decoded[k]``;
+        raw UTF-8 ``raws[k]``, sequence number ``seqs[k]``, receive time ``times[k]``). Lines numbered densely
+        after everything seen are folded in one batch (:meth:`_fold_batch`), others one by one; both give
+        the fold of applying each line's item."""
+        n = len(seqs)
+        if not n:
+            return
+
+        def apply_one(k: int) -> None:
+            item = items[k]
+            if item is None:
+                item = StreamItem(seqs[k], None, times[k], raws[k].decode("utf-8", "surrogatepass"))
+            self.apply(item)
+
+        first = seqs[0]
+        last = self.last_sequence_number
+        if (
+            type(self.items) is ItemLog
+            and first is not None
+            and (last is None or first > last)
+            and _SEQ_MIN < first
+            and first + n < _SEQ_MAX
+            and seqs == list(range(first, first + n))
+        ):
+            plain = [None if items[k] is not None else d for k, d in enumerate(decoded)]
+            self._fold_batch(None, plain, raws, first, times=times, apply_one=apply_one)
+            return
+        merge = self._merge_plain
+        for k in range(n):
+            if items[k] is not None or not merge(decoded[k], seqs[k], raws[k], times[k]):
+                apply_one(k)
 
     def _merge_plain(self, d: Any, seq: int | None, raw: bytes | bytearray, t: float) -> bool:
         """Merge a delta decoded by the strict schema (``d``; its raw UTF-8 text ``raw``, received at ``t``)
