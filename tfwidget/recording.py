@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -75,26 +74,6 @@ def _load_sse(path: Path) -> ItemLog:
     return items
 
 
-# a line as :func:`save` writes it: the event's own JSON text is the rest of the line, taken as it is
-_SAVED_LINE = re.compile(
-    r'\{"seq": (null|-?[0-9]+), "t": (-?[0-9][0-9.eE+-]*)(, "synthesized": true)?, "event": '
-)
-
-
-def _saved_line(line: str) -> tuple[int | None, float, str, bool] | None:
-    """``(seq, t, event text, synthesized)`` of a line in :func:`save`'s own layout (no re-encoding: the
-    event text is kept as saved), or ``None`` for any other line (parsed the general way)."""
-    m = _SAVED_LINE.match(line)
-    if m is None or not line.endswith("}"):
-        return None
-    try:
-        t = float(m.group(2))
-    except ValueError:  # the general path reports it, with the file and line
-        return None
-    seq = m.group(1)
-    return None if seq == "null" else int(seq), t, line[m.end() : -1], m.group(3) is not None
-
-
 class _Line(msgspec.Struct, gc=False):
     """A recording line, its event kept as the raw JSON text it was saved as."""
 
@@ -109,20 +88,26 @@ _BLOCK = 1 << 20
 
 
 def _line_blocks(path: Path) -> Iterator[bytes]:
-    """The file in blocks of whole lines (about 1 MiB each; a longer line is one block)."""
-    rest = b""
+    """The file in blocks of whole lines (about 1 MiB each; a longer line is one block). The pieces of a
+    line longer than a block are joined once, when its end is read (linear in the line's length)."""
+    parts: list[bytes] = []  # the start of the next block: pieces read without a line end
     with path.open("rb") as fh:
         size = min(_BLOCK, os.fstat(fh.fileno()).st_size + 1)  # a small file in one read of its size
         while chunk := fh.read(size):
-            data = rest + chunk if rest else chunk
-            cut = data.rfind(b"\n") + 1
+            cut = chunk.rfind(b"\n") + 1
             if cut == 0:
-                rest = data
+                parts.append(chunk)
                 continue
-            rest = data[cut:]
-            yield data[:cut]
-    if rest:
-        yield rest
+            if parts:
+                parts.append(chunk[:cut])
+                yield b"".join(parts)
+                parts = []
+            else:
+                yield chunk[:cut]
+            if cut < len(chunk):
+                parts.append(chunk[cut:])
+    if parts:
+        yield b"".join(parts)
 
 
 Record = StreamItem | tuple[int | None, float, bytes, Any]
@@ -170,8 +155,11 @@ def _jsonl_chunks(path: Path) -> Iterator[_Lines | Record]:
             decoded = [_decode_or_none(raw) for raw in raws]
         seqs = [ln.seq for ln in lines]
         times = [ln.t for ln in lines]
-        # the lines that are not plain deltas become items (their events parsed now): few in a turn
+        # the lines that are not plain deltas become items (their events parsed now): few in a turn; a line
+        # whose event cannot be parsed takes the general path, which reports it with its line number
         items: list[StreamItem | None] = [None] * len(raws)
+        start = 0  # the first line not yielded yet
+        numbered: list[int] | None = None  # the line number of each line of the block, when one is needed
         for k, ln in enumerate(lines):
             d = decoded[k]
             if d.__class__ is _FastDelta and not ln.synthesized:
@@ -179,45 +167,23 @@ def _jsonl_chunks(path: Path) -> Iterator[_Lines | Record]:
             text = raws[k].decode("utf-8")
             try:
                 event = None if d.__class__ is _FastDelta else parse_event(text)
-            except (ValueError, RecursionError):  # the general path reports it: the block line by line
-                break
+            except (ValueError, RecursionError):
+                if numbered is None:
+                    numbered = [
+                        no for no, bline in enumerate(block.split(b"\n"), lineno + 1) if bline.strip()
+                    ]
+                if k > start:
+                    yield _Lines(
+                        seqs[start:k], times[start:k], raws[start:k], decoded[start:k], items[start:k]
+                    )
+                start = k + 1
+                yield from _records_of_line(path, numbered[k], text, ln)
+                continue
             items[k] = StreamItem(ln.seq, event, ln.t, text, ln.synthesized)
-        else:
+        if start == 0:
             yield _Lines(seqs, times, raws, decoded, items)
-            lineno += block.count(b"\n")
-            continue
-        out = _Lines([], [], [], [], [])
-        numbered: list[tuple[int, bytes]] | None = None  # built for a line that needs the general path
-        for k, ln in enumerate(lines):
-            raw = raws[k]
-            d = decoded[k]
-            plain = d.__class__ is _FastDelta
-            item: StreamItem | None = None
-            if not plain or ln.synthesized:
-                text = raw.decode("utf-8")
-                try:
-                    event = None if plain else parse_event(text)
-                except (ValueError, RecursionError):  # the general path reports it, with the file and line
-                    if numbered is None:
-                        numbered = [
-                            (no, bline)
-                            for no, bline in enumerate(block.split(b"\n"), lineno + 1)
-                            if bline.strip()
-                        ]
-                    no, bline = numbered[k]
-                    if out.seqs:  # the lines before it, in order
-                        yield out
-                        out = _Lines([], [], [], [], [])
-                    yield from _records_of_line(path, no, bline.decode("utf-8"))
-                    continue
-                item = StreamItem(ln.seq, event, ln.t, text, ln.synthesized)
-            out.seqs.append(ln.seq)
-            out.times.append(ln.t)
-            out.raws.append(raw)
-            out.decoded.append(d)
-            out.items.append(item)
-        if out.seqs:
-            yield out
+        elif start < len(raws):
+            yield _Lines(seqs[start:], times[start:], raws[start:], decoded[start:], items[start:])
         lineno += block.count(b"\n")
 
 
@@ -237,29 +203,35 @@ def _jsonl_records(path: Path) -> Iterator[Record]:
             yield chunk  # type: ignore[misc]
 
 
-def _records_of_line(path: Path, lineno: int, line: str) -> Iterator[Record]:
-    """The record of one line (none for a blank one), read the general way."""
-    line = line.strip()
-    if not line:
-        return
-    saved = _saved_line(line)
-    if saved is not None:
-        seq, t, raw, synthesized = saved
+def _records_of_line(path: Path, lineno: int, line: str, ln: _Line | None = None) -> Iterator[Record]:
+    """The record of one line (none for a blank one), read by itself. ``ln``: the line already decoded
+    (its event text is ``line``). An event that cannot be parsed is reported and skipped when nested too
+    deeply (the rest is kept); any other line that is not a recording line raises, naming file and line."""
+    if ln is None:
+        line = line.strip()
+        if not line:
+            return
         try:
-            d = _FAST_DECODE(raw)
+            ln = _LINES.decode(line)
         except (msgspec.MsgspecError, RecursionError):
-            d = None
+            ln = None
+        else:
+            line = bytes(ln.event).decode("utf-8")
+    if ln is not None:
+        d = _decode_or_none(line.encode("utf-8"))
         plain = d.__class__ is _FastDelta
-        if plain and not synthesized:
-            yield seq, t, raw.encode("utf-8"), d
+        if plain and not ln.synthesized:
+            yield ln.seq, ln.t, line.encode("utf-8"), d
             return
         try:
-            event = None if plain else parse_event(raw)
-        except (ValueError, RecursionError):  # the general path reports it, with the file and line
-            pass
-        else:
-            yield StreamItem(seq, event, t, raw, synthesized)
+            event = None if plain else parse_event(line)
+        except RecursionError:
+            _warn_deep(path, lineno, line)
             return
+        except ValueError as err:
+            raise ValueError(f"{path.name}, line {lineno}: not a tfwidget recording line ({err})") from None
+        yield StreamItem(ln.seq, event, ln.t, line, ln.synthesized)
+        return
     try:
         rec = json.loads(line)
         ev_obj = rec["event"]
@@ -272,16 +244,20 @@ def _records_of_line(path: Path, lineno: int, line: str) -> Iterator[Record]:
             bool(rec.get("synthesized", False)),
         )
     except RecursionError:  # JSON nested too deeply to parse: reported and skipped, the rest is kept
-        warnings.warn(
-            str(MalformedFrame("JSON nested too deeply to parse", line[:200], None))
-            + f" ({path.name}, line {lineno})",
-            MalformedFrameWarning,
-            stacklevel=4,
-        )
+        _warn_deep(path, lineno, line)
         return
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(f"{path.name}, line {lineno}: not a tfwidget recording line ({err})") from None
     yield item
+
+
+def _warn_deep(path: Path, lineno: int, line: str) -> None:
+    warnings.warn(
+        str(MalformedFrame("JSON nested too deeply to parse", line[:200], None))
+        + f" ({path.name}, line {lineno})",
+        MalformedFrameWarning,
+        stacklevel=5,
+    )
 
 
 def _load_jsonl(path: Path) -> ItemLog:
