@@ -98,3 +98,95 @@ def test_a_run_of_compact_items_reads_back_like_appending_them(
         want += [StreamItem(seq + k, None, t, r) for k, r in enumerate(raws)]
         seq += len(raws)
     assert [_key(a) for a in log] == [_key(b) for b in want]
+
+
+def _runs(owners: list[str | None]) -> tuple[list[int], list[int], list[str]]:
+    """The maximal runs of one owner in a per-item list of owners (``None``: not noted)."""
+    starts: list[int] = []
+    ends: list[int] = []
+    ids: list[str] = []
+    for i, o in enumerate(owners):
+        if o is None:
+            continue
+        if ids and ends[-1] == i and ids[-1] == o:
+            ends[-1] = i + 1
+        else:
+            starts.append(i)
+            ends.append(i + 1)
+            ids.append(o)
+    return starts, ends, ids
+
+
+_OWNER = st.one_of(st.none(), st.sampled_from(["a", "b"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("add"), _OWNER, st.sampled_from([1, 2, None, 2**70])),
+            st.tuples(st.just("keep"), st.none(), st.none()),
+            st.tuples(
+                st.just("run"), st.lists(st.tuples(st.integers(0, 3), st.sampled_from("ab")), max_size=3)
+            ),
+            st.tuples(st.just("head"), st.integers(0, 40), st.none()),
+        ),
+        max_size=25,
+    )
+)
+def test_owner_ranges_are_the_runs_of_one_message(ops: list[tuple]) -> None:
+    """The ranges the fold notes (see ``ItemLog._add``) are exactly the maximal runs of compact items of one
+    message, whatever breaks them: other items, items kept as objects, runs, a cut with ``head``."""
+    log, owners = ItemLog(), []
+    raw = b'{"type": "model.message.delta", "id": "m", "content": "x"}'
+    for op in ops:
+        if op[0] == "add":
+            log._add(raw, op[2], 1.0, op[1])
+            owners.append(op[1] if op[2] != 2**70 else None)  # a number beyond the column: kept as an object
+        elif op[0] == "keep":
+            log.append(StreamItem(None, parse_event(raw.decode()), 1.0, raw.decode()), "a")
+            owners.append(None)
+        elif op[0] == "run":
+            marks, k = [], 0
+            for n, o in op[1]:
+                marks.append((k, o))
+                k += n
+            log._add_run([raw] * k, range(k), 2.0, marks)
+            for n, o in op[1]:
+                owners += [o] * n
+        else:
+            log = log.head(op[1])
+            owners = owners[: op[1]]
+        assert len(log) == len(owners)
+        starts, ends, ids = log.owner_ranges()
+        assert (list(starts), list(ends), list(ids)) == _runs(owners)
+
+
+def test_the_fold_notes_the_mid_stream_deltas_of_each_message() -> None:
+    """Folding a recorded turn, every noted range holds deltas of its message that do not finish it, and every
+    such delta stored compactly is in one (a finishing delta, any other event, an item kept whole: none)."""
+    from pathlib import Path
+
+    from tfwidget.events import ModelMessageDeltaEvent
+    from tfwidget.sse import iter_sse
+    from tfwidget.state import TurnState
+
+    fixtures = Path(__file__).parent / "fixtures"
+    noted_any = False
+    for path in sorted(fixtures.glob("*.sse")):
+        state = TurnState.from_items(iter_sse(path.read_bytes()))
+        log = state.items
+        assert isinstance(log, ItemLog)
+        owner: list[str | None] = [None] * len(log)
+        for s, e, o in zip(*log.owner_ranges(), strict=True):
+            owner[s:e] = [o] * (e - s)
+            noted_any = True
+        for i, it in enumerate(log):
+            compact = i not in log._obj
+            ev = it.event
+            mid = isinstance(ev, ModelMessageDeltaEvent) and not ev.finish_reason
+            if owner[i] is not None:
+                assert mid and compact and ev.id == owner[i], (path.name, i)
+            else:
+                assert not (mid and compact), (path.name, i)
+    assert noted_any

@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import tfwidget
 from tfwidget import TurnState, load
@@ -213,6 +215,70 @@ def test_incremental_timing_of_interleaved_streams_matches_a_fresh_fold() -> Non
     assert got.calls == want.calls
     assert got.calls["a"].first_token_at == 1006.0 and got.calls["b"].ended_at is not None
     pd.testing.assert_frame_equal(live.spans_df, fresh.spans_df)
+
+
+_IDS = ["a", "b", "c"]
+
+
+@st.composite
+def _interleaved_turns(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Up to three calls streaming at once, some announced by ``model.message`` first, with deltas that carry
+    nothing, a token, or text that spells another call's quoted id (what a text search would mistake for it)."""
+    events: list[dict[str, Any]] = [
+        {"type": "turn.created", "id": "tc", "turn_id": "t", "input": [], "state": {"status": "running"}}
+    ]
+    open_ids = draw(st.lists(st.sampled_from(_IDS), min_size=1, max_size=3, unique=True))
+    for mid in open_ids:
+        if draw(st.booleans()):
+            events.append({"type": "model.message", "id": mid, "thread_id": "main"})
+    texts = st.sampled_from(["", "x ", "a", "b", "c", '"a"', '"b"', "finish_reason"])
+    for mid, text, finish in draw(
+        st.lists(st.tuples(st.sampled_from(open_ids), texts, st.integers(0, 15)), max_size=60)
+    ):
+        if mid not in open_ids:
+            continue
+        ev: dict[str, Any] = {"type": "model.message.delta", "id": mid, "thread_id": "main"}
+        if text:
+            ev["content"] = text
+        if finish == 0:
+            ev["finish_reason"] = "stop"
+            open_ids = [m for m in open_ids if m != mid]
+        events.append(ev)
+    events.append({"type": "turn.done", "id": "td", "state": {"status": "done"}})
+    return events
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_interleaved_turns(), st.integers(1, 6))
+def test_live_timing_reads_every_delta_that_times_a_call(events: list[dict[str, Any]], every: int) -> None:
+    """The live fold notes the mid-stream deltas it merged (their message), and the timing scan skips those
+    of calls that already had their first token without reading them. Read every few items as a live view
+    does, it times every call as reading each item's parsed event does (the reference)."""
+    import json
+
+    from tfwidget import iter_sse
+    from tfwidget.events import parse_event
+    from tfwidget.sse import StreamItem
+    from tfwidget.timing import _Tracker
+
+    body = "".join(f"id: {n}\ndata: {json.dumps(e)}\n\n" for n, e in enumerate(events, 1)).encode()
+    live = TurnState()
+    for n, it in enumerate(iter_sse([body])):
+        it.received_at = 1000.0 + n  # a distinct time per item
+        live.apply(it)
+        if n % every == 0:
+            turn_timing(live)
+    parsed = [StreamItem(n, parse_event(json.dumps(e)), 999.0 + n) for n, e in enumerate(events, 1)]
+
+    class Reference:  # what the tracker reads of a state: its items (parsed, read one by one) and tool calls
+        items = parsed
+        tool_calls = live.tool_calls
+
+    want = _Tracker().update(Reference())  # type: ignore[arg-type]
+    got = turn_timing(live)
+    assert {k: (c.started_at, c.first_token_at, c.ended_at) for k, c in got.calls.items()} == {
+        k: (c.started_at, c.first_token_at, c.ended_at) for k, c in want.calls.items()
+    }
 
 
 def test_roll_ups_keep_every_other_field_of_a_span() -> None:

@@ -774,6 +774,28 @@ def test_items_fed_with_no_time_passing_arm_one_timer(sent, fake_timers):
     assert _replayed(v, sent)["messages"]["m1"]["content"] == "tok " * 1_000
 
 
+def test_a_burst_of_finishing_messages_is_shown_in_one_flush_per_frame(sent, fake_timers):
+    """Messages that finish faster than a frame (a fast replay, a catch-up after a reconnect): the first is
+    shown at once, the rest together one frame later, not one flush (and patch) per message; the turn's
+    end is still shown at once."""
+    clock = fake_timers
+    items = _multi_message_turn(messages=20, deltas=3)
+    v = TurnView(flush_interval=0.05)
+    for it in items[:-1]:  # no time passes: every message finishes in the same instant
+        v.feed(it)
+    patches = [m for wid, m, _ in sent if wid == id(v) and m["type"] == "patch"]
+    assert len(patches) <= 2, len(patches)  # turn.created and the first finishing message
+    assert clock.live() == 1
+    clock.now += widget_mod._SETTLE_GAP  # one frame: not the whole flush window
+    clock.run_due()
+    shown = _replayed(v, sent)
+    assert all(shown["messages"][f"m{k}"]["finish_reason"] == "stop" for k in range(20))
+    assert len([m for wid, m, _ in sent if wid == id(v) and m["type"] == "patch"]) == len(patches) + 1
+    v.feed(items[-1])  # turn.done: at once, no time passing
+    assert v._view["status"] == "done" and v._finished.is_set()
+    assert _replayed(v, sent) == v._view
+
+
 def test_a_settle_point_builds_the_whole_view_once(monkeypatch, sent):
     """The whole view is copied and encoded once when it is sent at a settle point (not a second time by
     get_state, which ipywidgets calls while the trait is being assigned)."""

@@ -11,7 +11,7 @@ asked for).
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import accumulate
 from typing import Any, overload
@@ -26,7 +26,10 @@ _NONE = -(2**63)  # "no sequence number" in the sequence column
 class ItemLog(Sequence[StreamItem]):
     """A list-like, append-only sequence of :class:`StreamItem` (see the module doc)."""
 
-    __slots__ = ("_buf", "_obj", "_off", "_seq", "_tpos", "_tval")
+    __slots__ = (
+        "_buf", "_obj", "_off", "_own", "_own_end", "_own_last", "_own_next", "_own_start", "_seq", "_tpos",
+        "_tval",
+    )  # fmt: skip
 
     def __init__(self, items: Iterable[StreamItem] = ()) -> None:
         self._buf = bytearray()
@@ -36,13 +39,24 @@ class ItemLog(Sequence[StreamItem]):
         self._tpos = array("q")  # the index where each run starts
         self._tval = array("d")
         self._obj: dict[int, StreamItem] = {}
+        # what the fold knows of some compact items: ranges ``[_own_start[k], _own_end[k])`` of consecutive
+        # mid-stream text deltas of one message, ``_own[k]`` (its id); items outside them are unknown. The
+        # last range is open: it ends at ``_own_next`` (its end in ``_own_end`` is set when the next opens)
+        self._own_start = array("q")
+        self._own_end = array("q")
+        self._own: list[str] = []
+        self._own_last: str | None = None
+        self._own_next = -1
         for it in items:
             self.append(it)
 
-    def append(self, item: StreamItem) -> None:
-        """Add an item: compactly when its event is released (it has its raw text and no parsed event)."""
+    def append(self, item: StreamItem, owner: str | None = None) -> None:
+        """Add an item: compactly when its event is released (it has its raw text and no parsed event).
+        ``owner``: see :meth:`_add`."""
         if item._event is None and item.raw is not None and not item.synthesized:
-            self._add(item.raw.encode("utf-8", "surrogatepass"), item.sequence_number, item.received_at)
+            self._add(
+                item.raw.encode("utf-8", "surrogatepass"), item.sequence_number, item.received_at, owner
+            )
         else:
             self._keep(item)
 
@@ -51,26 +65,67 @@ class ItemLog(Sequence[StreamItem]):
         self._seq.append(_NONE)
         self._off.append(len(self._buf))
 
-    def _add(self, raw: bytes | bytearray, seq: int | None, received_at: float) -> None:
-        """A compact item from its raw UTF-8 JSON."""
+    def _add(
+        self, raw: bytes | bytearray, seq: int | None, received_at: float, owner: str | None = None
+    ) -> None:
+        """A compact item from its raw UTF-8 JSON. ``owner``: the id of the message when the fold merged the
+        item as a delta of it that does not finish it (what :mod:`tfwidget.timing` need not read again once
+        the message had its first token)."""
         if seq is None:
             seq = _NONE
         elif not _NONE < seq < 2**63:  # a number beyond the column: kept as an object
             self._keep(StreamItem(seq, None, received_at, raw.decode("utf-8", "surrogatepass")))
             return
+        n = len(self._seq)
         tval = self._tval
         if not tval or tval[-1] != received_at:
-            self._tpos.append(len(self._seq))
+            self._tpos.append(n)
             tval.append(received_at)
+        if owner is not None:
+            if n == self._own_next and owner == self._own_last:
+                self._own_next = n + 1  # the open range grows
+            else:
+                self._open_range(n, owner)
         self._buf += raw
         self._off.append(len(self._buf))
         self._seq.append(seq)
 
+    def _open_range(self, n: int, owner: str) -> None:
+        if self._own:
+            self._own_end.append(self._own_next)
+        self._own_start.append(n)
+        self._own.append(owner)
+        self._own_last = owner
+        self._own_next = n + 1
+
+    def owner_ranges(self) -> tuple[array[int], array[int], list[str]]:
+        """The ranges of items the fold noted (see ``__init__``): starts, ends, message ids."""
+        ends = self._own_end[:]
+        if self._own:
+            ends.append(self._own_next)
+        return self._own_start, ends, self._own
+
     def _add_run(
-        self, raws: Sequence[bytes | str], seqs: Iterable[int], received_at: float | Sequence[float]
+        self,
+        raws: Sequence[bytes | str],
+        seqs: Iterable[int],
+        received_at: float | Sequence[float],
+        owners: Sequence[tuple[int, str]] = (),
     ) -> None:
         """Compact items in one step: their raw JSON (UTF-8 bytes, or text), sequence numbers (all inside the
-        column's range) and one receive time for all, or one per item."""
+        column's range) and one receive time for all, or one per item. ``owners``: ``(k, message id)`` where
+        the items' message changes (``k`` counted in ``raws``, the first at 0): the owner (see :meth:`_add`)
+        of every item from ``k`` on, up to the next."""
+        base = len(self._seq)
+        for k, (start, owner) in enumerate(owners):
+            stop = owners[k + 1][0] if k + 1 < len(owners) else len(raws)
+            if stop <= start:
+                continue
+            if base + start == self._own_next and owner == self._own_last:
+                self._own_next = base + stop
+            else:
+                self._open_range(base + start, owner)
+                self._own_next = base + stop
         try:
             joined = b"".join(raws)  # type: ignore[arg-type]
         except TypeError:  # some data came as text (a multi-line frame)
@@ -107,6 +162,13 @@ class ItemLog(Sequence[StreamItem]):
         out._tpos = self._tpos[:k]
         out._tval = self._tval[:k]
         out._obj = {i: it for i, it in self._obj.items() if i < n}
+        starts, ends, own = self.owner_ranges()
+        k = bisect_left(starts, n)
+        if k:
+            out._own_start = starts[:k]
+            out._own_end = array("q", (min(e, n) for e in ends[: k - 1]))
+            out._own = own[:k]
+            out._own_last, out._own_next = own[k - 1], min(ends[k - 1], n)
         return out
 
     def seen(self) -> SeqSet:
@@ -178,7 +240,15 @@ class ItemLog(Sequence[StreamItem]):
 
     def nbytes(self) -> int:
         """Bytes held by the columns (not counting the items kept as objects)."""
-        return len(self._buf) + 8 * (len(self._off) + len(self._seq) + len(self._tpos) + len(self._tval))
+        columns: tuple[array[Any], ...] = (
+            self._off,
+            self._seq,
+            self._tpos,
+            self._tval,
+            self._own_start,
+            self._own_end,
+        )
+        return len(self._buf) + 8 * sum(len(c) for c in columns)
 
 
 class SeqSet:

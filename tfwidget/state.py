@@ -561,6 +561,7 @@ class TurnState(FramesFacade):
                 racc: list[str] = []
                 facc: list[str] = []
                 touched: list[tuple[str, _Message, list[str], list[str], list[str]]] = []
+                owners: list[tuple[int, str]] = []  # where the run's message changes (for the log)
                 for d in decoded[i:]:
                     if d.__class__ is not _FastDelta or d.finish_reason is not None or d.usage is not None:
                         break
@@ -572,6 +573,7 @@ class TurnState(FramesFacade):
                         cur = did
                         cacc, racc, facc = [], [], []
                         touched.append((did, m, cacc, racc, facc))
+                        owners.append((j - i, did))
                     tcs = d.tool_calls
                     if tcs is not None:
                         if len(tcs) != 1:
@@ -630,7 +632,7 @@ class TurnState(FramesFacade):
                     else:
                         seen.update(range(lo, hi))  # type: ignore[union-attr]
                     self.last_sequence_number = hi - 1
-                    log._add_run(datas[i:j], range(lo, hi), now if times is None else times[i:j])
+                    log._add_run(datas[i:j], range(lo, hi), now if times is None else times[i:j], owners)
                     i = j
                     continue
             # one frame the fast path does not take: its item through apply()
@@ -677,15 +679,20 @@ class TurnState(FramesFacade):
                         if log is None:
                             items.append(StreamItem(seq, None, now, data.decode("utf-8")))
                         elif _SEQ_MIN < seq < _SEQ_MAX:
+                            k = len(log._seq)
                             if new_run:
-                                tpos.append(len(log._seq))
+                                tpos.append(k)
                                 tval.append(now)
                                 new_run = False
                             buf += data
                             off_add(len(buf))
                             seq_add(seq)
+                            if k == log._own_next and d.id == log._own_last:  # the owner, as _add notes it
+                                log._own_next = k + 1
+                            else:
+                                log._open_range(k, d.id)
                         else:
-                            log._add(data, seq, now)
+                            log._add(data, seq, now, d.id)
                             new_run = tval[-1] != now
                         continue
             for item in dec._items([(data, sse_id)]):
@@ -797,7 +804,7 @@ class TurnState(FramesFacade):
             self.last_sequence_number = seq
         items = self.items
         if type(items) is ItemLog:
-            items._add(raw, seq, t)
+            items._add(raw, seq, t, d.id)
         else:
             items.append(StreamItem(seq, None, t, raw.decode("utf-8", "surrogatepass")))
         return True
@@ -830,7 +837,7 @@ class TurnState(FramesFacade):
                 else:
                     seen.add(seq)
                 item._fast = item._event = None  # released: only its raw text stays
-                log._add(raw.encode("utf-8", "surrogatepass"), seq, item.received_at)
+                log._add(raw.encode("utf-8", "surrogatepass"), seq, item.received_at, fast.id)
                 return True
         if not isinstance(item, StreamItem):
             item = StreamItem(None, item, time.time())
@@ -846,7 +853,7 @@ class TurnState(FramesFacade):
         if fast is not None and self.done is None and self._merge_fast(fast):
             # the merged message holds what the delta carried: keep only its raw text
             item.release()
-            self.items.append(item)
+            self._log_delta(item, fast.id)
             return True
         ev = item.event
         if self.done is not None and not isinstance(ev, TurnDoneEvent):
@@ -856,7 +863,7 @@ class TurnState(FramesFacade):
             self._on_delta(ev, item)  # type: ignore[arg-type]
             # the merged message holds what the delta carried: keep only its raw text (memory, GC time)
             item.release()
-            self.items.append(item)
+            self._log_delta(item, None if ev.finish_reason else ev.id)  # type: ignore[union-attr]
             return True
         self.items.append(item)
         handler = _HANDLERS.get(cls)
@@ -865,6 +872,15 @@ class TurnState(FramesFacade):
         else:
             handler(self, ev, item)
         return True
+
+    def _log_delta(self, item: StreamItem, owner: str | None) -> None:
+        """Log a merged delta's item; ``owner``: its message's id when it does not finish it (the log notes it
+        for the timing scan, see :meth:`ItemLog._add`)."""
+        items = self.items
+        if type(items) is ItemLog:
+            items.append(item, owner)
+        else:
+            items.append(item)
 
     def _merge_fast(self, d: _FastDelta) -> bool:
         """Merge a delta decoded by the strict schema when it only adds text (content, reasoning, refusal, or

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import json
 import weakref
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -244,7 +244,7 @@ class _Tracker:
         self.clock_mismatch = 0
         self.version = 0  # bumped whenever a time or a span's existence changes
         # calls that had their first token and did not end: their further deltas matter only when finishing
-        self._quiet: dict[str, str] = {}  # message id -> '"<id>"'
+        self._quiet: set[str] = set()  # message ids
         self._waiting: set[str] = set()  # calls without a first token yet
         self.listed = 0  # items without a sequence number (listed events, bare events)
         self.streamed = 0
@@ -280,65 +280,26 @@ class _Tracker:
 
     def _scan(self, items: Any, start: int, end: int) -> None:
         one = self._one
-        quiet = self._quiet
-        waiting = self._waiting
-        last = ""  # the quoted id that matched last (deltas of one call come in runs)
         for i in range(start, end):
-            it = items[i]
-            raw = it.raw
-            # the common case inline: a released mid-stream delta of a call that already had its first token
-            if (
-                it._event is None
-                and raw is not None
-                and not waiting
-                and quiet
-                and '"finish_reason"' not in raw
-            ):
-                if last and last in raw and last[1:-1] in quiet:
-                    continue
-                hit = next((q for q in quiet.values() if q in raw), None)
-                if hit is not None:
-                    last = hit
-                    continue
-            one(it)
+            one(items[i])
 
     def _scan_log(self, log: ItemLog, start: int, end: int) -> None:
-        """:meth:`_scan` over an :class:`ItemLog` without rebuilding its compact items: a compact item is a
-        released delta, and the common one (a mid-stream delta of a call that already had its first token)
-        is recognised in the log's text column; only the others are rebuilt and read."""
-        buf, off = log._buf, log._off
-        find = buf.find
+        """:meth:`_scan` over an :class:`ItemLog`: the deltas the fold noted as not finishing their message
+        (see :meth:`ItemLog._add`) are skipped, a range at a time and without being rebuilt, once their call
+        had its first token (they cannot time anything then); every other item is read."""
+        own_start, own_end, own = log.owner_ranges()
         quiet = self._quiet
-        waiting = self._waiting
-        fin = b'"finish_reason"'
-        kept = sorted(k for k in log._obj if start <= k < end)  # items kept as objects bound the runs
+        one = self._one
+        nranges = len(own)
+        r = max(0, bisect_right(own_start, start) - 1)
         i = start
         while i < end:
-            k = bisect_left(kept, i)
-            stop = kept[k] if k < len(kept) else end
-            if i < stop and quiet and not waiting:
-                needles = [q.encode("utf-8", "surrogatepass") for q in quiet.values()]
-                # the run's finishing deltas (few) are found in one pass and read; the others are skipped when
-                # they name a call that already had its first token
-                finishing = set()
-                p = find(fin, off[i], off[stop])
-                while p >= 0:
-                    finishing.add(bisect_right(off, p, i, stop + 1) - 1)
-                    p = find(fin, p + 1, off[stop])
-                last = needles[0]  # deltas of one call come in runs
-                j = i
-                while j < stop and j not in finishing:
-                    a, b = off[j], off[j + 1]
-                    if find(last, a, b) < 0:
-                        hit = next((q for q in needles if find(q, a, b) >= 0), None)
-                        if hit is None:
-                            break
-                        last = hit
-                    j += 1
-                if j > i:
-                    i = j
-                    continue
-            self._one(log[i])  # the open calls may change: the next run is looked at afresh
+            while r < nranges and own_end[r] <= i:
+                r += 1
+            if r < nranges and own_start[r] <= i and own[r] in quiet:
+                i = min(own_end[r], end)
+                continue
+            one(log[i])
             i += 1
 
     def _turn_clock(self) -> TimeSource:
@@ -369,14 +330,6 @@ class _Tracker:
         ev = item._event
         if ev is None:  # a released delta: read the few fields needed from its JSON
             raw = item.raw
-            if (
-                not self._waiting
-                and '"finish_reason"' not in raw
-                and any(q in raw for q in self._quiet.values())
-            ):
-                # a mid-stream delta of a call that already had its first token: nothing to time (the fast
-                # path that keeps a long stream cheap; a delta naming no open call is parsed)
-                return
             try:
                 d = _decode_json(raw)
             except (
@@ -420,12 +373,12 @@ class _Tracker:
                 call.first_token_at = at
                 self._waiting.discard(eid)
                 if call.ended_at is None:
-                    self._quiet[eid] = f'"{eid}"'
+                    self._quiet.add(eid)
                 self.version += 1
             if d.get("finish_reason"):
                 call.ended_at = at
                 self._waiting.discard(eid)
-                self._quiet.pop(eid, None)
+                self._quiet.discard(eid)
                 self.version += 1
         elif typ == "model.message":
             if eid in t.calls:
