@@ -122,7 +122,7 @@ def time_feed(n: int, repeat: int) -> dict[str, Any]:
 
 def bench(quick: bool = False) -> dict[str, Any]:
     n_args, args_repeat = (10_000, 2) if quick else (300_000, 3)
-    n_feed, feed_repeat = (5_000, 2) if quick else (100_000, 3)
+    n_feed, feed_repeat = (5_000, 2) if quick else (100_000, 5)
     args = time_args(n_args, args_repeat)
     feed = time_feed(n_feed, feed_repeat)
     per = {k: v / n_args * 1e6 for k, v in args.items()}
@@ -156,7 +156,7 @@ def bench(quick: bool = False) -> dict[str, Any]:
     return result(
         "fold",
         TITLE,
-        params={"argument_deltas": n_args, "feed_deltas": n_feed, "runs": min(args_repeat, feed_repeat)},
+        params={"argument_deltas": n_args, "feed_deltas": n_feed, "argument_runs": args_repeat, "feed_runs": feed_repeat},
         rows=rows,
         checks=checks,
         notes=["Tool-call arguments: a turn whose message streams N text deltas, and the same turn whose message "
