@@ -154,6 +154,48 @@ def drops_vs_clean(deltas: int = 10_000, every: int = 20) -> dict[str, Any]:
     return out
 
 
+def bare_drops(deltas: int = 10_000, every: int = 20) -> dict[str, Any]:
+    """The baseline for :func:`drops_vs_clean`: the same turn with a drop every ``every`` frames, followed by a
+    bare resume loop (httpx + httpx-sse, ``json.loads`` per frame): after each drop a get-turn and a subscribe
+    after the last id seen, until ``turn.done``; no typed events, no limits, no backoff."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks._drop_server", str(deltas), str(every)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        base_url, key = proc.stdout.readline().split()
+        turn_url = f"{base_url}/v1/agents/sessions/s1/turns/t1"
+        headers = {"Authorization": f"Bearer {key}"}
+        items, resumes, cursor, done = 0, 0, 0, False
+        with httpx.Client(timeout=httpx.Timeout(10, read=300)) as http:
+            t0 = time.perf_counter()
+            while not done:
+                if cursor:
+                    resumes += 1
+                    http.get(turn_url, headers=headers).raise_for_status()
+                body = {"after_sequence_number": cursor} if cursor else {}
+                with http.stream("POST", f"{turn_url}/subscribe", json=body,
+                                 headers={**headers, "Accept": "text/event-stream"}) as response:  # fmt: skip
+                    for sse in EventSource(response).iter_sse():
+                        if not sse.data:
+                            continue
+                        event = json.loads(sse.data)
+                        items += 1
+                        if sse.id:
+                            cursor = int(sse.id)
+                        if event.get("type") == "turn.done":
+                            done = True
+                            break
+            seconds = time.perf_counter() - t0
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        proc.wait(30)
+    return {"seconds": seconds, "items": items, "reconnects": resumes}
+
+
 def live_drops(deltas: int = 10_000, every: int = 100, rate: float = 1_000.0) -> dict[str, Any]:
     """Follow the same live turn (``deltas`` deltas appearing at ``rate`` per second) with no drops and with the
     connection dropped after every ``every`` frames, folding each item as it arrives (what a live view does).
