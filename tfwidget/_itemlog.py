@@ -83,20 +83,23 @@ class ItemLog(Sequence[StreamItem]):
             tval.append(received_at)
         if owner is not None:
             if n == self._own_next and owner == self._own_last:
-                self._own_next = n + 1  # the open range grows
+                self._own_next = n + 1  # what _note does here, inline: this runs once per token
             else:
-                self._open_range(n, owner)
+                self._note(n, n + 1, owner)
         self._buf += raw
         self._off.append(len(self._buf))
         self._seq.append(seq)
 
-    def _open_range(self, n: int, owner: str) -> None:
-        if self._own:
-            self._own_end.append(self._own_next)
-        self._own_start.append(n)
-        self._own.append(owner)
-        self._own_last = owner
-        self._own_next = n + 1
+    def _note(self, start: int, stop: int, owner: str) -> None:
+        """Note items ``[start, stop)`` (the last ones added, or about to be) as mid-stream deltas of message
+        ``owner``: the open range grows when it ends at ``start`` with the same owner, else a new one opens."""
+        if start != self._own_next or owner != self._own_last:
+            if self._own:
+                self._own_end.append(self._own_next)
+            self._own_start.append(start)
+            self._own.append(owner)
+            self._own_last = owner
+        self._own_next = stop
 
     def owner_ranges(self) -> tuple[array[int], array[int], list[str]]:
         """The ranges of items the fold noted (see ``__init__``): starts, ends, message ids."""
@@ -119,13 +122,8 @@ class ItemLog(Sequence[StreamItem]):
         base = len(self._seq)
         for k, (start, owner) in enumerate(owners):
             stop = owners[k + 1][0] if k + 1 < len(owners) else len(raws)
-            if stop <= start:
-                continue
-            if base + start == self._own_next and owner == self._own_last:
-                self._own_next = base + stop
-            else:
-                self._open_range(base + start, owner)
-                self._own_next = base + stop
+            if start < stop:
+                self._note(base + start, base + stop, owner)
         try:
             joined = b"".join(raws)  # type: ignore[arg-type]
         except TypeError:  # some data came as text (a multi-line frame)

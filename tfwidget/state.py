@@ -687,10 +687,7 @@ class TurnState(FramesFacade):
                             buf += data
                             off_add(len(buf))
                             seq_add(seq)
-                            if k == log._own_next and d.id == log._own_last:  # the owner, as _add notes it
-                                log._own_next = k + 1
-                            else:
-                                log._open_range(k, d.id)
+                            log._note(k, k + 1, d.id)  # the owner, as _add notes it
                         else:
                             log._add(data, seq, now, d.id)
                             new_run = tval[-1] != now
