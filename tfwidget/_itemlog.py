@@ -40,11 +40,12 @@ class ItemLog(Sequence[StreamItem]):
         self._tval = array("d")
         self._obj: dict[int, StreamItem] = {}
         # what the fold knows of some compact items: ranges ``[_own_start[k], _own_end[k])`` of consecutive
-        # mid-stream text deltas of one message, ``_own[k]`` (its id); items outside them are unknown. The
-        # last range is open: it ends at ``_own_next`` (its end in ``_own_end`` is set when the next opens)
+        # mid-stream deltas, ``_own[k]`` the id of their message, or the set of ids when several messages
+        # stream interleaved (sub-agents); items outside them are unknown. The last range is open: it ends at
+        # ``_own_next`` (its end in ``_own_end`` is set when the next opens)
         self._own_start = array("q")
         self._own_end = array("q")
-        self._own: list[str] = []
+        self._own: list[str | set[str]] = []
         self._own_last: str | None = None
         self._own_next = -1
         for it in items:
@@ -92,21 +93,30 @@ class ItemLog(Sequence[StreamItem]):
 
     def _note(self, start: int, stop: int, owner: str) -> None:
         """Note items ``[start, stop)`` (the last ones added, or about to be) as mid-stream deltas of message
-        ``owner``: the open range grows when it ends at ``start`` with the same owner, else a new one opens."""
-        if start != self._own_next or owner != self._own_last:
-            if self._own:
+        ``owner``: the open range grows when it ends at ``start`` (taking ``owner`` into its set of ids when it
+        is another message's), else a new one opens."""
+        own = self._own
+        if start != self._own_next:
+            if own:
                 self._own_end.append(self._own_next)
             self._own_start.append(start)
-            self._own.append(owner)
-            self._own_last = owner
+            own.append(owner)
+        elif owner != self._own_last:  # interleaved messages: one range, the set of their ids
+            ids = own[-1]
+            if type(ids) is str:
+                own[-1] = {ids, owner}
+            else:
+                ids.add(owner)  # type: ignore[union-attr]
+        self._own_last = owner
         self._own_next = stop
 
-    def owner_ranges(self) -> tuple[array[int], array[int], list[str]]:
-        """The ranges of items the fold noted (see ``__init__``): starts, ends, message ids."""
+    def owner_ranges(self) -> tuple[array[int], array[int], list[str | set[str]]]:
+        """The ranges of items the fold noted (see ``__init__``): starts, ends, message ids (an id, or a set).
+        A copy: see ``_own_*`` for reading them without one."""
         ends = self._own_end[:]
         if self._own:
             ends.append(self._own_next)
-        return self._own_start, ends, self._own
+        return self._own_start[:], ends, [o if type(o) is str else set(o) for o in self._own]
 
     def _add_run(
         self,
@@ -160,13 +170,17 @@ class ItemLog(Sequence[StreamItem]):
         out._tpos = self._tpos[:k]
         out._tval = self._tval[:k]
         out._obj = {i: it for i, it in self._obj.items() if i < n}
-        starts, ends, own = self.owner_ranges()
+        starts = self._own_start
         k = bisect_left(starts, n)
-        if k:
+        if k:  # the ranges that start before n, the last one cut at n (its set of ids may name a message
+            # whose deltas all lie beyond n: reading more of the log is all that costs)
+            ends = self._own_end
             out._own_start = starts[:k]
             out._own_end = array("q", (min(e, n) for e in ends[: k - 1]))
-            out._own = own[:k]
-            out._own_last, out._own_next = own[k - 1], min(ends[k - 1], n)
+            out._own = [o if type(o) is str else set(o) for o in self._own[:k]]
+            last = out._own[-1]
+            out._own_last = last if type(last) is str else None  # a set takes in any id that continues it
+            out._own_next = min(ends[k - 1] if k <= len(ends) else self._own_next, n)
         return out
 
     def seen(self) -> SeqSet:

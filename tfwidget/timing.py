@@ -285,20 +285,25 @@ class _Tracker:
 
     def _scan_log(self, log: ItemLog, start: int, end: int) -> None:
         """:meth:`_scan` over an :class:`ItemLog`: the deltas the fold noted as not finishing their message
-        (see :meth:`ItemLog._add`) are skipped, a range at a time and without being rebuilt, once their call
-        had its first token (they cannot time anything then); every other item is read."""
-        own_start, own_end, own = log.owner_ranges()
+        (see :meth:`ItemLog._add`) are skipped, a range at a time and without being rebuilt, once every call
+        they belong to had its first token (they cannot time anything then); every other item is read."""
+        own_start, own_end, own = log._own_start, log._own_end, log._own  # read in place (no copy per scan)
         quiet = self._quiet
         one = self._one
         nranges = len(own)
+        closed = len(own_end)  # the last range may be open: it ends at log._own_next
         r = max(0, bisect_right(own_start, start) - 1)
         i = start
         while i < end:
-            while r < nranges and own_end[r] <= i:
+            stop = own_end[r] if r < closed else log._own_next
+            if r < nranges and stop <= i:
                 r += 1
-            if r < nranges and own_start[r] <= i and own[r] in quiet:
-                i = min(own_end[r], end)
                 continue
+            if r < nranges and own_start[r] <= i:
+                ids = own[r]
+                if ids in quiet if type(ids) is str else ids <= quiet:  # type: ignore[operator]
+                    i = min(stop, end)
+                    continue
             one(log[i])
             i += 1
 
