@@ -3,6 +3,7 @@ for plain text deltas. It must give exactly the fold of the stream's items appli
 
 from __future__ import annotations
 
+import itertools
 import json
 import warnings
 from typing import Any
@@ -217,3 +218,74 @@ def test_folding_a_loaded_recording_is_the_fold_of_its_items(data: bytes, suffix
     assert [it.received_at for it in folded.items] == [it.received_at for it in by_items.items]
     if suffix == ".jsonl":  # (a capture has no receive times: they come from created_at)
         assert want == fingerprint(one_by_one)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(turns(), turns(clean=True)), st.sampled_from([1, 2, 5, 4096]), st.lists(st.integers(0, 60)))
+def test_extend_is_the_fold_of_the_items(data: bytes, batch: int, cuts: list[int]) -> None:
+    """``TurnState.extend`` (runs of text deltas merged in one step) folds what ``apply`` on each item folds,
+    returns how many were applied, and releases the deltas' parsed events as ``apply`` does; called on
+    pieces of the stream (a list, or an iterator) it continues where the last call stopped."""
+    with warnings.catch_warnings(), mock.patch.object(state_module, "_BATCH", batch):
+        warnings.simplefilter("ignore")
+        one_by_one = TurnState()
+        ref = list(iter_sse(data))
+        applied = sum(one_by_one.apply(it) for it in ref)
+        items = list(iter_sse(data))
+        ext = TurnState()
+        got = 0
+        bounds = sorted({min(c, len(items)) for c in cuts} | {0, len(items)})
+        for k, (a, b) in enumerate(itertools.pairwise(bounds)):
+            piece = items[a:b]
+            got += ext.extend(piece if k % 2 else iter(piece))
+    assert got == applied
+    assert fingerprint(ext) == fingerprint(one_by_one)
+    assert ext.items.owner_ranges() == one_by_one.items.owner_ranges()
+    assert [it._fast for it in items] == [it._fast for it in ref]  # released where apply released
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(turns(), turns(clean=True)), st.lists(st.integers(0, 60)))
+def test_a_view_fed_item_by_item_is_the_fold_of_the_items(data: bytes, reads: list[int]) -> None:
+    """``TurnView.feed`` queues text deltas and folds them in batches: every read of its fold (here at random
+    points) sees every item fed so far, ``feed`` returns what ``apply`` returns (a replay: ``False``), and the
+    view ends with exactly the fold of the items."""
+    from tfwidget.widget import TurnView
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = TurnState()
+        view = TurnView()
+        try:
+            for k, (a, b) in enumerate(zip(iter_sse(data), iter_sse(data), strict=True)):
+                assert view.feed(a) == ref.apply(b)
+                if k in reads:
+                    assert view._state.message_ids() == ref.message_ids()
+                    assert [view._state.message_text(m) for m in ref.message_ids()] == [
+                        ref.message_text(m) for m in ref.message_ids()
+                    ]
+            view.flush()
+            want, got = fingerprint(ref), fingerprint(view._state)
+            del want["changes"], got["changes"]
+            assert got == want
+            assert view._state.items.owner_ranges() == ref.items.owner_ranges()
+        finally:
+            view.close()
+
+
+def test_extend_takes_bare_events_among_the_items() -> None:
+    """Bare events (listed ones) among decoded items: folded as ``apply`` folds them, in order."""
+    from tfwidget.events import parse_event
+
+    data = b"".join(
+        f'id: {i}\ndata: {{"type": "model.message.delta", "id": "m1", "content": "w{i} "}}\n\n'.encode()
+        for i in range(2, 40)
+    )
+    head = b'id: 1\ndata: {"type": "model.message", "id": "m1"}\n\n'
+    bare = parse_event('{"type": "x.new", "id": "u1"}')
+    ref = TurnState()
+    ref_n = sum(ref.apply(x) for x in [*list(iter_sse(head + data))[:10], bare, *list(iter_sse(data))[9:]])
+    ext = TurnState()
+    got = ext.extend([*list(iter_sse(head + data))[:10], bare, *list(iter_sse(data))[9:]])
+    assert got == ref_n == 40
+    assert fingerprint(ext) == fingerprint(ref)

@@ -818,3 +818,102 @@ def test_a_settle_point_builds_the_whole_view_once(monkeypatch, sent):
     assert v._view["status"] == "done"
     assert calls == [True], calls
     assert _replayed(v, sent) == v._view
+
+
+def _decoded(items: list[StreamItem]) -> list[StreamItem]:
+    """The same items as the stream decoder hands them over (text deltas checked by its strict schema)."""
+    from tfwidget import iter_sse
+
+    data = "".join(f"id: {it.sequence_number}\ndata: {it.raw}\n\n" for it in items).encode()
+    return list(iter_sse(data))
+
+
+def test_feed_folds_text_deltas_in_batches_not_one_by_one(monkeypatch, sent):
+    """Text deltas are queued by ``feed`` and folded together (``TurnState.extend``) by the next flush or read:
+    the per-item ``apply`` runs only for the items that settle something (created, finishing deltas, done)."""
+    items = _decoded(_multi_message_turn(messages=3, deltas=2_000))
+    calls = [0]
+    real = TurnState.apply
+
+    def counting(self, item):
+        calls[0] += 1
+        return real(self, item)
+
+    monkeypatch.setattr(TurnState, "apply", counting)
+    v = TurnView()
+    for it in items:
+        assert v.feed(it)
+    v.flush()
+    assert calls[0] <= 20, calls[0]  # one per item before: 6,008
+    monkeypatch.undo()
+    want = TurnState.from_items(_decoded(_multi_message_turn(messages=3, deltas=2_000)))
+    assert [v._state.message_text(m) for m in want.message_ids()] == [
+        want.message_text(m) for m in want.message_ids()]  # fmt: skip
+    assert _replayed(v, sent) == v._view and v._view["status"] == "done"
+
+
+def test_a_fed_delta_is_read_at_once_and_replays_still_say_so(sent):
+    """What ``feed`` queued is folded before anything reads the fold: ``state``, the frames, ``feed`` of an
+    item that is not queued. A replay of a queued item is still refused (``False``)."""
+    items = _decoded(_long_turn(10))
+    v = TurnView(flush_interval=60.0)
+    for it in items[:6]:
+        assert v.feed(it)
+    assert v._queue  # text deltas wait for the flush
+    assert v.state.message_text("m1")[0] == "tok " * 4
+    assert not v._queue
+    v.feed(items[6])
+    assert len(v.df) == 7
+    again = _decoded(_long_turn(10))
+    assert v.feed(again[5]) is False  # a replay of a delta fed (and queued) before
+    assert v.feed(again[6]) is False
+    assert v.state.message_text("m1")[0] == "tok " * 5
+    for it in items[7:]:
+        v.feed(it)
+    assert v._view["status"] == "done"
+    assert v._view["messages"]["m1"]["content"] == "tok " * 10
+
+
+def test_the_queue_stays_bounded_when_no_flush_can_run(sent, fake_timers):
+    """A feeder faster than the flushes (a loop that cannot turn between the items): ``feed`` folds the queue
+    itself at its bound, so it never holds more than that many items."""
+    items = _decoded(_long_turn(3 * widget_mod._QUEUE_MAX))
+    v = TurnView(flush_interval=0.05)
+    longest = 0
+    for it in items[:-2]:
+        v.feed(it)
+        longest = max(longest, len(v._queue))
+    assert 0 < longest <= widget_mod._QUEUE_MAX
+    assert len(v._fold.items) >= len(items) - 2 - widget_mod._QUEUE_MAX  # folded on the way, not at the end
+
+
+def test_a_delta_fed_while_a_flush_runs_is_shown_without_another_feed(sent):
+    """A feeder thread and flushes on another thread, with no ``turn.done`` at the end: every delta reaches the
+    page by the flushes alone (one fed while a flush folded the queue asks for a flush of its own)."""
+    for attempt in range(5):
+        items = _decoded(_long_turn(3_000))[
+            :-2
+        ]  # no finishing delta, no turn.done: nothing urgent at the end
+        v = TurnView(flush_interval=0.002)
+        stop = threading.Event()
+
+        def flusher(v=v, stop=stop):
+            while not stop.is_set():
+                v._flush(token=None)
+
+        th = threading.Thread(target=flusher)
+        th.start()
+        try:
+            for it in items:
+                v.feed(it)
+        finally:
+            stop.set()
+            th.join()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # the timers alone: no read, no flush() from here
+            if v._tracker.view["messages"].get("m1", {}).get("content") == "tok " * 3_000:
+                break
+            time.sleep(0.01)
+        assert v._tracker.view["messages"]["m1"]["content"] == "tok " * 3_000, attempt
+        assert _replayed(v, sent)["messages"]["m1"]["content"] == "tok " * 3_000
+        v.close()

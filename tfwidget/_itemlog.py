@@ -136,9 +136,16 @@ class ItemLog(Sequence[StreamItem]):
                 self._note(base + start, base + stop, owner)
         try:
             joined = b"".join(raws)  # type: ignore[arg-type]
-        except TypeError:  # some data came as text (a multi-line frame)
-            raws = [r if type(r) is bytes else r.encode("utf-8", "surrogatepass") for r in raws]  # type: ignore[union-attr]
-            joined = b"".join(raws)  # type: ignore[arg-type]
+        except TypeError:  # some data came as text (a multi-line frame, or items' raw text)
+            joined = b""
+            if all(type(r) is str for r in raws):
+                text = "".join(raws)  # type: ignore[arg-type]
+                joined = text.encode("utf-8", "surrogatepass")
+                if len(joined) != len(text):  # not all ASCII: the lengths below must be in bytes
+                    joined = b""
+            if not joined:
+                raws = [r if type(r) is bytes else r.encode("utf-8", "surrogatepass") for r in raws]  # type: ignore[union-attr]
+                joined = b"".join(raws)  # type: ignore[arg-type]
         tval = self._tval
         if isinstance(received_at, float):
             if not tval or tval[-1] != received_at:

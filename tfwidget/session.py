@@ -498,7 +498,9 @@ class SessionView(FramesFacade, anywidget.AnyWidget):
             for item in stream:
                 if view._stopped.is_set():
                     break
-                ev = item.event  # before feeding: the fold releases a delta's parsed event
+                # before feeding (the fold releases a delta's parsed event); a delta the decoder checked by
+                # its strict schema (``_fast``) is neither of the events asked about: it is not parsed
+                ev = item.event if item._fast is None else None
                 view.feed(item)
                 if isinstance(ev, TurnCreatedEvent) and not run.created.is_set():
                     self._created(run)

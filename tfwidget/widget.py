@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -102,6 +103,9 @@ def _view_to_json(value: Any, widget: Any) -> Any:
 #: finished message asks for is not put off by the flush window, but a burst of finishing messages (a fast
 #: replay, a catch-up after a reconnect) is shown in one flush per frame, not one flush per message.
 _SETTLE_GAP = 1 / 60
+
+#: Text deltas :meth:`TurnView.feed` queues at most before it folds them itself (a flush folds them sooner).
+_QUEUE_MAX = 4096
 
 _NOW, _SOON = 2, 1  # how urgent the flush an item asks for is (0: at the end of the flush window)
 
@@ -237,7 +241,11 @@ class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
         self.flush_interval = float(flush_interval)
         self.snapshot_interval = float(snapshot_interval)
         self._lock = threading.RLock()
-        self._state = TurnState()
+        self._fold = TurnState()  # read it as ``_state``: that folds what :meth:`feed` queued first
+        # text deltas fed since the last flush or read, folded together then (see feed); the highest sequence
+        # number fed, queued or applied (an item above it cannot be a replay)
+        self._queue: deque[StreamItem] = deque()
+        self._fed_last: int | None = None
         self._tracker = ViewTracker(session_id=session_id)
         self._loop = _running_loop()
         self._loop_thread = threading.get_ident() if self._loop is not None else None
@@ -273,41 +281,86 @@ class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
     # ------------------------------------------------------------------ feeding
 
     def feed(self, item: StreamItem) -> bool:
-        """Apply one item (thread-safe). Returns ``False`` when it was a replay (already applied)."""
+        """Apply one item (thread-safe). Returns ``False`` when it was a replay (already applied).
+
+        A delta that only streams text (as the stream decoder hands it over, numbered above everything fed)
+        is queued, not folded at once: the queue is folded in one step (:meth:`TurnState.extend`) by the next
+        flush, or by anything that reads the fold (``_state``) first. Every other item folds the queue, then
+        itself, at once."""
         # the event is parsed once here (kept on the item): the fold reads the same object, then releases a
         # delta's parsed event, so the settle test must come first; a delta the decoder checked by its strict
         # schema (``_fast``) needs no event for it
         fast = item._fast
-        settle = (_SOON if fast.finish_reason else 0) if fast is not None else _settle_kind(item.event)
-        lock = self._lock
-        lock.acquire()  # not ``with``: this runs once per token, and the statement costs twice the calls
-        try:
-            if not self._state.apply(item):
+        if fast is not None and not fast.finish_reason:
+            seq = item.sequence_number
+            last = self._fed_last
+            if seq is not None and (last is None or seq > last) and self._conn_status is None:
+                self._fed_last = seq
+                queue = self._queue
+                queue.append(item)
+                if len(queue) >= _QUEUE_MAX:  # fed faster than flushes run (none can between the items)
+                    self._drain()
+                # after the append: a flush that runs meanwhile clears ``_scheduled_at`` before it folds the
+                # queue, so an item it did not take always asks for a flush of its own
+                if self._scheduled_at is None:
+                    self._request_flush()
+                return True
+            settle = 0
+        else:
+            settle = (_SOON if fast.finish_reason else 0) if fast is not None else _settle_kind(item.event)
+        with self._lock:
+            if self._queue:
+                self._drain()
+            fold = self._fold
+            applied = fold.apply(item)
+            last = fold.last_sequence_number
+            if last is not None and (self._fed_last is None or last > self._fed_last):
+                self._fed_last = last
+            if not applied:
                 return False
             if self._conn_status is not None and self._conn_status in ("connecting", "reconnecting"):
                 self._conn_status = None  # streaming (again)
             if not settle and self._scheduled_at is not None:
                 return True  # a flush is pending: it takes this item's changes along
-        finally:
-            lock.release()
         self._request_flush(urgent=settle == _NOW, soon=settle == _SOON)
         return True
 
     def feed_many(self, items: Iterable[StreamItem]) -> int:
         """Apply many items, then flush once. Returns how many were applied."""
-        n = 0
         with self._lock:
-            for item in items:
-                n += self._apply(item)
+            fold = self._state
+            n = fold.extend(items)
+            last = fold.last_sequence_number
+            if last is not None and (self._fed_last is None or last > self._fed_last):
+                self._fed_last = last
+            if n and self._conn_status in ("connecting", "reconnecting"):
+                self._conn_status = None  # streaming (again)
         self._request_flush(urgent=True)
         return n
 
-    def _apply(self, item: StreamItem) -> bool:
-        if not self._state.apply(item):
-            return False
-        if self._conn_status in ("connecting", "reconnecting"):
-            self._conn_status = None  # streaming (again)
-        return True
+    @property
+    def _state(self) -> TurnState:
+        """The fold of every item fed so far (what :meth:`feed` queued is folded first)."""
+        if self._queue:
+            self._drain()
+        return self._fold
+
+    @_state.setter
+    def _state(self, value: TurnState) -> None:  # time travel (PlayerView) swaps the fold
+        with self._lock:
+            if self._queue:
+                self._drain()
+            self._fold = value
+            self._fed_last = value.last_sequence_number
+
+    def _drain(self) -> None:
+        """Fold the queued deltas (in the order fed; a feeder may append meanwhile: those stay queued)."""
+        with self._lock:
+            queue = self._queue
+            n = len(queue)
+            if n:
+                pop = queue.popleft
+                self._fold.extend([pop() for _ in range(n)])
 
     # ------------------------------------------------------------------ flushing
 
