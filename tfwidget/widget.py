@@ -311,11 +311,8 @@ class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
         with self._lock:
             if self._queue:
                 self._drain()
-            fold = self._fold
-            applied = fold.apply(item)
-            last = fold.last_sequence_number
-            if last is not None and (self._fed_last is None or last > self._fed_last):
-                self._fed_last = last
+            applied = self._fold.apply(item)
+            self._note_fed()
             if not applied:
                 return False
             if self._conn_status is not None and self._conn_status in ("connecting", "reconnecting"):
@@ -328,15 +325,18 @@ class TurnView(FramesFacade, ArtifactsMixin, anywidget.AnyWidget):
     def feed_many(self, items: Iterable[StreamItem]) -> int:
         """Apply many items, then flush once. Returns how many were applied."""
         with self._lock:
-            fold = self._state
-            n = fold.extend(items)
-            last = fold.last_sequence_number
-            if last is not None and (self._fed_last is None or last > self._fed_last):
-                self._fed_last = last
+            n = self._state.extend(items)
+            self._note_fed()
             if n and self._conn_status in ("connecting", "reconnecting"):
                 self._conn_status = None  # streaming (again)
         self._request_flush(urgent=True)
         return n
+
+    def _note_fed(self) -> None:
+        """After folding under the lock: the highest number fed is at least the fold's last one."""
+        last = self._fold.last_sequence_number
+        if last is not None and (self._fed_last is None or last > self._fed_last):
+            self._fed_last = last
 
     @property
     def _state(self) -> TurnState:
