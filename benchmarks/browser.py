@@ -3,9 +3,12 @@
 Uses the browser test harness (``tests/browser/conftest.py``): a scratch JupyterLab on 127.0.0.1 and the
 system chromium through Playwright. For each widget a notebook displays it and starts a feeder thread in the
 kernel that waits for a go-file, then delivers the turn at ``rate`` events per second. Before the go-file
-is written the page gets a ``PerformanceObserver('longtask')`` and a ``requestAnimationFrame`` gap monitor
-(``page.evaluate``). Measured in the page: time from go until the widget shows the whole turn, the longest
-frame (largest gap between animation frames), long tasks, and the final DOM node count inside the widget.
+is written the page gets ``PerformanceObserver``s for long tasks and long animation frames, a
+``requestAnimationFrame`` gap monitor and a stall monitor (a worker thread's 5 ms timer: when it fires over
+25 ms late, nothing of the page could run, the machine was busy elsewhere). Measured in the page: time from go
+until the widget shows the whole turn, the longest frame (largest gap between animation frames), the longest
+frame less the machine's stalls within it (the target), long tasks, and the final DOM node count inside the
+widget. The stall monitor is checked on a page busy with its own work (its frames must not pass for stalls).
 """
 
 from __future__ import annotations
@@ -25,15 +28,28 @@ TITLE = "Browser: rendering one streamed turn in JupyterLab + chromium"
 
 MONITOR_JS = """
 () => {
-  const m = (window.__tfwBench = { longtasks: [], gaps: [], start: performance.now(), stop: false });
+  const m = (window.__tfwBench = { longtasks: [], loafs: [], gaps: [], start: performance.now(), stop: false });
+  for (const [type, list] of [["longtask", m.longtasks], ["long-animation-frame", m.loafs]]) {
+    try {
+      const obs = new PerformanceObserver((entries) => {
+        for (const e of entries.getEntries()) list.push([e.startTime, e.duration]);
+      });
+      obs.observe({ type, buffered: false });
+      (m.observers = m.observers || []).push(obs);
+    } catch (err) {
+      if (type === "longtask") m.longtaskError = String(err);
+    }
+  }
+  // A heartbeat on a worker thread, which the page's own work (scripts, style, layout, garbage collection)
+  // never blocks: when its 5 ms timer fires late, nothing of the page could run either (the machine was
+  // busy elsewhere). Those intervals are recorded in epoch milliseconds.
+  const src = "let last = performance.now(); const stalls = [];" +
+    "setInterval(() => { const t = performance.now(); if (t - last > 25) stalls.push([performance.timeOrigin + last + 5, performance.timeOrigin + t]); last = t; }, 5);" +
+    "onmessage = () => postMessage(stalls);";
   try {
-    const obs = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) m.longtasks.push([e.startTime, e.duration]);
-    });
-    obs.observe({ type: "longtask", buffered: false });
-    m.observer = obs;
+    m.worker = new Worker(URL.createObjectURL(new Blob([src], { type: "text/javascript" })));
   } catch (err) {
-    m.longtaskError = String(err);
+    m.workerError = String(err);
   }
   let last = null;
   const tick = (t) => {
@@ -47,24 +63,49 @@ MONITOR_JS = """
 """
 
 COLLECT_JS = """
-([until]) => {
+async ([until]) => {
   const m = window.__tfwBench;
   m.stop = true;
-  if (m.observer) m.observer.disconnect();
+  for (const o of m.observers || []) o.disconnect();
+  let stalls = [];
+  if (m.worker) {
+    stalls = await new Promise((resolve) => {
+      const t = setTimeout(() => resolve(null), 5000);
+      m.worker.onmessage = (e) => { clearTimeout(t); resolve(e.data); };
+      m.worker.postMessage("stalls");
+    });
+    m.worker.terminate();
+  }
+  // the worker's epoch times on the page's clock
+  const machine = (stalls || []).map(([a, b]) => [a - performance.timeOrigin, b - performance.timeOrigin]);
+  const stalledIn = (lo, hi) => machine.reduce((sum, [a, b]) => sum + Math.max(0, Math.min(b, hi) - Math.max(a, lo)), 0);
   const inWindow = (t) => t >= m.start && t <= until;
   const inside = m.gaps.filter(([t]) => inWindow(t));
   const gaps = inside.map(([, g]) => g);
+  // a frame's own time: its gap less the part of it in which the machine ran nothing of the page
+  const own = inside.map(([t, g]) => [t, g, g - stalledIn(t - g, t)]);
   const slow = inside.filter(([, g]) => g > 50).map(([t, g]) => [(t - m.start) / 1000, g]);
+  const slowOwn = own.filter(([, , o]) => o > 50).map(([t, , o]) => [(t - m.start) / 1000, o]);
   const tasks = m.longtasks.filter(([t]) => inWindow(t)).map(([, d]) => d);
+  const loafs = m.loafs.filter(([t]) => inWindow(t)).map(([, d]) => d);
+  const stallsIn = machine.filter(([a, b]) => b >= m.start && a <= until).map(([a, b]) => b - a);
   return {
     frames: gaps.length,
     longest_frame_ms: gaps.length ? Math.max(...gaps) : null,
     frames_over_50ms: slow.length,
     slow_frames_at: slow.slice(0, 10),
+    longest_own_frame_ms: own.length ? Math.max(...own.map(([, , o]) => o)) : null,
+    own_frames_over_50ms: slowOwn.length,
+    slow_own_frames_at: slowOwn.slice(0, 10),
+    stall_ms_in_frames: own.reduce((sum, [, g, o]) => sum + (g - o), 0),
+    machine_stalls: stalls === null ? null : stallsIn.length,
+    longest_machine_stall_ms: stallsIn.length ? Math.max(...stallsIn) : 0,
+    long_animation_frames: loafs.length,
+    longest_animation_frame_ms: loafs.length ? Math.max(...loafs) : 0,
     long_tasks: tasks.length,
     longest_task_ms: tasks.length ? Math.max(...tasks) : 0,
     long_task_total_ms: tasks.reduce((a, b) => a + b, 0),
-    longtask_error: m.longtaskError || null,
+    longtask_error: m.longtaskError || m.workerError || null,
   };
 }
 """
@@ -186,6 +227,44 @@ def _run_variant(browser: Any, server: Any, name: str, spec: dict[str, str], *, 
         server.shutdown_kernels()
 
 
+BUSY_PAGE_JS = """
+async () => {
+  const keep = [];
+  const box = document.createElement("div");
+  document.body.appendChild(box);
+  for (let round = 0; round < 40; round++) {
+    const t = performance.now();
+    while (performance.now() - t < 45) {
+      const a = [];
+      for (let i = 0; i < 20000; i++) a.push({ i, s: "x" + i, pair: [i, i + 1] });
+      keep.push(a);
+      if (keep.length > 30) keep.shift();
+      box.innerHTML = ("<p>" + "word ".repeat(3000) + "</p>").repeat(20);
+      void box.offsetHeight;
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return performance.now();
+}
+"""
+
+
+def _instrument_check(browser: Any) -> dict[str, Any]:
+    """The stall monitor on a page kept busy by its own work for about 2 s (allocation, garbage collection,
+    markup, layout in 45 ms tasks): the part of its frames taken for machine stalls is the instrument's error
+    (it should be none: the page's work must not pass for the machine's)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_content("<!doctype html><title>busy</title>")
+        page.evaluate(MONITOR_JS)
+        page.wait_for_timeout(300)
+        end = float(page.evaluate(BUSY_PAGE_JS))
+        return dict(page.evaluate(COLLECT_JS, [end]))
+    finally:
+        context.close()
+
+
 def _combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Several runs of one widget: median render time, worst frame and task, totals of slow frames."""
     if len(runs) == 1:
@@ -201,6 +280,16 @@ def _combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "longest_frame_ms_per_run": [r["longest_frame_ms"] for r in runs],
         "frames_over_50ms": sum(r["frames_over_50ms"] for r in runs),
         "slow_frames_at": [f for r in runs for f in r["slow_frames_at"]][:10],
+        "longest_own_frame_ms": max(r["longest_own_frame_ms"] or 0 for r in runs),
+        "longest_own_frame_ms_per_run": [r["longest_own_frame_ms"] for r in runs],
+        "own_frames_over_50ms": sum(r["own_frames_over_50ms"] for r in runs),
+        "slow_own_frames_at": [f for r in runs for f in r["slow_own_frames_at"]][:10],
+        "machine_stalls": None
+        if any(r["machine_stalls"] is None for r in runs)
+        else sum(r["machine_stalls"] for r in runs),
+        "longest_machine_stall_ms": max(r["longest_machine_stall_ms"] for r in runs),
+        "long_animation_frames": sum(r["long_animation_frames"] for r in runs),
+        "longest_animation_frame_ms": max(r["longest_animation_frame_ms"] for r in runs),
         "long_tasks": sum(r["long_tasks"] for r in runs),
         "longest_task_ms": max(r["longest_task_ms"] for r in runs),
         "long_task_total_ms": sum(r["long_task_total_ms"] for r in runs),
@@ -208,14 +297,18 @@ def _combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _slow_frames_text(r: dict[str, Any]) -> str:
+def _slow_frames_text(r: dict[str, Any], own: bool = True) -> str:
     """Where the frames over 50 ms fell (seconds after the feed started), for the report."""
-    slow = r.get("slow_frames_at") or []
-    at = ", ".join(f"{g:.0f} ms at {t:.1f} s" for t, g in slow)
+    key, count = (
+        ("slow_own_frames_at", "own_frames_over_50ms") if own else ("slow_frames_at", "frames_over_50ms")
+    )
+    at = ", ".join(f"{g:.0f} ms at {t:.1f} s" for t, g in r.get(key) or [])
+    what = "frames took over 50 ms less the machine's stalls" if own else "frames took over 50 ms as measured"
     return (
-        f"{r['frames_over_50ms']} of {r['frames']:,} frames took over 50 ms ({at}); "
-        f"{r['long_tasks']} long task(s), longest {r['longest_task_ms']:.0f} ms. A frame this long is "
-        "one patch (or the periodic snapshot) whose render and layout work exceeded the budget."
+        f"{r[count]} of {r['frames']:,} {what} ({at}); {r['long_tasks']} long task(s), longest "
+        f"{r['longest_task_ms']:.0f} ms; {r['long_animation_frames']} long animation frame(s), longest "
+        f"{r['longest_animation_frame_ms']:.0f} ms; machine stalls seen by the worker: {r['machine_stalls']}, "
+        f"longest {r['longest_machine_stall_ms']:.0f} ms."
     )
 
 
@@ -227,7 +320,7 @@ def bench(quick: bool = False) -> dict[str, Any]:
     cap_s = 30.0 if quick else 60.0
     turnview_runs = 1 if quick else 3
     n_events = len(large_turn_events(n_deltas))
-    params = {"deltas": n_deltas, "events": n_events, "rate_per_s": rate,
+    params: dict[str, Any] = {"deltas": n_deltas, "events": n_events, "rate_per_s": rate,
               "simulated_duration_s": n_events / rate, "cap_s": cap_s, "turnview_runs": turnview_runs}  # fmt: skip
     exe = chromium_path()
     if exe is None:
@@ -258,6 +351,7 @@ def bench(quick: bool = False) -> dict[str, Any]:
                 n_ev = len(large_turn_events(n))
                 long_runs[n] = _run_variant(browser, server, "tfwidget TurnView", VARIANTS["tfwidget TurnView"],
                                             n_deltas=n, rate=rate, n_events=n_ev, cap_s=n_ev / rate + 60.0)  # fmt: skip
+            calibration = _instrument_check(browser)
         finally:
             browser.close()
     rows = [{"implementation": k, **v} for k, v in res.items()]
@@ -275,24 +369,48 @@ def bench(quick: bool = False) -> dict[str, Any]:
                      "window, its render time is a lower bound.")  # fmt: skip
     if ours.get("longest_frame_ms_per_run"):
         per = ", ".join(f"{x:.1f}" for x in ours["longest_frame_ms_per_run"])
-        notes.append(f"TurnView's longest frame per run (ms): {per}.")
+        per_own = ", ".join(f"{x:.1f}" for x in ours["longest_own_frame_ms_per_run"])
+        notes.append(
+            f"TurnView's longest frame per run (ms): {per} as measured; {per_own} less machine stalls."
+        )
+    notes.append("Machine stalls: a worker thread of the page runs a 5 ms timer; the page's own work (scripts, "
+                 "style, layout, paint, garbage collection) runs on the main thread and never delays it, so "
+                 "when it fires late (over 25 ms) nothing of the page could run: the time is the machine's "
+                 "(other processes, the virtual machine's scheduling). A frame's own time leaves that part of "
+                 "its gap out; the raw gaps are reported beside it. Long animation frames "
+                 "(PerformanceObserver 'long-animation-frame') are frames whose main-thread work took over "
+                 "50 ms.")  # fmt: skip
     if ours["longtask_error"]:
         notes.append(f"PerformanceObserver longtask unavailable: {ours['longtask_error']}")
+    own_note = ("a frame's time is its gap between animation frames less the part of it in which a worker "
+                "thread of the page could not run either (the machine ran nothing of the page); ratio = 50 ms / "
+                "that time")  # fmt: skip
     checks = [
-        check("longest frame while streaming, TurnView (target: none over 50 ms)", ours["longest_frame_ms"],
+        check("longest frame while streaming, TurnView (target: none over 50 ms)", ours["longest_own_frame_ms"],
               50.0, target=1.0, higher_is_better=False, unit="ms", target_text="<= 50 ms",
-              note="ratio = 50 ms / longest frame; met when no frame exceeds 50 ms",
-              miss=_slow_frames_text(ours)),
+              note=own_note, miss=_slow_frames_text(ours)),
+        check("longest frame as measured, machine stalls included, TurnView", ours["longest_frame_ms"], 50.0,
+              target=None, higher_is_better=False, unit="ms", note="informational: the raw longest gap",
+              miss=_slow_frames_text(ours, own=False)),
         *[check(f"longest frame while streaming, {n:,} deltas at {rate:,.0f}/s (none over 50 ms)",
-                r["longest_frame_ms"] if r["finished"] else float("inf"), 50.0, target=1.0, higher_is_better=False, unit="ms",
-                target_text="<= 50 ms", note="ratio = 50 ms / longest frame; the baseline is the 50 ms budget",
+                r["longest_own_frame_ms"] if r["finished"] else float("inf"), 50.0, target=1.0, higher_is_better=False,
+                unit="ms", target_text="<= 50 ms", note=own_note,
                 miss=_slow_frames_text(r) + ("" if r["finished"] else " The page did not show the whole turn."))
+          for n, r in long_runs.items()],
+        *[check(f"longest frame as measured, machine stalls included, {n:,} deltas", r["longest_frame_ms"], 50.0,
+                target=None, higher_is_better=False, unit="ms", note="informational: the raw longest gap",
+                miss=_slow_frames_text(r, own=False))
           for n, r in long_runs.items()],
         *[check(f"longest long task, {n:,} deltas (none over 50 ms)", r["longest_task_ms"], 50.0,
                 target=1.0, higher_is_better=False, unit="ms", target_text="<= 50 ms",
                 note=f"{r['long_tasks']} long task(s) in the window (a long task is over 50 ms by definition)",
                 miss=_slow_frames_text(r))
           for n, r in long_runs.items()],
+        check("instrument: a page busy with its own work, its frames' time taken for machine stalls",
+              calibration["stall_ms_in_frames"], None, target=None, higher_is_better=False, unit="ms",
+              note=f"{calibration['frames']} frames, the longest {calibration['longest_frame_ms']:.0f} ms as "
+                   f"measured and {calibration['longest_own_frame_ms']:.0f} ms less machine stalls; "
+                   f"{calibration['machine_stalls']} stall(s) seen: page work must not pass for the machine's"),
         check("render time vs naive", ours["render_s"], naive["render_s"], target=None,
               higher_is_better=False, unit="s"),
         check("longest frame vs naive", ours["longest_frame_ms"], naive["longest_frame_ms"], target=None,

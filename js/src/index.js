@@ -50,6 +50,7 @@ export function mount(model, el) {
   const flush = () => {
     frame = 0;
     renderer.render();
+    if (renderer.later.size) schedule(); // a busy frame left the header's numbers and the usage for the next
     follow.update();
     if (!revealed && LIVE.has(store.view.status) && model.get("reveal") && renderer.root.isConnected) {
       revealed = true; // once: the page is the person's after that

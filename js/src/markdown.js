@@ -26,6 +26,7 @@ function getPurifier() {
   if (purifier) return purifier;
   const made = DOMPurify(window);
   purifier = made;
+  made.setConfig(PURIFY_OPTIONS); // once: a config passed to each sanitize call is parsed (and copied) anew
   made.addHook("afterSanitizeAttributes", (node) => {
     if (node.tagName === "A") {
       const href = node.getAttribute("href") || "";
@@ -95,7 +96,7 @@ export function nestingDepth(source) {
  */
 export function renderMarkdown(source, media = null) {
   const html = marked.parse(source || "");
-  return sanitizing(media, () => getPurifier().sanitize(/** @type {string} */ (html), PURIFY_OPTIONS));
+  return sanitizing(media, () => getPurifier().sanitize(/** @type {string} */ (html)));
 }
 
 /**

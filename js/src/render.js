@@ -29,6 +29,15 @@ import { LIVE_STATUSES } from "./contracts.gen.js";
 /** @typedef {import("./contracts.gen.js").ToolView} ToolView */
 
 const LIVE = new Set(LIVE_STATUSES);
+
+/**
+ * Transcript work (ms) in one frame past which, while the turn streams, the rest waits for the next frame
+ * (see TurnRenderer.render).
+ */
+export const FRAME_SHARE_MS = 3;
+/** The view keys whose rendering may wait one frame: the header's numbers, the usage chart and chips, the timeline. */
+const SECONDARY_KEYS = ["totals", "spans", "usage", "clock"];
+const now = () => (typeof performance !== "undefined" ? performance.now() : Date.now());
 const LONG_RESPONSE_CHARS = 600;
 const LONG_RESPONSE_LINES = 12;
 
@@ -45,6 +54,10 @@ export class TurnRenderer {
     this.holdScroll = false;
     this.lastTop = 0;
     this.frames = 0;
+    /** View keys left for the next frame by a busy one (see render). @type {Set<string>} */
+    this.later = new Set();
+    /** Transcript work (ms) past which a frame leaves the rest to the next one (see render). */
+    this.frameShareMs = FRAME_SHARE_MS;
     /** Interactive pause cards (a session view): see actions.js. Null for a plain view. */
     /** @type {import("./actions.js").Actions | null} */
     this.actions = null;
@@ -127,10 +140,19 @@ export class TurnRenderer {
     this.placed = 0; // timeline entries placed so far
   }
 
-  /** Render everything the store marks dirty, then clear the marks. */
+  /**
+   * Render everything the store marks dirty, then clear the marks. While the turn streams, a frame whose
+   * transcript work (messages, tools, events) already took `FRAME_SHARE_MS` leaves the header's numbers,
+   * the usage chart, the usage chips and the timeline to the next frame (`later`; the caller schedules a
+   * frame while it is not empty): the frame that finishes one message and starts the next is split in two
+   * instead of carrying both. Work is left over at most once in a row (the next frame does it whatever its
+   * own load), never once the turn is no longer live (its last frame is whole), and never on a full render.
+   */
   render() {
     const { view, dirty } = this.store;
-    if (!dirty.any) return;
+    const later = this.later;
+    if (!dirty.any && !later.size) return;
+    const started = now();
     this.frames += 1;
     const focus = saveFocus(this.root);
     const all = dirty.all;
@@ -138,10 +160,9 @@ export class TurnRenderer {
     const keys = dirty.keys;
     const touched = (/** @type {string} */ k) => all || keys.has(k);
 
-    if (touched("status") || touched("status_detail") || touched("totals") || touched("turn_id") ||
-        touched("completed_at") || touched("session_id") || touched("spans") || touched("actions")) {
-      this.renderHeader();
-    }
+    const headerNow = touched("status") || touched("status_detail") || touched("turn_id") ||
+      touched("completed_at") || touched("session_id") || touched("actions");
+    if (headerNow) this.renderHeader();
     if (touched("input") || touched("actions")) this.renderInput();
     if (touched("threads")) for (const t of view.threads || []) this.renderThreadHeader(t);
 
@@ -158,15 +179,25 @@ export class TurnRenderer {
     const eventIds = all ? Object.keys(view.events || {}) : dirty.events;
     for (const id of eventIds) if (this.eventEls.has(id)) this.renderEvent(id);
     if (touched("pauses") || touched("actions") || all || from < timeline.length) this.renderPauses();
-    if (touched("usage") || touched("spans")) this.renderUsage();
-    // New spans change only the usage chips (cost, time to first token): a chip is rebuilt where its
-    // numbers changed, the message itself (its markdown above all) is left alone.
-    if (touched("spans")) {
-      const rendered = new Set(msgIds);
-      for (const id of this.messageEls.keys()) if (!rendered.has(id)) this.renderUsageChip(id);
-    }
     if (touched("notices")) this.renderNotices();
-    this.timeline.update(touched);
+
+    const defer = !all && !later.size && LIVE.has(view.status) &&
+      now() - started > this.frameShareMs;
+    if (defer) {
+      for (const k of SECONDARY_KEYS) if (touched(k)) later.add(k);
+    } else {
+      const due = (/** @type {string} */ k) => touched(k) || later.has(k);
+      if (!headerNow && (due("totals") || due("spans"))) this.renderHeader();
+      if (due("usage") || due("spans")) this.renderUsage();
+      // New spans change only the usage chips (cost, time to first token): a chip is rebuilt where its
+      // numbers changed, the message itself (its markdown above all) is left alone.
+      if (due("spans")) {
+        const rendered = new Set(msgIds);
+        for (const id of this.messageEls.keys()) if (!rendered.has(id)) this.renderUsageChip(id);
+      }
+      this.timeline.update(due);
+      later.clear();
+    }
     this.root.dataset.status = view.status || "connecting";
     this.root.dataset.resolved = isResolved(this.actions) ? "true" : "false";
 

@@ -8,7 +8,9 @@ records every DOM write of one render, so the tests see exactly which parts of t
 - new spans (the Timeline's and the usage chips' numbers) render no message again: they rewrite usage chips
   (never a message's markdown), and the usage chart is redrawn in its details;
 - a long streaming message is not re-rendered as markdown for every delta (its new words are appended as
-  text in between; ``js/src/markdown.js``), and once it is final it shows exactly what a fresh render shows.
+  text in between; ``js/src/markdown.js``), and once it is final it shows exactly what a fresh render shows;
+- a busy frame (one message finished, the next begun) leaves the header's numbers and the usage chart to the
+  next frame, once, and that frame comes on its own.
 
 The page's clock (``performance.now``) is frozen while patches are sent, so how often the markdown of a long
 message is re-rendered does not depend on how fast the machine is.
@@ -76,6 +78,7 @@ window.tfwSend = (patch) => {{
              chip: !!(w && w.closest(".tfw-usage-slot")) }};
   }}) }};
 }};
+window.tfwHandlers = handlers;
 window.tfwReady = true;
 </script>
 </body></html>
@@ -292,3 +295,88 @@ def test_a_stream_that_pauses_catches_up_without_a_new_patch(page: Any, tmp_path
     assert page.evaluate("() => window.tfwRunTimers()") == 1
     raw = re.sub(r"(\s*</\w+>)+\s*$", "", page.inner_html('.tfw-msg[data-id="m1"] .tfw-md').rstrip())
     assert raw.endswith("<strong>bold</strong> words <strong>bold</strong> words"), raw[-200:]
+
+
+RENDERER = "document.querySelector('#app').__tfw.renderer"
+
+
+def _tokens_text(feed: Feed) -> str:
+    """The header's token totals as the view's snapshot states them."""
+    t = feed.tracker.snapshot()["totals"]
+    return f"{t['input_tokens']:,} in · {t['output_tokens']:,} out"
+
+
+BARS = "() => document.querySelectorAll('.tfw-usage .tfw-bar').length"
+TOKENS = "() => document.querySelector('.tfw-header .tfw-tokens').textContent"
+
+
+def test_a_busy_frame_leaves_the_usage_for_the_next_frame_once(page: Any, tmp_path: Path) -> None:
+    feed = Feed(_events(finished=2, deltas=30))
+    _page(page, tmp_path, feed.snapshot, "busy")
+    assert page.evaluate(BARS) == 2
+    tokens_before = page.evaluate(TOKENS)
+    [finish] = feed.patches(_finish("m2"))
+    assert {"usage", "totals"} <= set(finish.get("set", {})) | set(finish.get("rows", {})), finish
+    # In one task (no animation frame can come in between): every frame counts as busy (the transcript's
+    # work always exceeds the share); the patch is rendered, then the next frame's render runs.
+    first, second = page.evaluate(
+        """(p) => {
+          const r = document.querySelector('#app').__tfw.renderer;
+          r.frameShareMs = -1;
+          const look = () => ({
+            bars: document.querySelectorAll('.tfw-usage .tfw-bar').length,
+            tokens: document.querySelector('.tfw-header .tfw-tokens').textContent,
+            later: [...r.later].sort(),
+            md: document.querySelector('.tfw-msg[data-id="m2"] .tfw-md').innerHTML,
+          });
+          window.tfwSend(p);
+          const first = look();
+          r.render();
+          return [first, look()];
+        }""",
+        finish,
+    )
+    # the message is final at once; its usage bar and the header's totals wait for the next frame
+    assert "<strong>end</strong>" in first["md"]
+    assert first["bars"] == 2 and first["tokens"] == tokens_before
+    assert first["later"], first
+    # the next frame does them, busy or not: work waits at most one frame
+    assert second["bars"] == 3
+    assert second["tokens"] == _tokens_text(feed) != tokens_before
+    assert second["later"] == []
+
+
+def test_the_frame_after_a_busy_one_comes_by_itself(page: Any, tmp_path: Path) -> None:
+    feed = Feed(_events(finished=2, deltas=30))
+    _page(page, tmp_path, feed.snapshot, "later")
+    page.evaluate(f"() => {{ {RENDERER}.frameShareMs = -1; }}")
+    [finish] = feed.patches(_finish("m2"))
+    # as the widget receives it: the patch schedules an animation frame, nothing renders it by hand
+    page.evaluate("(p) => window.tfwHandlers['msg:custom'](p, [])", finish)
+    page.wait_for_function(f"() => ({BARS})() === 3 && {RENDERER}.later.size === 0", timeout=10_000)
+    assert page.evaluate(TOKENS) == _tokens_text(feed)
+
+
+def test_a_status_change_renders_everything_in_its_frame(page: Any, tmp_path: Path) -> None:
+    feed = Feed(_events(finished=2, deltas=30))
+    _page(page, tmp_path, feed.snapshot, "status")
+    page.evaluate(f"() => {{ {RENDERER}.frameShareMs = -1; }}")
+    done = {"type": "turn.done", "id": "td", "thread_id": None, "created_at": "2026-08-01T10:09:00.000Z",
+            "state": {"status": "done", "output": None, "required_actions": [],
+                      "completed_at": "2026-08-01T10:09:00.000Z"}}  # fmt: skip
+    patches = feed.patches([*_finish("m2"), done], step=2)
+    assert len(patches) == 1
+    # in one task: no animation frame can render what the patch's own render left over
+    seen = page.evaluate(
+        """(p) => {
+          window.tfwSend(p);
+          return {
+            bars: document.querySelectorAll('.tfw-usage .tfw-bar').length,
+            tokens: document.querySelector('.tfw-header .tfw-tokens').textContent,
+            later: document.querySelector('#app').__tfw.renderer.later.size,
+            status: document.querySelector('.tfw-root').dataset.status,
+          };
+        }""",
+        patches[0],
+    )
+    assert seen == {"bars": 3, "tokens": _tokens_text(feed), "later": 0, "status": "done"}
