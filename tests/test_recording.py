@@ -201,3 +201,55 @@ def test_a_block_with_odd_lines_folds_like_its_items(tmp_path: Path, block: int)
         (it.sequence_number, it.received_at, it.synthesized) for it in want.items
     ]
     assert folded.last_sequence_number == want.last_sequence_number
+
+
+@pytest.mark.parametrize("block", [7, 64, 1000])
+@pytest.mark.parametrize("where", ["middle", "last", "last without a line end"])
+def test_an_overlong_line_is_reported_and_the_rest_is_read(tmp_path: Path, block: int, where: str) -> None:
+    """A recording line over the bound (one event of at most ``max_event_bytes`` and its fields) is never
+    held whole: it is reported with its file and line number and skipped, and every other line is read; an
+    error after it still names the right line."""
+    from unittest import mock
+
+    from tfwidget import recording
+    from tfwidget.recording import fold_file
+    from tfwidget.sse import MalformedFrameWarning
+
+    items = list(load(FIXTURES / "sub_agents.sse"))
+    path = save(items, tmp_path / "turn.jsonl")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    bound = max(len(ln.encode()) for ln in lines) + 10  # every saved line fits
+    delta = json.loads(lines[5])["event"]
+    long_line = json.dumps({"seq": 9000, "t": 1.0, "event": dict(delta, content="x" * (3 * bound))})
+    at = {"middle": 6, "last": len(lines), "last without a line end": len(lines)}[where]
+    lines.insert(at, long_line)
+    end = "" if where == "last without a line end" else "\n"
+    path.write_text("\n".join(lines) + end, encoding="utf-8")
+    seen: list[int] = []
+    real_add = recording._line_blocks
+
+    def blocks(p: Path):  # type: ignore[no-untyped-def]
+        for b in real_add(p):
+            seen.append(len(b))
+            yield b
+
+    patches = (
+        mock.patch.object(recording, "_BLOCK", block),
+        mock.patch.object(recording, "_MAX_LINE", bound),
+        mock.patch.object(recording, "_line_blocks", blocks),
+    )
+    with patches[0], patches[1], patches[2], pytest.warns(MalformedFrameWarning) as caught:
+        got = load(path)
+    [w] = [w for w in caught if "longer than" in str(w.message)]
+    assert f"turn.jsonl, line {at + 1}:" in str(w.message) and f"{bound:,} bytes" in str(w.message)
+    assert [it.sequence_number for it in got] == [it.sequence_number for it in items]  # all but the long one
+    assert max(seen) <= bound + block  # the long line was never gathered whole
+    with patches[0], patches[1], pytest.warns(MalformedFrameWarning):
+        folded = fold_file(path)
+    assert folded.merged_messages() == TurnState.from_items(items).merged_messages()
+    # the line numbers after it are still right
+    if where == "middle":
+        path.write_text("\n".join(lines) + "\nnot json\n", encoding="utf-8")
+        with patches[0], patches[1], pytest.warns(MalformedFrameWarning):
+            with pytest.raises(ValueError, match=f"line {len(lines) + 1}:"):
+                load(path)

@@ -31,6 +31,7 @@ from .events import ModelMessageDeltaEvent, parse_event
 from .sse import (
     _FAST_DECODE,
     _FAST_DECODE_MANY,
+    DEFAULT_MAX_EVENT_BYTES,
     MalformedFrame,
     MalformedFrameWarning,
     StreamItem,
@@ -85,29 +86,66 @@ class _Line(msgspec.Struct, gc=False):
 
 _LINES = msgspec.json.Decoder(_Line)
 _BLOCK = 1 << 20
+# A recording line holds one event (capped at DEFAULT_MAX_EVENT_BYTES on the wire) and a few fields around it.
+_MAX_LINE = DEFAULT_MAX_EVENT_BYTES + (64 << 10)
 
 
 def _line_blocks(path: Path) -> Iterator[bytes]:
     """The file in blocks of whole lines (about 1 MiB each; a longer line is one block). The pieces of a
-    line longer than a block are joined once, when its end is read (linear in the line's length)."""
+    line longer than a block are joined once, when its end is read (linear in the line's length). A line
+    longer than ``_MAX_LINE`` bytes is not kept: it is reported (a :class:`MalformedFrameWarning` naming the
+    file, the line and the bound), read past and left as a blank line, and the lines after it are read. (The
+    bound is checked on a line's pieces as they are read: ``_BLOCK`` is below it, so every longer line is.)"""
     parts: list[bytes] = []  # the start of the next block: pieces read without a line end
+    pending = 0  # their length
+    newlines = 0  # line ends read so far: the line being read is number newlines + 1
+    skipping = 0  # the line number of an overlong line being read past (0: none)
     with path.open("rb") as fh:
         size = min(_BLOCK, os.fstat(fh.fileno()).st_size + 1)  # a small file in one read of its size
         while chunk := fh.read(size):
+            if skipping:
+                end = chunk.find(b"\n")
+                if end < 0:
+                    continue
+                _warn_long(path, skipping)
+                skipping = 0
+                chunk = chunk[end:]  # the overlong line's end: it is left as a blank line
+            first = chunk.find(b"\n")
+            if pending + (first if first >= 0 else len(chunk)) > _MAX_LINE:
+                parts, pending, skipping = [], 0, newlines + 1
+                if first < 0:
+                    continue
+                _warn_long(path, skipping)
+                skipping = 0
+                chunk = chunk[first:]
+            newlines += chunk.count(b"\n")
             cut = chunk.rfind(b"\n") + 1
             if cut == 0:
                 parts.append(chunk)
+                pending += len(chunk)
                 continue
             if parts:
                 parts.append(chunk[:cut])
                 yield b"".join(parts)
-                parts = []
+                parts, pending = [], 0
             else:
                 yield chunk[:cut]
             if cut < len(chunk):
                 parts.append(chunk[cut:])
-    if parts:
+                pending = len(chunk) - cut
+    if skipping:
+        _warn_long(path, skipping)
+    elif parts:
         yield b"".join(parts)
+
+
+def _warn_long(path: Path, lineno: int) -> None:
+    warnings.warn(
+        f"{path.name}, line {lineno}: skipped a line longer than {_MAX_LINE:,} bytes (the bound on one "
+        "recording line: one event of at most max_event_bytes and its fields); the lines after it are read",
+        MalformedFrameWarning,
+        stacklevel=6,
+    )
 
 
 Record = StreamItem | tuple[int | None, float, bytes, Any]
