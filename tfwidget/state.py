@@ -222,6 +222,33 @@ _PACK = 256
 _SEQ_MIN, _SEQ_MAX = -(2**63), 2**63  # sequence numbers the item log keeps in its column (exclusive bounds)
 
 
+def _argument_chunk(
+    m: _Message, did: str, tcs: Any, slot_info: dict[tuple[str, int], ToolCallInfo]
+) -> tuple[list[Any], ToolCallInfo, str | None] | None:
+    """The one rule for a decoder-checked delta's ``tool_calls`` on the fast paths (``_merge_fast``, the batch
+    fold): when it is one chunk that only adds argument text to a call message ``m`` (id ``did``) already
+    has, ``(slot, info, argument text)``; else ``None`` (the delta takes ``apply``'s full path)."""
+    if len(tcs) != 1:
+        return None
+    k = tcs[0]
+    fn = k.function
+    idx = k.index
+    if (
+        k.id is not None
+        or k.type is not None
+        or k.tool_info is not None
+        or k.provider_specific_fields is not None
+        or (fn is not None and fn.name is not None)
+        or not 0 <= idx < len(m.slots)
+    ):
+        return None
+    slot = m.slots[idx]
+    info = slot_info.get((did, idx))
+    if slot is None or info is None:
+        return None
+    return slot, info, fn.arguments if fn is not None else None
+
+
 def _pack(chunks: list[str], packed: int) -> int:
     """Join the pieces after the first ``packed`` entries into one (a long message's text is then a few
     strings, not one per delta); returns the new count of packed entries. Reads join everything
@@ -577,26 +604,12 @@ class TurnState(FramesFacade):
                         owners.append((j - i, did))
                     tcs = d.tool_calls
                     if tcs is not None:
-                        if len(tcs) != 1:
+                        found = _argument_chunk(m, did, tcs, slot_info)
+                        if found is None:
                             break
-                        k = tcs[0]
-                        fn = k.function
-                        idx = k.index
-                        if (
-                            k.id is not None
-                            or k.type is not None
-                            or k.tool_info is not None
-                            or k.provider_specific_fields is not None
-                            or (fn is not None and fn.name is not None)
-                            or not 0 <= idx < len(m.slots)
-                        ):
-                            break
-                        slot = m.slots[idx]
-                        info = slot_info.get((did, idx))
-                        if slot is None or info is None:
-                            break
-                        if fn is not None and fn.arguments:
-                            slot[1].append(fn.arguments)
+                        slot, info, args = found
+                        if args:
+                            slot[1].append(args)
                         tools_add(info.id)
                     c = d.content
                     if c:
@@ -892,26 +905,12 @@ class TurnState(FramesFacade):
             return False
         tcs = d.tool_calls
         if tcs is not None:
-            if len(tcs) != 1:
+            found = _argument_chunk(m, did, tcs, self._slot_info)
+            if found is None:
                 return False
-            k = tcs[0]
-            fn = k.function
-            idx = k.index
-            if (
-                k.id is not None
-                or k.type is not None
-                or k.tool_info is not None
-                or k.provider_specific_fields is not None
-                or (fn is not None and fn.name is not None)
-                or not 0 <= idx < len(m.slots)
-            ):
-                return False
-            slot = m.slots[idx]
-            info = self._slot_info.get((did, idx))
-            if slot is None or info is None:
-                return False
-            if fn is not None and fn.arguments:
-                slot[1].append(fn.arguments)
+            slot, info, args = found
+            if args:
+                slot[1].append(args)
             self._changes.tools.add(info.id)
         m.cache = None
         c = d.content
