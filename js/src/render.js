@@ -35,8 +35,11 @@ const LIVE = new Set(LIVE_STATUSES);
  * (see TurnRenderer.render).
  */
 export const FRAME_SHARE_MS = 3;
-/** The view keys whose rendering may wait one frame: the header's numbers, the usage chart and chips, the timeline. */
-const SECONDARY_KEYS = ["totals", "spans", "usage", "clock"];
+/**
+ * The view keys whose rendering may wait one frame: the header's numbers, the usage chart and chips, the
+ * timeline (which also redraws on a status change; the header shows a status change at once).
+ */
+const SECONDARY_KEYS = ["totals", "spans", "usage", "clock", "status"];
 const now = () => (typeof performance !== "undefined" ? performance.now() : Date.now());
 const LONG_RESPONSE_CHARS = 600;
 const LONG_RESPONSE_LINES = 12;
@@ -181,10 +184,11 @@ export class TurnRenderer {
     if (touched("pauses") || touched("actions") || all || from < timeline.length) this.renderPauses();
     if (touched("notices")) this.renderNotices();
 
-    const defer = !all && !later.size && LIVE.has(view.status) &&
+    const waiting = all ? [] : SECONDARY_KEYS.filter(touched);
+    const defer = waiting.length > 0 && !later.size && LIVE.has(view.status) &&
       now() - started > this.frameShareMs;
     if (defer) {
-      for (const k of SECONDARY_KEYS) if (touched(k)) later.add(k);
+      for (const k of waiting) later.add(k);
     } else {
       const due = (/** @type {string} */ k) => touched(k) || later.has(k);
       if (!headerNow && (due("totals") || due("spans"))) this.renderHeader();
