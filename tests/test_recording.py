@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -204,11 +205,11 @@ def test_a_block_with_odd_lines_folds_like_its_items(tmp_path: Path, block: int)
 
 
 @pytest.mark.parametrize("block", [7, 64, 1000])
-@pytest.mark.parametrize("where", ["middle", "last", "last without a line end"])
+@pytest.mark.parametrize("where", ["first", "middle", "last", "last without a line end"])
 def test_an_overlong_line_is_reported_and_the_rest_is_read(tmp_path: Path, block: int, where: str) -> None:
-    """A recording line over the bound (one event of at most ``max_event_bytes`` and its fields) is never
-    held whole: it is reported with its file and line number and skipped, and every other line is read; an
-    error after it still names the right line."""
+    """A recording line over the bound (one event of ``max_event_bytes`` characters at four UTF-8 bytes each,
+    and its fields) is never held whole: it is reported with its file and line number and skipped, and every
+    other line is read; an error after it still names the right line. ``max_event_bytes=None`` reads it."""
     from unittest import mock
 
     from tfwidget import recording
@@ -218,38 +219,56 @@ def test_an_overlong_line_is_reported_and_the_rest_is_read(tmp_path: Path, block
     items = list(load(FIXTURES / "sub_agents.sse"))
     path = save(items, tmp_path / "turn.jsonl")
     lines = path.read_text(encoding="utf-8").splitlines()
-    bound = max(len(ln.encode()) for ln in lines) + 10  # every saved line fits
+    cap = 1_000
+    bound = 4 * cap + recording._LINE_FIELDS
+    assert max(len(ln.encode()) for ln in lines) < bound  # every saved line fits
     delta = json.loads(lines[5])["event"]
     long_line = json.dumps({"seq": 9000, "t": 1.0, "event": dict(delta, content="x" * (3 * bound))})
-    at = {"middle": 6, "last": len(lines), "last without a line end": len(lines)}[where]
+    at = {"first": 0, "middle": 6, "last": len(lines), "last without a line end": len(lines)}[where]
     lines.insert(at, long_line)
     end = "" if where == "last without a line end" else "\n"
     path.write_text("\n".join(lines) + end, encoding="utf-8")
     seen: list[int] = []
-    real_add = recording._line_blocks
+    real_blocks = recording._line_blocks
 
-    def blocks(p: Path):  # type: ignore[no-untyped-def]
-        for b in real_add(p):
+    def blocks(p: Path, max_line: int | None) -> Any:
+        for b in real_blocks(p, max_line):
             seen.append(len(b))
             yield b
 
-    patches = (
-        mock.patch.object(recording, "_BLOCK", block),
-        mock.patch.object(recording, "_MAX_LINE", bound),
-        mock.patch.object(recording, "_line_blocks", blocks),
-    )
-    with patches[0], patches[1], patches[2], pytest.warns(MalformedFrameWarning) as caught:
-        got = load(path)
+    small_reads = mock.patch.object(recording, "_BLOCK", block)
+    with small_reads, mock.patch.object(recording, "_line_blocks", blocks):
+        with pytest.warns(MalformedFrameWarning) as caught:
+            got = load(path, max_event_bytes=cap)
     [w] = [w for w in caught if "longer than" in str(w.message)]
     assert f"turn.jsonl, line {at + 1}:" in str(w.message) and f"{bound:,} bytes" in str(w.message)
     assert [it.sequence_number for it in got] == [it.sequence_number for it in items]  # all but the long one
     assert max(seen) <= bound + block  # the long line was never gathered whole
-    with patches[0], patches[1], pytest.warns(MalformedFrameWarning):
-        folded = fold_file(path)
+    with small_reads, pytest.warns(MalformedFrameWarning):
+        folded = fold_file(path, max_event_bytes=cap)
     assert folded.merged_messages() == TurnState.from_items(items).merged_messages()
+    # no bound: the long line is read too
+    with small_reads:
+        assert 9000 in [it.sequence_number for it in load(path, max_event_bytes=None)]
     # the line numbers after it are still right
-    if where == "middle":
+    if where in ("first", "middle"):
         path.write_text("\n".join(lines) + "\nnot json\n", encoding="utf-8")
-        with patches[0], patches[1], pytest.warns(MalformedFrameWarning):
+        with small_reads, pytest.warns(MalformedFrameWarning):
             with pytest.raises(ValueError, match=f"line {len(lines) + 1}:"):
-                load(path)
+                load(path, max_event_bytes=cap)
+
+
+def test_a_capture_takes_the_same_event_bound(tmp_path: Path) -> None:
+    """A ``.sse`` capture is read by the live decoder with ``max_event_bytes``: an event over it stops the load
+    with a clear error naming the bound; ``None`` reads it."""
+    from tfwidget.errors import StreamLimitError
+
+    items = list(load(FIXTURES / "sub_agents.sse"))
+    big = dict(json.loads(items[5].raw or ""), content="y" * 5_000)
+    text = (FIXTURES / "sub_agents.sse").read_text(encoding="utf-8")
+    path = tmp_path / "big.sse"
+    path.write_text(text + f"id: 9000\ndata: {json.dumps(big)}\n\n", encoding="utf-8")
+    with pytest.raises(StreamLimitError, match="max_event_bytes"):
+        load(path, max_event_bytes=1_000)
+    assert load(path, max_event_bytes=None)[-1].sequence_number == 9000
+    assert len(load(path)) == len(items) + 1  # the default bound is far above it

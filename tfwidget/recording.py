@@ -60,12 +60,12 @@ def _file_chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
             yield chunk
 
 
-def _load_sse(path: Path) -> ItemLog:
+def _load_sse(path: Path, max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES) -> ItemLog:
     # read in chunks (never the whole file and its items at once); a delta keeps only its raw text, its
     # event is parsed again when asked for (as the fold's release() does), in the log's compact columns
     items = ItemLog()
     last = 0.0
-    for it in iter_sse(_file_chunks(path)):
+    for it in iter_sse(_file_chunks(path), max_event_bytes=max_event_bytes):
         ev = it.event
         t = _ts(ev.created_at)
         t = last if t is None else t
@@ -86,16 +86,23 @@ class _Line(msgspec.Struct, gc=False):
 
 _LINES = msgspec.json.Decoder(_Line)
 _BLOCK = 1 << 20
-# A recording line holds one event (capped at DEFAULT_MAX_EVENT_BYTES on the wire) and a few fields around it.
-_MAX_LINE = DEFAULT_MAX_EVENT_BYTES + (64 << 10)
+# Room on a recording line for the fields around its event.
+_LINE_FIELDS = 64 << 10
 
 
-def _line_blocks(path: Path) -> Iterator[bytes]:
+def _max_line(max_event_bytes: int | None) -> int | None:
+    """The bound on one recording line for events of up to ``max_event_bytes`` characters (the SSE decoder's
+    cap): four UTF-8 bytes per character, and the line's other fields. ``None``: no bound."""
+    return None if max_event_bytes is None else 4 * max_event_bytes + _LINE_FIELDS
+
+
+def _line_blocks(path: Path, max_line: int | None = _max_line(DEFAULT_MAX_EVENT_BYTES)) -> Iterator[bytes]:
     """The file in blocks of whole lines (about 1 MiB each; a longer line is one block). The pieces of a
     line longer than a block are joined once, when its end is read (linear in the line's length). A line
-    longer than ``_MAX_LINE`` bytes is not kept: it is reported (a :class:`MalformedFrameWarning` naming the
+    longer than ``max_line`` bytes is not kept: it is reported (a :class:`MalformedFrameWarning` naming the
     file, the line and the bound), read past and left as a blank line, and the lines after it are read. (The
     bound is checked on a line's pieces as they are read: ``_BLOCK`` is below it, so every longer line is.)"""
+    limit = max_line if max_line is not None else -1
     parts: list[bytes] = []  # the start of the next block: pieces read without a line end
     pending = 0  # their length
     newlines = 0  # line ends read so far: the line being read is number newlines + 1
@@ -107,15 +114,15 @@ def _line_blocks(path: Path) -> Iterator[bytes]:
                 end = chunk.find(b"\n")
                 if end < 0:
                     continue
-                _warn_long(path, skipping)
+                _warn_long(path, skipping, limit)
                 skipping = 0
                 chunk = chunk[end:]  # the overlong line's end: it is left as a blank line
             first = chunk.find(b"\n")
-            if pending + (first if first >= 0 else len(chunk)) > _MAX_LINE:
+            if limit >= 0 and pending + (first if first >= 0 else len(chunk)) > limit:
                 parts, pending, skipping = [], 0, newlines + 1
                 if first < 0:
                     continue
-                _warn_long(path, skipping)
+                _warn_long(path, skipping, limit)
                 skipping = 0
                 chunk = chunk[first:]
             newlines += chunk.count(b"\n")
@@ -134,15 +141,16 @@ def _line_blocks(path: Path) -> Iterator[bytes]:
                 parts.append(chunk[cut:])
                 pending = len(chunk) - cut
     if skipping:
-        _warn_long(path, skipping)
+        _warn_long(path, skipping, limit)
     elif parts:
         yield b"".join(parts)
 
 
-def _warn_long(path: Path, lineno: int) -> None:
+def _warn_long(path: Path, lineno: int, limit: int) -> None:
     warnings.warn(
-        f"{path.name}, line {lineno}: skipped a line longer than {_MAX_LINE:,} bytes (the bound on one "
-        "recording line: one event of at most max_event_bytes and its fields); the lines after it are read",
+        f"{path.name}, line {lineno}: skipped a line longer than {limit:,} bytes (the bound on one recording "
+        "line: one event of at most max_event_bytes characters and its fields; load(..., max_event_bytes=...) "
+        "raises it, None lifts it); the lines after it are read",
         MalformedFrameWarning,
         stacklevel=6,
     )
@@ -169,13 +177,15 @@ class _Lines(NamedTuple):
             yield (seq, t, raw, d) if item is None else item
 
 
-def _jsonl_chunks(path: Path) -> Iterator[_Lines | Record]:
+def _jsonl_chunks(
+    path: Path, max_line: int | None = _max_line(DEFAULT_MAX_EVENT_BYTES)
+) -> Iterator[_Lines | Record]:
     """A ``.jsonl`` recording in order, as blocks of lines decoded in one step (:class:`_Lines`, each event
     kept as its saved text), and, for a block with any other line, that block's records read line by line
     (errors name the file and line): an item, or for a delta the strict decoder reads (see
     ``sse._FastDelta``) ``(seq, t, raw UTF-8, decoded)``."""
     lineno = 0
-    for block in _line_blocks(path):
+    for block in _line_blocks(path, max_line):
         try:
             lines = _LINES.decode_lines(block)
         except (msgspec.MsgspecError, RecursionError):
@@ -232,9 +242,9 @@ def _decode_or_none(raw: bytes) -> Any:
         return None
 
 
-def _jsonl_records(path: Path) -> Iterator[Record]:
+def _jsonl_records(path: Path, max_line: int | None = _max_line(DEFAULT_MAX_EVENT_BYTES)) -> Iterator[Record]:
     """The lines of a ``.jsonl`` recording, in order (see :func:`_jsonl_chunks`)."""
-    for chunk in _jsonl_chunks(path):
+    for chunk in _jsonl_chunks(path, max_line):
         if type(chunk) is _Lines:
             yield from chunk.records()
         else:
@@ -298,9 +308,9 @@ def _warn_deep(path: Path, lineno: int, line: str) -> None:
     )
 
 
-def _load_jsonl(path: Path) -> ItemLog:
+def _load_jsonl(path: Path, max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES) -> ItemLog:
     items = ItemLog()
-    for rec in _jsonl_records(path):
+    for rec in _jsonl_records(path, _max_line(max_event_bytes)):
         if type(rec) is tuple:
             seq, t, raw, _ = rec
             items._add(raw, seq, t)  # its event is parsed when asked for
@@ -309,14 +319,16 @@ def _load_jsonl(path: Path) -> ItemLog:
     return items
 
 
-def fold_file(path: str | os.PathLike[str]) -> TurnState:
+def fold_file(
+    path: str | os.PathLike[str], *, max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES
+) -> TurnState:
     """``TurnState.from_items(load_file(path))``, without the items in between for a ``.jsonl``
     recording: its plain text deltas go straight into the fold."""
     p = Path(path)
     if p.suffix != ".jsonl" or not p.is_file():
-        return TurnState.from_items(load_file(p))
+        return TurnState.from_items(load_file(p, max_event_bytes=max_event_bytes))
     state = TurnState()
-    for chunk in _jsonl_chunks(p):
+    for chunk in _jsonl_chunks(p, _max_line(max_event_bytes)):
         if type(chunk) is _Lines:
             state._fold_lines(*chunk)
         else:
@@ -326,7 +338,9 @@ def fold_file(path: str | os.PathLike[str]) -> TurnState:
     return state
 
 
-def load(path: str | os.PathLike[str]) -> Sequence[StreamItem] | dict[str, Sequence[StreamItem]]:
+def load(
+    path: str | os.PathLike[str], *, max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES
+) -> Sequence[StreamItem] | dict[str, Sequence[StreamItem]]:
     """Load a recording.
 
     - a ``.sse`` file (raw capture) or ``.jsonl`` file (tfwidget recording): its items, in stream order;
@@ -336,25 +350,32 @@ def load(path: str | os.PathLike[str]) -> Sequence[StreamItem] | dict[str, Seque
     slicing, iteration, ``==`` with a list), stored compactly like :attr:`TurnState.items`: the many text
     deltas as their raw JSON (their event is parsed when asked for). ``list(items)`` gives a plain list;
     ``items + [...]`` and a slice give lists too. :meth:`TurnState.from_items` folds them fastest as they are.
+
+    ``max_event_bytes`` bounds one event as the live decoder does (characters, default 32 MiB; ``None``: no
+    bound). A ``.sse`` event over it stops the load with :class:`StreamLimitError`; a ``.jsonl`` line longer
+    than four bytes per character of it (and its fields) is reported and skipped, the rest is read. Raise it
+    for recordings of streams received with a raised cap.
     """
     p = Path(path)
     if p.is_dir():
         files = sorted(f for f in p.iterdir() if f.suffix in _SUFFIXES and f.is_file())
         if not files:
             raise FileNotFoundError(f"no .sse or .jsonl recordings in folder {p}")
-        return {f.stem: load_file(f) for f in files}
-    return load_file(p)
+        return {f.stem: load_file(f, max_event_bytes=max_event_bytes) for f in files}
+    return load_file(p, max_event_bytes=max_event_bytes)
 
 
-def load_file(path: str | os.PathLike[str]) -> Sequence[StreamItem]:
+def load_file(
+    path: str | os.PathLike[str], *, max_event_bytes: int | None = DEFAULT_MAX_EVENT_BYTES
+) -> Sequence[StreamItem]:
     """Load one ``.sse`` or ``.jsonl`` recording (see :func:`load`)."""
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"no recording at {p}")
     if p.suffix == ".sse":
-        return _load_sse(p)
+        return _load_sse(p, max_event_bytes)
     if p.suffix == ".jsonl":
-        return _load_jsonl(p)
+        return _load_jsonl(p, max_event_bytes)
     raise ValueError(f"unknown recording type {p.suffix!r}: expected .sse (raw capture) or .jsonl (tfwidget)")
 
 
