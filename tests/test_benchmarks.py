@@ -171,11 +171,10 @@ def test_browser_benchmark_quick(tmp_path: Path) -> None:
     assert rows["tfwidget TurnView"]["finished"] is True
     assert rows["tfwidget TurnView"]["dom_nodes"] > 0
     assert rows["naive anywidget (re-renders the list)"]["rows_rendered"] > 0
-    # the stall monitor ran (its worker answered), and a frame's own time never exceeds its gap
+    # the stall monitor ran in every run (its worker answered); its arithmetic: test_bench_monitor_browser.py
     for row in rec["rows"]:
-        assert row["machine_stalls"] is not None, row
-        assert 0 < row["longest_own_frame_ms"] <= row["longest_frame_ms"], row
-        assert row["stall_ms_in_frames"] >= 0
-    # the instrument's own check: a page busy with its own work, measured by the same monitor
+        assert row["machine_stalls"] is not None and row["worker_error"] is None, row
+    # the instrument's own check (a page busy with its own work) is a target row, measured in the run
     [instrument] = [c for c in rec["checks"] if c["what"].startswith("instrument:")]
-    assert instrument["ours"] is not None and instrument["ours"] >= 0
+    assert instrument["target"] == 20.0 and instrument["met"] in (True, False)
+    assert instrument["baseline"] > 0
