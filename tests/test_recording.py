@@ -204,7 +204,7 @@ def test_a_block_with_odd_lines_folds_like_its_items(tmp_path: Path, block: int)
     assert folded.last_sequence_number == want.last_sequence_number
 
 
-@pytest.mark.parametrize("block", [7, 64, 1000])
+@pytest.mark.parametrize("block", [7, 64, 1000, 1 << 20])
 @pytest.mark.parametrize("where", ["first", "middle", "last", "last without a line end"])
 def test_an_overlong_line_is_reported_and_the_rest_is_read(tmp_path: Path, block: int, where: str) -> None:
     """A recording line over the bound (one event of ``max_event_bytes`` characters at four UTF-8 bytes each,

@@ -101,7 +101,8 @@ def _line_blocks(path: Path, max_line: int | None = _max_line(DEFAULT_MAX_EVENT_
     line longer than a block are joined once, when its end is read (linear in the line's length). A line
     longer than ``max_line`` bytes is not kept: it is reported (a :class:`MalformedFrameWarning` naming the
     file, the line and the bound), read past and left as a blank line, and the lines after it are read. (The
-    bound is checked on a line's pieces as they are read: ``_BLOCK`` is below it, so every longer line is.)"""
+    bound is checked on a line's pieces as they are read, and no read is longer than the bound, so every
+    longer line spans reads and is caught.)"""
     limit = max_line if max_line is not None else -1
     parts: list[bytes] = []  # the start of the next block: pieces read without a line end
     pending = 0  # their length
@@ -109,6 +110,8 @@ def _line_blocks(path: Path, max_line: int | None = _max_line(DEFAULT_MAX_EVENT_
     skipping = 0  # the line number of an overlong line being read past (0: none)
     with path.open("rb") as fh:
         size = min(_BLOCK, os.fstat(fh.fileno()).st_size + 1)  # a small file in one read of its size
+        if limit >= 0:
+            size = max(1, min(size, limit))
         while chunk := fh.read(size):
             if skipping:
                 end = chunk.find(b"\n")
