@@ -1,5 +1,10 @@
 // @ts-check
 // A small stacked bar chart of token usage per model call, as inline SVG (no chart library).
+//
+// The chart is kept, not redrawn: a new model call appends one bar, a call whose numbers changed (its cost
+// arrived) has its bar rebuilt, and the bars are drawn in token units inside one group whose transform
+// does the scaling. So a call that raises the maximum rescales every bar by changing one attribute, and
+// the work per update does not grow with the number of calls (the turn's length).
 import { h, svg } from "./dom.js";
 import { BREAKDOWN_KEYS, fmtCompact, fmtCost, fmtInt, usageParts } from "./format.js";
 
@@ -9,133 +14,213 @@ const SERIES = [
   { key: "output", label: "output" },
 ];
 
+const BAR_W = 16;
+const GAP = 6;
+const PLOT_H = 90;
+const LEFT = 38;
+const TOP = 6;
+const COST_AXIS = 44;
+
+/** @param {number} idx */
+const barX = (idx) => LEFT + GAP + idx * (BAR_W + GAP);
+
 /**
- * Build the chart for `usage` (the view's usage list) and a legend. `threadLabel(id)` names a thread
- * for the tooltips. With `spans` (the view's spans: cost and context window per call), a cumulative
- * cost line on a right axis and the context window (a dashed line, or its peak fill when far above).
- * @param {import("./types.js").UsageRow[] | null | undefined} usage
- * @param {(id: string) => string} [threadLabel]
- * @param {import("./types.js").SpanView[] | null} [spans]
+ * One call's numbers, as the chart draws them.
+ * @param {import("./types.js").UsageRow} u
  */
-export function usageChart(usage, threadLabel = (id) => id, spans = null) {
-  const spanOf = new Map((spans || []).filter((s) => s.kind === "model_call").map((s) => [s.id, s]));
-  const rows = (usage || []).map((u, i) => {
-    const p = /** @type {NonNullable<ReturnType<typeof usageParts>>} */ (usageParts(u));
-    /** @type {Record<string, number>} */
-    const segments = {};
-    if (p.breakdown) {
-      Object.assign(segments, p.breakdown);
-      if (p.breakdownGap > 0) segments.unexplained = p.breakdownGap; // drawn apart, never as conversation
-    } else segments.messages = p.input;
-    segments.output = p.output;
-    const total = Object.values(segments).reduce((a, b) => a + b, 0);
-    return { i, u, p, segments, total };
-  });
-  let max = Math.max(1, ...rows.map((r) => r.total));
-  // context window: drawn as a line when it is within reach of the bars, else stated with the peak fill
-  const windows = rows.map((r) => spanOf.get(r.u.message_id)?.context_window || null);
-  const maxWindow = Math.max(0, .../** @type {number[]} */ (windows.filter((w) => w)));
-  const windowLine = maxWindow > 0 && maxWindow <= 4 * max;
-  if (windowLine) max = Math.max(max, maxWindow);
-  const peakFill = maxWindow > 0 ? Math.max(...rows.map((r, i) => (windows[i] ? r.p.input / windows[i] : 0))) : 0;
-  // cumulative cost (calls with a known cost)
-  let running = 0;
-  const costs = rows.map((r) => {
-    const c = spanOf.get(r.u.message_id)?.cost_usd;
-    if (c == null) return null;
-    running += c;
-    return running;
-  });
-  const maxCost = running;
-  const barW = 16;
-  const gap = 6;
-  const plotH = 90;
-  const left = 38;
-  const top = 6;
-  const right = maxCost > 0 ? 44 : 0;
-  const width = left + rows.length * (barW + gap) + gap + right;
-  const height = top + plotH + 16;
+function chartRow(u) {
+  const p = /** @type {NonNullable<ReturnType<typeof usageParts>>} */ (usageParts(u));
+  /** @type {Record<string, number>} */
+  const segments = {};
+  if (p.breakdown) {
+    Object.assign(segments, p.breakdown);
+    if (p.breakdownGap > 0) segments.unexplained = p.breakdownGap; // drawn apart, never as conversation
+  } else segments.messages = p.input;
+  segments.output = p.output;
+  const total = Object.values(segments).reduce((a, b) => a + b, 0);
+  return { u, p, segments, total };
+}
 
-  const root = svg("svg", {
-    class: "tfw-chart-svg",
-    viewBox: `0 0 ${width} ${height}`,
-    width,
-    height,
-    role: "img",
-    "aria-label": `Token usage for ${rows.length} model calls`,
-  });
-  // Axis: a base line and the max label.
-  root.appendChild(svg("line", { class: "tfw-axis", x1: left - 2, y1: top + plotH, x2: width, y2: top + plotH }));
-  root.appendChild(svg("text", { class: "tfw-axis-label", x: left - 6, y: top + 8, "text-anchor": "end" }, fmtCompact(max)));
-  root.appendChild(svg("text", { class: "tfw-axis-label", x: left - 6, y: top + plotH, "text-anchor": "end" }, "0"));
+/**
+ * Where one stacked bar's segments go, in token units from the base line up (pure).
+ * @param {Record<string, number>} segments
+ * @returns {{key: string, label: string, from: number, value: number}[]}
+ */
+export function barSegments(segments) {
+  const out = [];
+  let from = 0;
+  for (const s of SERIES) {
+    const value = segments[s.key] || 0;
+    if (value <= 0) continue;
+    out.push({ key: s.key, label: s.label, from, value });
+    from += value;
+  }
+  return out;
+}
 
-  rows.forEach((row, idx) => {
-    const x = left + gap + idx * (barW + gap);
-    let y = top + plotH;
-    const group = svg("g", { class: "tfw-bar" });
-    const lines = [
-      `call ${idx + 1}${row.u.thread_id && row.u.thread_id !== "main" ? ` (${threadLabel(row.u.thread_id)})` : ""}`,
-      `input ${fmtInt(row.p.input)} · output ${fmtInt(row.p.output)}`,
-    ];
+/**
+ * The token usage chart of one view, with its legend. `update()` brings it to the view's usage rows.
+ * `threadLabel(id)` names a thread for the tooltips. With spans (cost and context window per call): a
+ * cumulative cost line on a right axis and the context window (a dashed line, or its peak fill when far
+ * above the bars).
+ */
+export class UsageChart {
+  constructor() {
+    this.svg = svg("svg", { class: "tfw-chart-svg", role: "img" });
+    // bars in token units: the group's transform maps them onto the plot (y up from the base line)
+    this.plot = svg("g", { class: "tfw-plot" });
+    this.labels = svg("g", { class: "tfw-bar-labels" });
+    this.baseLine = svg("line", { class: "tfw-axis", x1: LEFT - 2, y1: TOP + PLOT_H, y2: TOP + PLOT_H });
+    this.maxLabel = svg("text", { class: "tfw-axis-label", x: LEFT - 6, y: TOP + 8, "text-anchor": "end" });
+    const zero = svg("text", { class: "tfw-axis-label", x: LEFT - 6, y: TOP + PLOT_H, "text-anchor": "end" }, "0");
+    this.extras = svg("g", { class: "tfw-chart-extras" }); // context window and cost: a few elements, redrawn
+    this.svg.append(this.baseLine, this.maxLabel, zero, this.plot, this.labels, this.extras);
+    this.legend = h("div", { class: "tfw-legend" });
+    this.el = h("div", { class: "tfw-chart" }, this.svg, this.legend);
+    /** Each drawn bar, its number under the axis, and what it was drawn from. @type {{key: string, group: SVGGElement, label: Element}[]} */
+    this.bars = [];
+    this.legendKey = "";
+    this.scaleKey = "";
+  }
+
+  /**
+   * @param {import("./types.js").UsageRow[] | null | undefined} usage
+   * @param {(id: string) => string} [threadLabel]
+   * @param {import("./types.js").SpanView[] | null} [spans]
+   * @returns {this}
+   */
+  update(usage, threadLabel = (id) => id, spans = null) {
+    const spanOf = new Map((spans || []).filter((s) => s.kind === "model_call").map((s) => [s.id, s]));
+    const rows = (usage || []).map(chartRow);
+    let max = Math.max(1, ...rows.map((r) => r.total));
+    const windows = rows.map((r) => spanOf.get(r.u.message_id)?.context_window || null);
+    const maxWindow = Math.max(0, .../** @type {number[]} */ (windows.filter((w) => w)));
+    const windowLine = maxWindow > 0 && maxWindow <= 4 * max;
+    if (windowLine) max = Math.max(max, maxWindow);
+    const peakFill = maxWindow > 0 ? Math.max(...rows.map((r, i) => (windows[i] ? r.p.input / windows[i] : 0))) : 0;
+    let running = 0;
+    const costs = rows.map((r) => {
+      const c = spanOf.get(r.u.message_id)?.cost_usd;
+      if (c == null) return null;
+      running += c;
+      return running;
+    });
+    const maxCost = running;
+
+    // the bars: one per call, rebuilt only where what it shows changed
+    rows.forEach((row, idx) => {
+      const sp = spanOf.get(row.u.message_id);
+      const thread = row.u.thread_id && row.u.thread_id !== "main" ? threadLabel(row.u.thread_id) : "";
+      const key = JSON.stringify([row.u, thread, windows[idx], sp?.cost_usd ?? null, sp?.cost_source ?? null]);
+      const old = this.bars[idx];
+      if (old && old.key === key) return;
+      const group = this.drawBar(idx, row, thread, windows[idx], sp);
+      if (old) {
+        old.group.replaceWith(group);
+        this.bars[idx] = { ...old, key, group };
+        return;
+      }
+      this.plot.appendChild(group);
+      // the call's number sits under the axis, outside the scaled group
+      const label = svg("text", { class: "tfw-axis-label tfw-bar-number", x: barX(idx) + BAR_W / 2, y: TOP + PLOT_H + 12, "text-anchor": "middle" }, String(idx + 1));
+      this.labels.appendChild(label);
+      this.bars[idx] = { key, group, label };
+    });
+    for (const gone of this.bars.splice(rows.length)) {
+      gone.group.remove();
+      gone.label.remove();
+    }
+
+    const plotRight = LEFT + rows.length * (BAR_W + GAP) + GAP;
+    const width = plotRight + (maxCost > 0 ? COST_AXIS : 0);
+    const height = TOP + PLOT_H + 16;
+    const scaleKey = JSON.stringify([max, width]);
+    if (scaleKey !== this.scaleKey) {
+      this.scaleKey = scaleKey;
+      this.plot.setAttribute("transform", `translate(0 ${TOP + PLOT_H}) scale(1 ${-PLOT_H / max})`);
+      this.maxLabel.textContent = fmtCompact(max);
+      this.baseLine.setAttribute("x2", String(width));
+      this.svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+      this.svg.setAttribute("width", String(width));
+      this.svg.setAttribute("height", String(height));
+    }
+    this.svg.setAttribute("aria-label", `Token usage for ${rows.length} model calls`);
+
+    /** @type {Element[]} */
+    const extras = [];
+    if (windowLine) {
+      const y = TOP + PLOT_H - (maxWindow / max) * PLOT_H;
+      extras.push(svg("line", { class: "tfw-context-line", x1: LEFT - 2, y1: y, x2: plotRight, y2: y }));
+      extras.push(svg("title", {}, `context window ${fmtInt(maxWindow)} tokens`));
+    }
+    if (maxCost > 0) {
+      /** @type {string[]} */
+      const pts = [];
+      costs.forEach((c, idx) => {
+        if (c != null) pts.push(`${barX(idx) + BAR_W / 2},${TOP + PLOT_H - (c / maxCost) * PLOT_H}`);
+      });
+      const line = svg("polyline", { class: "tfw-cost-line", points: pts.join(" ") });
+      line.appendChild(svg("title", {}, `cumulative cost ${fmtCost(maxCost)}`));
+      extras.push(line);
+      extras.push(svg("line", { class: "tfw-axis", x1: plotRight + 2, y1: TOP, x2: plotRight + 2, y2: TOP + PLOT_H }));
+      extras.push(svg("text", { class: "tfw-axis-label tfw-cost-label", x: plotRight + 5, y: TOP + 8 }, fmtCost(maxCost)));
+      extras.push(svg("text", { class: "tfw-axis-label tfw-cost-label", x: plotRight + 5, y: TOP + PLOT_H }, "$0"));
+    }
+    this.extras.replaceChildren(...extras);
+
+    const unexplained = rows.some((r) => r.p.breakdownGap > 0);
+    const note = !windowLine && maxWindow > 0
+      ? `context window ${fmtCompact(maxWindow)} · peak fill ${(peakFill * 100).toFixed(1)}%`
+      : "";
+    const legendKey = JSON.stringify([unexplained, maxCost > 0, windowLine, note]);
+    if (legendKey !== this.legendKey) {
+      this.legendKey = legendKey;
+      const items = SERIES.filter((s) => s.key !== "unexplained" || unexplained).map((s) =>
+        h("span", { class: "tfw-legend-item" }, h("span", { class: `tfw-swatch tfw-seg-${s.key}` }), s.label)
+      );
+      if (maxCost > 0) items.push(h("span", { class: "tfw-legend-item" }, h("span", { class: "tfw-swatch tfw-swatch-cost" }), "cumulative cost"));
+      if (windowLine) items.push(h("span", { class: "tfw-legend-item" }, h("span", { class: "tfw-swatch tfw-swatch-context" }), "context window"));
+      else if (note) items.push(h("span", { class: "tfw-legend-item tfw-context-note", text: note }));
+      this.legend.replaceChildren(...items);
+    }
+    return this;
+  }
+
+  /**
+   * One call's bar: its segments (in token units, the plot's transform scales them) and its tooltip.
+   * @param {number} idx
+   * @param {ReturnType<typeof chartRow>} row
+   * @param {string} thread
+   * @param {number | null} window
+   * @param {import("./types.js").SpanView | undefined} sp
+   */
+  drawBar(idx, row, thread, window, sp) {
+    const x = barX(idx);
+    const group = /** @type {SVGGElement} */ (svg("g", { class: "tfw-bar" }));
+    const lines = [`call ${idx + 1}${thread ? ` (${thread})` : ""}`, `input ${fmtInt(row.p.input)} · output ${fmtInt(row.p.output)}`];
     if (row.p.cacheRead || row.p.cacheWrite) {
       lines.push(`cache read ${fmtInt(row.p.cacheRead)} · write ${fmtInt(row.p.cacheWrite)}`);
     }
     if (row.p.breakdownGap) {
       lines.push(`breakdown does not add up: ${row.p.breakdownGap > 0 ? `${fmtInt(row.p.breakdownGap)} input tokens not in it` : `it exceeds the input by ${fmtInt(-row.p.breakdownGap)}`}`);
     }
-    const sp = spanOf.get(row.u.message_id);
-    if (windows[idx]) lines.push(`context ${((row.p.input / windows[idx]) * 100).toFixed(1)}% of ${fmtInt(windows[idx])}`);
+    if (window) lines.push(`context ${((row.p.input / window) * 100).toFixed(1)}% of ${fmtInt(window)}`);
     if (sp && sp.cost_usd != null) lines.push(`cost ${fmtCost(sp.cost_usd)} (${sp.cost_source})`);
-    for (const s of SERIES) {
-      const v = row.segments[s.key] || 0;
-      if (v <= 0) continue;
-      const hgt = (v / max) * plotH;
-      y -= hgt;
-      group.appendChild(
-        svg("rect", { class: `tfw-seg tfw-seg-${s.key}`, x, y, width: barW, height: Math.max(hgt, 0.5) }),
-      );
-      lines.push(`${s.label}: ${fmtInt(v)}`);
+    for (const seg of barSegments(row.segments)) {
+      group.appendChild(svg("rect", { class: `tfw-seg tfw-seg-${seg.key}`, x, y: seg.from, width: BAR_W, height: seg.value }));
+      lines.push(`${seg.label}: ${fmtInt(seg.value)}`);
     }
     group.appendChild(svg("title", {}, lines.join("\n")));
-    group.appendChild(
-      svg("text", { class: "tfw-axis-label", x: x + barW / 2, y: top + plotH + 12, "text-anchor": "middle" }, String(idx + 1)),
-    );
-    root.appendChild(group);
-  });
+    return group;
+  }
+}
 
-  const plotRight = left + rows.length * (barW + gap) + gap;
-  if (windowLine) {
-    const y = top + plotH - (maxWindow / max) * plotH;
-    root.appendChild(svg("line", { class: "tfw-context-line", x1: left - 2, y1: y, x2: plotRight, y2: y }));
-    root.appendChild(svg("title", {}, `context window ${fmtInt(maxWindow)} tokens`));
-  }
-  if (maxCost > 0) {
-    /** @type {string[]} */
-    const pts = [];
-    costs.forEach((c, idx) => {
-      if (c == null) return;
-      pts.push(`${left + gap + idx * (barW + gap) + barW / 2},${top + plotH - (c / maxCost) * plotH}`);
-    });
-    const line = svg("polyline", { class: "tfw-cost-line", points: pts.join(" ") });
-    line.appendChild(svg("title", {}, `cumulative cost ${fmtCost(maxCost)}`));
-    root.appendChild(line);
-    root.appendChild(svg("line", { class: "tfw-axis", x1: plotRight + 2, y1: top, x2: plotRight + 2, y2: top + plotH }));
-    root.appendChild(svg("text", { class: "tfw-axis-label tfw-cost-label", x: plotRight + 5, y: top + 8 }, fmtCost(maxCost)));
-    root.appendChild(svg("text", { class: "tfw-axis-label tfw-cost-label", x: plotRight + 5, y: top + plotH }, "$0"));
-  }
-  const extra = [];
-  if (maxCost > 0) extra.push(h("span", { class: "tfw-legend-item" }, h("span", { class: "tfw-swatch tfw-swatch-cost" }), "cumulative cost"));
-  if (windowLine) extra.push(h("span", { class: "tfw-legend-item" }, h("span", { class: "tfw-swatch tfw-swatch-context" }), "context window"));
-  else if (maxWindow > 0) {
-    extra.push(h("span", { class: "tfw-legend-item tfw-context-note", text: `context window ${fmtCompact(maxWindow)} · peak fill ${(peakFill * 100).toFixed(1)}%` }));
-  }
-  const legend = h(
-    "div",
-    { class: "tfw-legend" },
-    ...SERIES.filter((s) => s.key !== "unexplained" || rows.some((r) => r.p.breakdownGap > 0)).map((s) =>
-      h("span", { class: "tfw-legend-item" }, h("span", { class: `tfw-swatch tfw-seg-${s.key}` }), s.label),
-    ),
-    ...extra,
-  );
-  return h("div", { class: "tfw-chart" }, root, legend);
+/**
+ * A chart drawn once for `usage` (see UsageChart): its element.
+ * @param {import("./types.js").UsageRow[] | null | undefined} usage
+ * @param {(id: string) => string} [threadLabel]
+ * @param {import("./types.js").SpanView[] | null} [spans]
+ */
+export function usageChart(usage, threadLabel = (id) => id, spans = null) {
+  return new UsageChart().update(usage, threadLabel, spans).el;
 }

@@ -3,7 +3,7 @@
 // sub-agent threads, pause cards, events), a usage chart and a footer of notices.
 // Rendering is incremental: only what the store marks dirty is touched, once per animation frame.
 import { link, h, replaceChildren } from "./dom.js";
-import { usageChart } from "./chart.js";
+import { UsageChart } from "./chart.js";
 import {
   BREAKDOWN_KEYS,
   STATUS_LABELS,
@@ -87,6 +87,8 @@ export class TurnRenderer {
     this.spanIndex = { spans: null, byId: new Map() };
     /** What the usage chart was last drawn from (renderUsage skips a redraw that would change nothing). */
     this.usageKey = "";
+    /** The usage chart, kept while the view has usage rows. @type {UsageChart | null} */
+    this.chart = null;
     this.build();
   }
 
@@ -641,22 +643,22 @@ export class TurnRenderer {
     this.usageKey = key;
     if (!usage.length) {
       this.usageEl.textContent = "";
+      this.chart = null;
       return;
     }
     const label = (/** @type {string} */ id) => this.threadInfo(id)?.title || id;
-    const chart = usageChart(usage, label, this.store.view.spans);
+    // the chart is kept and brought up to date (chart.js): a new call adds a bar, it does not redraw all
+    const chart = (this.chart ||= new UsageChart());
+    chart.update(usage, label, this.store.view.spans);
     const summary = `usage per model call (${usage.length})`;
     /** @type {HTMLDetailsElement | null} */
     const details = this.usageEl.querySelector(":scope > details");
-    const old = details?.querySelector(":scope > .tfw-chart");
-    if (details && old) {
-      // keep the details (open or closed as the person left it); the chart itself is drawn anew: a new call
-      // rescales every bar, and updating each bar in place cost more style work than a new chart
+    if (details && chart.el.parentNode === details) {
+      // keep the details open or closed as the person left it
       /** @type {HTMLElement} */ (details.firstElementChild).textContent = summary;
-      old.replaceWith(chart);
       return;
     }
-    replaceChildren(this.usageEl, h("details", { class: "tfw-usage-details", attrs: { open: true } }, h("summary", { text: summary }), chart));
+    replaceChildren(this.usageEl, h("details", { class: "tfw-usage-details", attrs: { open: true } }, h("summary", { text: summary }), chart.el));
   }
 
   renderNotices() {

@@ -380,3 +380,44 @@ def test_a_status_change_renders_everything_in_its_frame(page: Any, tmp_path: Pa
         patches[0],
     )
     assert seen == {"bars": 3, "tokens": _tokens_text(feed), "later": 0, "status": "done"}
+
+
+# Each bar's drawn height and bottom in pixels (the union of its segments), and the SVG's pixels per unit.
+BAR_PIXELS = """() => {
+  const svg = document.querySelector('.tfw-usage .tfw-chart-svg');
+  const k = svg.getBoundingClientRect().height / svg.viewBox.baseVal.height;
+  return [...document.querySelectorAll('.tfw-usage .tfw-bar')].map((g) => {
+    const boxes = [...g.querySelectorAll('rect')].map((r) => r.getBoundingClientRect());
+    const top = Math.min(...boxes.map((b) => b.top)), bottom = Math.max(...boxes.map((b) => b.bottom));
+    return { height: (bottom - top) / k, bottom: (bottom - svg.getBoundingClientRect().top) / k };
+  });
+}"""
+
+
+def test_a_new_model_call_adds_one_bar_and_keeps_the_others(page: Any, tmp_path: Path) -> None:
+    """The usage chart is not redrawn per call (its work would grow with the turn): a new call appends a bar,
+    a call that raises the maximum rescales the drawn bars, and every bar keeps its height in proportion."""
+    feed = Feed(_events(finished=6, deltas=30))
+    _page(page, tmp_path, feed.snapshot, "bars")
+
+    def check_heights() -> None:
+        usage = feed.tracker.snapshot()["usage"]
+        totals = [u["input_tokens"] + u["output_tokens"] for u in usage]
+        bars = page.evaluate(BAR_PIXELS)
+        assert len(bars) == len(totals)
+        for bar, total in zip(bars, totals, strict=True):
+            assert bar["height"] == pytest.approx(90 * total / max(totals), abs=0.6), (bars, totals)
+            assert bar["bottom"] == pytest.approx(6 + 90, abs=0.6), bars  # on the base line
+
+    check_heights()
+    page.evaluate("() => { window.tfwBars = [...document.querySelectorAll('.tfw-usage .tfw-bar')]; }")
+    [finish] = feed.patches(_finish("m6"))  # a call with about twice the tokens of each before it
+    page.evaluate(f"(p) => {{ window.tfwSend(p); {RENDERER}.render(); }}", finish)
+    assert page.evaluate(BARS) == 7
+    kept = page.evaluate(
+        "() => { const now = [...document.querySelectorAll('.tfw-usage .tfw-bar')];"
+        " return window.tfwBars.map((g, i) => g.isConnected && now[i] === g); }"
+    )
+    assert kept == [True] * 6  # the drawn bars stay: the new call added one
+    check_heights()  # and the older bars were rescaled to the new maximum
+    assert page.inner_text(".tfw-usage summary") == "usage per model call (7)"
