@@ -190,10 +190,12 @@ def test_a_block_with_odd_lines_folds_like_its_items(tmp_path: Path, block: int)
     ]
     lines[8:8] = odd
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with mock.patch.object(recording, "_BLOCK", block), pytest.warns(MalformedFrameWarning):
+    with mock.patch.object(recording, "_BLOCK", block), pytest.warns(MalformedFrameWarning) as caught:
         loaded = load(path)
-    with mock.patch.object(recording, "_BLOCK", block), pytest.warns(MalformedFrameWarning):
+    with mock.patch.object(recording, "_BLOCK", block), pytest.warns(MalformedFrameWarning) as caught_fold:
         folded = fold_file(path)
+    # the warnings name the line that called load() / fold_file(), not a line inside the library
+    assert {w.filename for w in [*caught, *caught_fold]} == {__file__}
     want = TurnState.from_items(list(loaded))
     assert len(loaded) == len(lines) - 1  # every line but the deep one
     assert folded.merged_messages() == want.merged_messages()
@@ -242,10 +244,12 @@ def test_an_overlong_line_is_reported_and_the_rest_is_read(tmp_path: Path, block
             got = load(path, max_event_bytes=cap)
     [w] = [w for w in caught if "longer than" in str(w.message)]
     assert f"turn.jsonl, line {at + 1}:" in str(w.message) and f"{bound:,} bytes" in str(w.message)
+    assert w.filename == __file__  # the caller's line, however deep in the reader the line was found
     assert [it.sequence_number for it in got] == [it.sequence_number for it in items]  # all but the long one
     assert max(seen) <= bound + block  # the long line was never gathered whole
-    with small_reads, pytest.warns(MalformedFrameWarning):
+    with small_reads, pytest.warns(MalformedFrameWarning) as caught:
         folded = fold_file(path, max_event_bytes=cap)
+    assert {w.filename for w in caught} == {__file__}
     assert folded.merged_messages() == TurnState.from_items(items).merged_messages()
     # no bound: the long line is read too
     with small_reads:

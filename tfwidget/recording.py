@@ -37,6 +37,7 @@ from .sse import (
     StreamItem,
     _FastDelta,
     iter_sse,
+    user_stacklevel,
 )
 from .state import TurnState
 
@@ -155,7 +156,7 @@ def _warn_long(path: Path, lineno: int, limit: int) -> None:
         "line: one event of at most max_event_bytes characters and its fields; load(..., max_event_bytes=...) "
         "raises it, None lifts it); the lines after it are read",
         MalformedFrameWarning,
-        stacklevel=6,
+        stacklevel=user_stacklevel(),
     )
 
 
@@ -307,7 +308,7 @@ def _warn_deep(path: Path, lineno: int, line: str) -> None:
         str(MalformedFrame("JSON nested too deeply to parse", line[:200], None))
         + f" ({path.name}, line {lineno})",
         MalformedFrameWarning,
-        stacklevel=5,
+        stacklevel=user_stacklevel(),
     )
 
 

@@ -10,7 +10,9 @@ caller can read) and skipped; the stream goes on.
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 import time
 import warnings
 from collections.abc import Iterable, Iterator
@@ -133,6 +135,21 @@ class MalformedFrame:
 
 class MalformedFrameWarning(UserWarning):
     """Issued once per malformed frame that was skipped."""
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` for a ``warnings.warn`` made by the caller that names the first frame outside
+    tfwidget: the user's line that led to the warning, however deep inside the package (generators
+    included) the warning was raised."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _text(data: bytes | str) -> str:
