@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import time
+import types
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -144,7 +145,7 @@ def user_stacklevel() -> int:
     """The ``stacklevel`` for a ``warnings.warn`` made by the caller that names the first frame outside
     tfwidget: the user's line that led to the warning, however deep inside the package (generators
     included) the warning was raised."""
-    frame = sys._getframe(1)
+    frame: types.FrameType | None = sys._getframe(1)
     level = 1
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         frame = frame.f_back
