@@ -178,3 +178,6 @@ def test_browser_benchmark_quick(tmp_path: Path) -> None:
     [instrument] = [c for c in rec["checks"] if c["what"].startswith("instrument:")]
     assert instrument["target"] == 20.0 and instrument["met"] in (True, False)
     assert instrument["baseline"] > 0
+    # its worker answered: a worker that did not would make the row fail (its value is infinite)
+    assert instrument["ours"] != float("inf")
+    assert not [n for n in rec["notes"] if "Stall monitor unavailable" in n]

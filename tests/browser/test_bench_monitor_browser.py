@@ -40,19 +40,20 @@ def test_a_frame_counts_its_gap_less_the_machine_stalls_in_it(offline_page: Any)
         [1300, 70.0],  # [1230, 1300]: 20 ms in the stall [1280, 1400] -> 50 ms, not over 50
         [1400, 100.0],  # [1300, 1400]: all of it in that stall -> 0
         [1500, 55.0],  # [1445, 1500]: no stall -> 55 ms, over 50
+        [1620, 20.0],  # the tick after the end (1600): the frame in which the turn was seen, counted
         [5000, 80.0],  # after the window
     ]
     stalls = [[1050, 1090], [1280, 1400], [9000, 9100]]
     page.evaluate(GIVEN, [gaps, stalls])
     r = page.evaluate(COLLECT_JS, [1600])
-    assert r["frames"] == 5
+    assert r["frames"] == 6
     assert r["longest_frame_ms"] == 100.0
     assert r["frames_over_50ms"] == 4
     assert r["longest_own_frame_ms"] == pytest.approx(55.0)
     assert r["own_frames_over_50ms"] == 1
     assert [t for t, _ in r["slow_own_frames_at"]] == [pytest.approx(0.5)]
     assert r["stall_ms_in_frames"] == pytest.approx(40 + 20 + 100)
-    assert r["frame_ms_total"] == pytest.approx(60 + 16.7 + 70 + 100 + 55)
+    assert r["frame_ms_total"] == pytest.approx(60 + 16.7 + 70 + 100 + 55 + 20)
     assert r["machine_stalls"] == 2  # the third is outside the window
     assert r["longest_machine_stall_ms"] == pytest.approx(120)
     assert r["worker_error"] is None
