@@ -276,3 +276,17 @@ def test_a_capture_takes_the_same_event_bound(tmp_path: Path) -> None:
         load(path, max_event_bytes=1_000)
     assert load(path, max_event_bytes=None)[-1].sequence_number == 9000
     assert len(load(path)) == len(items) + 1  # the default bound is far above it
+
+
+def test_a_malformed_frame_in_a_capture_is_blamed_on_the_callers_line(tmp_path: Path) -> None:
+    """``load()`` of a ``.sse`` capture with a frame that is not an event reports it, skips it, keeps the rest,
+    and the warning names the line that called ``load()``, not one inside the decoder."""
+    from tfwidget.sse import MalformedFrameWarning
+
+    good = (FIXTURES / "plain_answer.sse").read_bytes()
+    path = tmp_path / "capture.sse"
+    path.write_bytes(b"id: 0\ndata: {not json\n\n" + good)
+    with pytest.warns(MalformedFrameWarning) as caught:
+        got = load(path)
+    assert [w.filename for w in caught] == [__file__]
+    assert len(got) == len(load(FIXTURES / "plain_answer.sse"))

@@ -14,7 +14,6 @@ import os
 import re
 import sys
 import time
-import types
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -145,12 +144,18 @@ def user_stacklevel() -> int:
     """The ``stacklevel`` for a ``warnings.warn`` made by the caller that names the first frame outside
     tfwidget: the user's line that led to the warning, however deep inside the package (generators
     included) the warning was raised."""
-    frame: types.FrameType | None = sys._getframe(1)
+    frame = sys._getframe(1)
     level = 1
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+    while _inside(frame.f_code.co_filename):
+        if frame.f_back is None:
+            return level  # nothing outside the package called it (e.g. ``python -m tfwidget.cli``): its first frame
         frame = frame.f_back
         level += 1
     return level
+
+
+def _inside(filename: str) -> bool:
+    return os.path.abspath(filename).startswith(_PACKAGE_DIR)
 
 
 def _text(data: bytes | str) -> str:
@@ -529,7 +534,7 @@ class SSEDecoder:
             if isinstance(res, MalformedFrame):
                 self.errors.append(res)
                 if self.warn:
-                    warnings.warn(str(res), MalformedFrameWarning, stacklevel=4)
+                    warnings.warn(str(res), MalformedFrameWarning, stacklevel=user_stacklevel())
                 continue
             out.append(res)
         return out
