@@ -3,8 +3,9 @@
 //
 // The chart is kept, not redrawn: a new model call appends one bar, a call whose numbers changed (its cost
 // arrived) has its bar rebuilt, and the bars are drawn in token units inside one group whose transform
-// does the scaling. So a call that raises the maximum rescales every bar by changing one attribute, and
-// the work per update does not grow with the number of calls (the turn's length).
+// does the scaling. So a call that raises the maximum rescales every bar by changing one attribute: the DOM
+// work per update (elements made, restyled, laid out) does not grow with the number of calls. The numbers
+// are still read per call (a key per bar, the cost line's points): script work, no DOM.
 import { h, svg } from "./dom.js";
 import { BREAKDOWN_KEYS, fmtCompact, fmtCost, fmtInt, usageParts } from "./format.js";
 
@@ -20,6 +21,8 @@ const PLOT_H = 90;
 const LEFT = 38;
 const TOP = 6;
 const COST_AXIS = 44;
+/** A segment is drawn at least this high (px) when its bar is drawn, so a few tokens still show. */
+const MIN_SEG_PX = 0.5;
 
 /** @param {number} idx */
 const barX = (idx) => LEFT + GAP + idx * (BAR_W + GAP);
@@ -114,7 +117,7 @@ export class UsageChart {
       const key = JSON.stringify([row.u, thread, windows[idx], sp?.cost_usd ?? null, sp?.cost_source ?? null]);
       const old = this.bars[idx];
       if (old && old.key === key) return;
-      const group = this.drawBar(idx, row, thread, windows[idx], sp);
+      const group = this.drawBar(idx, row, thread, windows[idx], sp, (MIN_SEG_PX * max) / PLOT_H);
       if (old) {
         old.group.replaceWith(group);
         this.bars[idx] = { ...old, key, group };
@@ -193,8 +196,9 @@ export class UsageChart {
    * @param {string} thread
    * @param {number | null} window
    * @param {import("./types.js").SpanView | undefined} sp
+   * @param {number} minHeight the least height of a segment, in token units (half a pixel when drawn)
    */
-  drawBar(idx, row, thread, window, sp) {
+  drawBar(idx, row, thread, window, sp, minHeight) {
     const x = barX(idx);
     const group = /** @type {SVGGElement} */ (svg("g", { class: "tfw-bar" }));
     const lines = [`call ${idx + 1}${thread ? ` (${thread})` : ""}`, `input ${fmtInt(row.p.input)} · output ${fmtInt(row.p.output)}`];
@@ -207,7 +211,8 @@ export class UsageChart {
     if (window) lines.push(`context ${((row.p.input / window) * 100).toFixed(1)}% of ${fmtInt(window)}`);
     if (sp && sp.cost_usd != null) lines.push(`cost ${fmtCost(sp.cost_usd)} (${sp.cost_source})`);
     for (const seg of barSegments(row.segments)) {
-      group.appendChild(svg("rect", { class: `tfw-seg tfw-seg-${seg.key}`, x, y: seg.from, width: BAR_W, height: seg.value }));
+      const height = Math.max(seg.value, minHeight);
+      group.appendChild(svg("rect", { class: `tfw-seg tfw-seg-${seg.key}`, x, y: seg.from, width: BAR_W, height }));
       lines.push(`${seg.label}: ${fmtInt(seg.value)}`);
     }
     group.appendChild(svg("title", {}, lines.join("\n")));
@@ -215,12 +220,3 @@ export class UsageChart {
   }
 }
 
-/**
- * A chart drawn once for `usage` (see UsageChart): its element.
- * @param {import("./types.js").UsageRow[] | null | undefined} usage
- * @param {(id: string) => string} [threadLabel]
- * @param {import("./types.js").SpanView[] | null} [spans]
- */
-export function usageChart(usage, threadLabel = (id) => id, spans = null) {
-  return new UsageChart().update(usage, threadLabel, spans).el;
-}

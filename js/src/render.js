@@ -636,7 +636,7 @@ export class TurnRenderer {
     const spans = this.store.view.spans || [];
     const key = JSON.stringify([
       usage,
-      spans.filter((s) => s.kind === "model_call").map((s) => [s.id, s.cost_usd, s.context_window]),
+      spans.filter((s) => s.kind === "model_call").map((s) => [s.id, s.cost_usd, s.cost_source, s.context_window]),
       (this.store.view.threads || []).map((t) => [t.id, t.title]),
     ]);
     if (key === this.usageKey && this.usageEl.firstChild) return;
