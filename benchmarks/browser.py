@@ -244,6 +244,58 @@ def _run_variant(browser: Any, server: Any, name: str, spec: dict[str, str], *, 
         server.shutdown_kernels()
 
 
+#: The after-turn baseline: the same turn's text shown as a plain HTML output (paragraphs, no markup of ours),
+#: put in place by ``update_display`` like the static transcript at a turn's end. What the host does with any
+#: output of that text (JupyterLab's table of contents sanitizes every HTML output to look for headings, at a
+#: cost that grows with its length) is the floor for what it does with ours.
+PLAIN_CELL = """
+import html, os, threading, time
+from IPython.display import HTML, display
+from benchmarks._streams import large_turn_events, to_sse
+from tfwidget import TurnView, iter_sse
+v = TurnView()
+for x in iter_sse(to_sse(large_turn_events({n_deltas}))):
+    v.feed(x)
+body = "".join("<p>" + html.escape(m.get("content") or "") + "</p>" for m in v.snapshot()["messages"].values())
+body = "<div>" + body + "<p class='bench-plain-done'>end</p></div>"
+handle = display(HTML("<p>waiting</p>"), display_id=True)
+
+def _show():
+    while not os.path.exists({flag!r}):
+        time.sleep(0.01)
+    handle.update(HTML(body))
+
+threading.Thread(target=_show, daemon=True).start()
+"""
+
+
+def _plain_output_run(browser: Any, server: Any, n_deltas: int) -> dict[str, Any]:
+    """Long tasks in the page after a plain HTML output of the turn's text replaces a small one."""
+    from tests.browser.conftest import Lab
+
+    flag = f"go-plain-{secrets.token_hex(4)}.flag"
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    lab = Lab(server=server, context=context, page=page, test_name="bench-plain")
+    try:
+        lab.run_notebook([PLAIN_CELL.format(n_deltas=n_deltas, flag=flag)], "bench_plain")
+        lab.wait_cells_done(timeout=120_000)
+        page.wait_for_timeout(500)
+        page.evaluate(MONITOR_JS)
+        (server.root_dir / flag).write_text("go")
+        handle = page.wait_for_function(
+            "(sel) => document.querySelector(sel) ? performance.now() : false",
+            arg=lab.out(".bench-plain-done"), polling="raf", timeout=60_000,
+        )  # fmt: skip
+        end = float(handle.json_value())
+        page.wait_for_timeout(AFTER_TURN_S * 1000)
+        return dict(page.evaluate(COLLECT_JS, [end, end + AFTER_TURN_S * 1000]))
+    finally:
+        context.close()
+        server.shutdown_kernels()
+
+
 BUSY_PAGE_JS = """
 async () => {
   const keep = [];
@@ -373,6 +425,8 @@ def bench(quick: bool = False) -> dict[str, Any]:
                 n_ev = len(large_turn_events(n))
                 long_runs[n] = _run_variant(browser, server, "tfwidget TurnView", VARIANTS["tfwidget TurnView"],
                                             n_deltas=n, rate=rate, n_events=n_ev, cap_s=n_ev / rate + 60.0)  # fmt: skip
+            # the after-turn baseline: the same text as a plain HTML output, in a fresh page too
+            plain = {n: _plain_output_run(browser, server, n) for n in (n_deltas, *long_sizes)}
             calibration = _instrument_check(browser)
         finally:
             browser.close()
@@ -404,6 +458,12 @@ def bench(quick: bool = False) -> dict[str, Any]:
                  "its gap out; the raw gaps are reported beside it. Long animation frames "
                  "(PerformanceObserver 'long-animation-frame') are frames whose main-thread work took over "
                  "50 ms.")  # fmt: skip
+    notes.append("After the turn, the baseline is the turn's text as a plain HTML output (one paragraph per "
+                 "message) replacing a small one by update_display, in a fresh page: longest task "
+                 + ", ".join(f"{plain[n]['after_turn_longest_task_ms']:.0f} ms at {n:,} deltas" for n in plain)
+                 + " (0: none over 50 ms). Its window starts after the frame that shows it, so the render of "
+                 "the plain output is left out; ours is counted (the static transcript arrives after the frame "
+                 "that shows the whole turn).")  # fmt: skip
     for r in [ours, *long_runs.values(), calibration]:
         if r["worker_error"]:
             notes.append(
@@ -436,12 +496,18 @@ def bench(quick: bool = False) -> dict[str, Any]:
                 note=f"{r['long_tasks']} long task(s) in the window (a long task is over 50 ms by definition)",
                 miss=_slow_frames_text(r))
           for n, r in long_runs.items()],
-        *[check(f"after the turn, {n:,} deltas: longest task (the host shows the refreshed saved transcript)",
-                r["after_turn_longest_task_ms"], 50.0, target=None, higher_is_better=False, unit="ms",
-                note=f"informational: {r['after_turn_long_tasks']} long task(s) in the {AFTER_TURN_S:.0f} s after "
-                     "the frame that shows the whole turn; at the turn's end the kernel sends the static "
-                     "transcript (the output a saved notebook keeps), and JupyterLab's table of contents "
-                     "sanitizes it (its inline styles through the sanitizer's CSS filter) in one task")
+        *[check(f"after the turn, {n:,} deltas: longest task (the host takes in the refreshed saved transcript)",
+                r["after_turn_longest_task_ms"], max(50.0, 1.2 * plain[n]["after_turn_longest_task_ms"]),
+                target=1.0, higher_is_better=False, unit="ms",
+                target_text="<= 50 ms, or <= 1.2x a plain output's",
+                note=f"{r['after_turn_long_tasks']} long task(s) in the {AFTER_TURN_S:.0f} s after the frame that "
+                     "shows the whole turn (0 ms: none over 50 ms). At the turn's end the kernel refreshes the "
+                     "static transcript (the output a saved notebook keeps); JupyterLab renders it and its table "
+                     "of contents sanitizes it to look for headings. Baseline: the same text as a plain HTML "
+                     f"output, put in place the same way in a fresh page: {plain[n]['after_turn_long_tasks']} "
+                     f"long task(s), longest {plain[n]['after_turn_longest_task_ms']:.0f} ms",
+                miss="the host's work on our output at the turn's end exceeds what it does for a plain output "
+                     "of the same text")
           for n, r in [(n_deltas, ours), *long_runs.items()]],
         check("instrument: a page busy with its own work, its frames' time vs the part taken for machine stalls",
               # a monitor whose worker did not answer has not been checked: the row fails

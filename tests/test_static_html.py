@@ -107,6 +107,48 @@ def test_notebook_output_carries_the_swap_rules() -> None:
     assert ":not(:has(*))" in out and ".tfw-root" in out and "<script" not in out
 
 
+def _large_view(deltas: int) -> dict[str, Any]:
+    import json
+
+    from tfwidget import iter_sse
+    from tfwidget.sim import Scenario
+
+    events = Scenario.load("large", deltas=deltas).events
+    sse = "".join(f"id: {i}\ndata: {json.dumps(e)}\n\n" for i, e in enumerate(events, 1)).encode()
+    return replay(iter_sse(sse)).snapshot()
+
+
+def test_style_attributes_do_not_grow_with_the_turn() -> None:
+    """Hosts that sanitize an output run a CSS parser over every style attribute (JupyterLab's table of
+    contents does it when a turn's end refreshes the saved transcript): only the root box has one, at any
+    length; the rest is one style sheet and class names."""
+    counts = []
+    for deltas in (50, 2_000):
+        html = render_turn_html(_large_view(deltas))
+        tree = Tree(html)
+        styled = [tree.nodes[i][0] for i in range(len(tree.nodes)) if "style" in tree.nodes[i][1]]
+        counts.append(len(styled))
+        assert styled == ["div"], styled  # the root box
+        assert html.count("<style>.tfws-static") == 1
+    session = render_session_html([_large_view(50), _large_view(2_000)])
+    assert session.count(" style=") == 1 and session.count("<style>.tfws-static") == 1  # one sheet
+
+
+def test_text_is_escaped_without_quote_entities() -> None:
+    """Quotes in text stay quotes (each entity costs a sanitizing host's parser a decode); in attribute
+    values they are escaped."""
+    view = replay(FIXTURES / "approval_pause.sse").snapshot()
+    call_id = next(iter(view["tools"]))
+    view["tools"][call_id]["arguments"] = '{"order_id": "ORD-1", "note": "it\'s <b>"}'
+    view["messages"] = {k: {**m, "id": 'm"1'} for k, m in view["messages"].items()}
+    html = render_turn_html(view)
+    assert '"order_id": "ORD-1"' in html and "it's &lt;b&gt;" in html
+    assert "&quot;" not in html.replace('data-id="m&quot;1"', "")
+    assert 'data-id="m&quot;1"' in html
+    tree = Tree(html)
+    assert [a["data-id"] for _, a, _ in tree.nodes if a.get("class") == "tfws-msg"][0] == 'm"1'
+
+
 def test_bad_input_is_a_clear_type_error() -> None:
     with pytest.raises(TypeError, match="view snapshot"):
         render_turn_html(["not", "a", "view"])  # type: ignore[arg-type]

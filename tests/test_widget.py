@@ -306,11 +306,13 @@ def test_static_fallback_is_escaped_and_scriptless(sent):
     assert "<img" not in fallback and "<svg onload" not in fallback.lower() and "<i>gh" not in fallback
     assert not re.search(r"<[^>]*\son\w+\s*=", fallback), "no element keeps an event handler"
     assert not re.search(r"""(href|src)\s*=\s*["']?\s*(javascript|data|vbscript):""", fallback, flags=re.I)
-    # the only svgs are the timeline's (tfwidget.timeline) and the usage chart's, their texts escaped
+    # the only svgs are the timeline's (tfwidget.timeline), the usage chart's and its legend's swatches,
+    # their texts escaped
+    swatch = '<svg xmlns="http://www.w3.org/2000/svg" width="9" height="9" aria-hidden="true"><rect '
     assert fallback.count("<svg") == fallback.count('<svg class="tfw-tls"') + fallback.count(
         '<svg class="tfws-chart"'
-    )
-    assert html.escape(XSS[1]) in fallback
+    ) + fallback.count(swatch)
+    assert html.escape(XSS[1], quote=False) in fallback
     for href in re.findall(r'href="([^"]*)"', fallback):  # links survive only with a safe target
         assert re.match(r"^(https?:|mailto:|#)", href), href
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == v.model_id

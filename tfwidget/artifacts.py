@@ -741,26 +741,22 @@ def static_media_html(item: Mapping[str, Any]) -> str:
         )
         thumb = f.get("thumbnail")
         img = (
-            f'<img src="{e(thumb)}" alt="{e(f.get("name"))}" style="height:20px;vertical-align:middle"> '
+            f'<img src="{e(thumb)}" alt="{e(f.get("name"))}" height="20" align="middle"> '
             if isinstance(thumb, str) and _DATA_IMAGE.match(thumb)
             else ""
         )
-        out.append(
-            f'<div style="font-size:12px">{img}file <strong>{e(f.get("name"))}</strong> ({e(meta)})</div>'
-        )
+        out.append(f'<div class="tfws-media">{img}file <strong>{e(f.get("name"))}</strong> ({e(meta)})</div>')
     for i in item.get("images") or []:
         if i.get("kind") == "data" and _DATA_IMAGE.match(i.get("src") or ""):
-            out.append(
-                f'<div><img src="{e(i["src"])}" alt="image" style="max-width:480px;max-height:360px"></div>'
-            )
+            out.append(f'<div><img class="tfws-image" src="{e(i["src"])}" alt="image"></div>')
         elif i.get("kind") == "remote":
-            out.append(f'<div style="font-size:12px">[image from {e(i.get("host"))}, not loaded]</div>')
+            out.append(f'<div class="tfws-media">[image from {e(i.get("host"))}, not loaded]</div>')
         else:
-            out.append(f'<div style="font-size:12px">[image not shown: {e(i.get("reason"))}]</div>')
+            out.append(f'<div class="tfws-media">[image not shown: {e(i.get("reason"))}]</div>')
     for a in item.get("artifacts") or []:
         state = f" (refused: {e(a['error'])})" if a.get("error") else ""
         out.append(
-            f'<div style="font-size:12px">sandbox file <strong>{e(a.get("label"))}</strong> '
+            f'<div class="tfws-media">sandbox file <strong>{e(a.get("label"))}</strong> '
             f"<code>{e(a.get('path'))}</code>{state}</div>"
         )
     return "".join(out)

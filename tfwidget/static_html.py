@@ -125,22 +125,20 @@ def markdown_html(source: str | None) -> str:
         clean_content_tags={"script", "style", "template", "iframe", "object", "embed", "textarea", "select"},
         strip_comments=True,
     )
-    # the sanitizer drops style attributes: give tables their borders here (GitHub and nbconvert show none)
-    return _CELL_TAG.sub(lambda m: f'<{m.group(1)} style="{_CELL_STYLE[m.group(1)]}"{m.group(2)}', clean)
-
-
-_CELL_STYLE = {
-    "table": "border-collapse:collapse;margin:4px 0",
-    "th": "border:1px solid rgba(127,127,127,.45);padding:2px 6px;text-align:left",
-    "td": "border:1px solid rgba(127,127,127,.45);padding:2px 6px",
-}
-_CELL_TAG = re.compile(r"<(table|th|td)([\s>])")
+    return clean
 
 
 # ------------------------------------------------------------------------------------------- helpers
 
 
 def _e(value: Any) -> str:
+    """Text escaped for an element's content: ``&``, ``<``, ``>`` only (a quote needs no escape there, and
+    every entity costs a sanitizing host's parser a decode)."""
+    return _html.escape("" if value is None else str(value), quote=False)
+
+
+def _a(value: Any) -> str:
+    """Text escaped for an attribute value in double quotes."""
     return _html.escape("" if value is None else str(value), quote=True)
 
 
@@ -185,12 +183,13 @@ def _cost(usd: Any) -> str | None:
     return f"${v:.3f}" if v < 1 else f"${v:.2f}"
 
 
-_MUTED = "color:#6e7781"
-_BORDER = "1px solid rgba(127,127,127,.35)"
-_PRE = (
-    "white-space:pre-wrap;overflow-wrap:anywhere;margin:4px 0;padding:4px 6px;font-family:monospace;"
-    "font-size:12px;background:rgba(127,127,127,.08);border-radius:4px;max-height:none"
-)
+# Styles are one rule set (``_CSS``, in a ``<style>`` element at the root of each transcript) and class names.
+# Only the root box carries a style attribute: hosts that sanitize an output run a CSS parser over each style
+# attribute (JupyterLab's table of contents does it for every refreshed output, to look for headings), so
+# their number must not grow with the turn. Where ``<style>`` elements are dropped (a notebook JupyterLab
+# does not trust, GitHub) the transcript stays readable as plain HTML: the box, labels in ``<small>``, code
+# in ``<pre>``, the chart's and legend's colours in SVG attributes.
+_MUTED_COLOUR = "#6e7781"
 _BADGE_COLOURS = {
     "done": "#1a7f37", "completed": "#1a7f37", "paused": "#9a6700", "awaiting_approval": "#9a6700",
     "awaiting_response": "#9a6700", "cancelled": "#6e7781", "error": "#cf222e", "incomplete": "#6e7781",
@@ -200,22 +199,80 @@ _TOOL_LABELS = {
     "completed": "done", "awaiting_approval": "awaiting approval", "awaiting_response": "awaiting answer",
     "incomplete": "no response",
 }  # fmt: skip
+_BORDER = "1px solid rgba(127,127,127,.35)"
+_BOX = (
+    "font-family:sans-serif;font-size:13px;line-height:1.45;border:1px solid rgba(127,127,127,.45);"
+    "border-radius:8px;padding:8px 12px;max-width:100%;box-sizing:border-box;overflow-wrap:anywhere"
+)
+
+
+def _badge_rules() -> str:
+    by_colour: dict[str, list[str]] = {}
+    for status, colour in _BADGE_COLOURS.items():
+        by_colour.setdefault(colour, []).append(status)
+    return "".join(
+        ",".join(f'.tfws-static .tfws-badge[data-status="{s}"]' for s in statuses) + f"{{color:{colour}}}"
+        for colour, statuses in by_colour.items()
+    )
+
+
+_RULES = {
+    ".tfws-label,.tfws-muted,.tfws-legend": f"color:{_MUTED_COLOUR}",
+    ".tfws-label,.tfws-legend": "font-size:11px",
+    ".tfws-label small": "font-size:inherit",
+    ".tfws-pre": (
+        "white-space:pre-wrap;overflow-wrap:anywhere;margin:4px 0;padding:4px 6px;font-family:monospace;"
+        "font-size:12px;background:rgba(127,127,127,.08);border-radius:4px;max-height:none;color:inherit"
+    ),
+    ".tfws-pre.tfws-muted": f"color:{_MUTED_COLOUR}",
+    ".tfws-error,.tfws-refusal": "color:#cf222e",
+    ".tfws-badge,.tfws-chip": "display:inline-block;padding:0 6px;border-radius:9px;font-size:11px;line-height:16px",
+    ".tfws-badge": f"border:1px solid currentColor;color:{_MUTED_COLOUR}",
+    ".tfws-chip": "background:rgba(127,127,127,.15);margin-left:4px",
+    ".tfws-head": "margin-bottom:4px",
+    ".tfws-session-head": "margin-bottom:6px",
+    ".tfws-session-turn": f"border-top:{_BORDER};padding-top:6px;margin-top:6px",
+    ".tfws-user": "margin:6px 0;padding:4px 8px;border-radius:6px;background:rgba(9,105,218,.08)",
+    ".tfws-text": "white-space:pre-wrap;overflow-wrap:anywhere",
+    ".tfws-decision-input": "margin:4px 0;font-size:12px",
+    ".tfws-msg": "margin:8px 0",
+    ".tfws-event": "margin:4px 0",
+    ".tfws-tool": f"border:{_BORDER};border-radius:6px;padding:4px 8px;margin:6px 0",
+    ".tfws-pause": "border:1px dashed #9a6700;border-radius:6px;padding:4px 8px;margin:6px 0",
+    ".tfws-decision": "font-size:12px;margin:2px 0",
+    ".tfws-thread": "margin:6px 0 6px 12px;padding-left:8px;border-left:3px solid #8250df",
+    "summary": "cursor:pointer",
+    ".tfws-usage,.tfws-timeline": "margin-top:8px",
+    ".tfws-legend-item": "margin-right:8px;white-space:nowrap",
+    ".tfws-legend-item svg": "margin-right:3px;vertical-align:baseline",
+    ".tfws-media": "font-size:12px",
+    ".tfws-image": "max-width:min(480px,100%);max-height:360px",
+    ".tfws-md table": "border-collapse:collapse;margin:4px 0",
+    ".tfws-md th,.tfws-md td": "border:1px solid rgba(127,127,127,.45);padding:2px 6px",
+    ".tfws-md th": "text-align:left",
+}
+
+
+def _scoped(selectors: str) -> str:
+    return ",".join(f".{STATIC_CLASS} {sel}" for sel in selectors.split(","))
+
+
+#: The transcript's style sheet: every rule scoped to the transcript's root class.
+_CSS = "".join(f"{_scoped(sel)}{{{body}}}" for sel, body in _RULES.items()) + _badge_rules()
+
+
+def _label(text: str) -> str:
+    """A small grey line (``text`` is HTML); ``<small>`` keeps it small where styles are dropped."""
+    return f'<div class="tfws-label"><small>{text}</small></div>'
 
 
 def _badge(status: Any, label: str | None = None) -> str:
-    colour = _BADGE_COLOURS.get(str(status), "#6e7781")
-    return (
-        f'<span class="tfws-badge" data-status="{_e(status)}" style="display:inline-block;padding:0 6px;'
-        f"border-radius:9px;border:1px solid {colour};color:{colour};font-size:11px;line-height:16px;"
-        f'margin-left:4px">{_e(label or status)}</span>'
-    )
+    """A status pill (its colour comes from ``data-status`` in ``_CSS``), after a space."""
+    return f' <span class="tfws-badge" data-status="{_a(status)}">{_e(label or status)}</span>'
 
 
 def _chip(text: Any, title: str) -> str:
-    return (
-        f'<span class="tfws-chip" title="{_e(title)}" style="display:inline-block;padding:0 6px;margin-left:4px;'
-        f'border-radius:9px;background:rgba(127,127,127,.15);font-size:11px;line-height:16px">{_e(text)}</span>'
-    )
+    return f' <span class="tfws-chip" title="{_a(title)}">{_e(text)}</span>'
 
 
 # ------------------------------------------------------------------------------------------ the chart
@@ -257,7 +314,7 @@ def usage_chart_svg(
     out = [
         f'<svg class="tfws-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" aria-label="Token usage for {len(rows)} model calls" '
-        'style="font-family:sans-serif;font-size:9px;overflow:visible">',
+        'font-family="sans-serif" font-size="9" overflow="visible">',
         f'<line x1="{left - 2}" y1="{top + plot_h}" x2="{width}" y2="{top + plot_h}" stroke="#8c959f"/>',
         f'<text x="{left - 6}" y="{top + 8}" text-anchor="end" fill="currentColor">{_e(_compact(top_value))}</text>',
         f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end" fill="currentColor">0</text>',
@@ -286,14 +343,14 @@ def usage_chart_svg(
                    f'<text x="{x + bar_w / 2}" y="{top + plot_h + 12}" text-anchor="middle" '
                    f'fill="currentColor">{idx + 1}</text></g>')  # fmt: skip
     out.append("</svg>")
-    legend = "".join(
-        f'<span style="margin-right:8px;white-space:nowrap"><span style="display:inline-block;width:9px;'
-        f'height:9px;background:{colour};margin-right:3px;border-radius:2px"></span>{_e(label)}</span>'
+    legend = " ".join(
+        f'<span class="tfws-legend-item"><svg xmlns="http://www.w3.org/2000/svg" width="9" height="9" '
+        f'aria-hidden="true"><rect width="9" height="9" rx="2" fill="{colour}"/></svg> {_e(label)}</span>'
         for _, label, colour in _SERIES
     )
     return (
-        f'<div class="tfws-usage" style="margin-top:8px"><details open><summary>usage per model call '
-        f'({len(rows)})</summary>{"".join(out)}<div style="font-size:11px;{_MUTED}">{legend}</div>'
+        f'<div class="tfws-usage"><details open><summary>usage per model call '
+        f'({len(rows)})</summary>{"".join(out)}<div class="tfws-legend">{legend}</div>'
         "</details></div>"
     )
 
@@ -344,11 +401,10 @@ class _TurnRenderer:
         if info.get("model"):
             head += _chip(info["model"], "model")
         head += _badge(status)
-        error = f'<div style="color:#cf222e;{_PRE}">{_e(info["error"])}</div>' if info.get("error") else ""
+        error = f'<pre class="tfws-pre tfws-error">{_e(info["error"])}</pre>' if info.get("error") else ""
         return (
-            f'<details open class="tfws-thread" data-thread="{_e(tid)}" data-status="{_e(status)}" '
-            f'style="margin:6px 0 6px 12px;padding-left:8px;border-left:3px solid #8250df">'
-            f'<summary style="cursor:pointer"><span style="{_MUTED};font-size:11px">sub-agent</span> {head}'
+            f'<details open class="tfws-thread" data-thread="{_a(tid)}" data-status="{_a(status)}">'
+            f'<summary><small class="tfws-muted">sub-agent</small> {head}'
             f"</summary>{error}{self.body(tid, depth + 1)}</details>"
         )
 
@@ -380,29 +436,26 @@ class _TurnRenderer:
             ev = self.events.get(eid) or {}
             summary = f" {_e(ev['summary'])}" if ev.get("summary") else ""
             return (
-                f'<div class="tfws-event" style="{_MUTED};font-size:11px;margin:4px 0">'
-                f"<code>{_e(ev.get('type') or 'event')}</code>{summary}</div>"
+                f'<div class="tfws-event"><small class="tfws-muted">'
+                f"<code>{_e(ev.get('type') or 'event')}</code>{summary}</small></div>"
             )
         return ""
 
     def message(self, m: Mapping[str, Any], depth: int) -> str:
-        parts = [
-            f'<div class="tfws-msg" data-id="{_e(m.get("id"))}" style="margin:8px 0">'
-            f'<div style="{_MUTED};font-size:11px">assistant</div>'
-        ]
+        parts = [f'<div class="tfws-msg" data-id="{_a(m.get("id"))}">{_label("assistant")}']
         if m.get("reasoning"):
             parts.append(
-                f'<details class="tfws-reasoning"><summary style="{_MUTED}">reasoning</summary>'
-                f'<div style="{_PRE};{_MUTED}">{_e(m["reasoning"])}</div></details>'
+                f'<details class="tfws-reasoning"><summary class="tfws-muted">reasoning</summary>'
+                f'<pre class="tfws-pre tfws-muted">{_e(m["reasoning"])}</pre></details>'
             )
         if m.get("content"):
             parts.append(f'<div class="tfws-md">{markdown_html(m["content"])}</div>')
         if m.get("refusal"):
-            parts.append(f'<div style="color:#cf222e"><strong>refused</strong> {_e(m["refusal"])}</div>')
+            parts.append(f'<div class="tfws-refusal"><strong>refused</strong> {_e(m["refusal"])}</div>')
         parts.append(static_media_html(m))  # images (data URIs inline), sandbox artifacts as text
         finish = m.get("finish_reason")
         if finish and finish not in ("stop", "tool_calls"):
-            parts.append(f'<div style="{_MUTED};font-size:11px">finished: {_e(finish)}</div>')
+            parts.append(_label(f"finished: {_e(finish)}"))
         usage = m.get("usage")
         if usage:
             bits = [f"in {_int(usage.get('input_tokens'))}", f"out {_int(usage.get('output_tokens'))}"]
@@ -410,7 +463,7 @@ class _TurnRenderer:
                 bits.append(
                     f"cache {_int(usage.get('cache_read_tokens'))}/{_int(usage.get('cache_write_tokens'))}"
                 )
-            parts.append(f'<div style="{_MUTED};font-size:11px">{" · ".join(bits)} tokens</div>')
+            parts.append(_label(f"{' · '.join(bits)} tokens"))
         for call_id in m.get("tool_call_ids") or []:
             parts.append(self.tool(str(call_id), depth))
         parts.append("</div>")
@@ -428,13 +481,12 @@ class _TurnRenderer:
         elif t.get("tool_type") == "truefoundry-system":
             origin = _chip("system tool", "origin")
         out = [
-            f'<div class="tfws-tool" data-id="{_e(call_id)}" data-status="{_e(status)}" style="border:{_BORDER};'
-            f'border-radius:6px;padding:4px 8px;margin:6px 0">'
+            f'<div class="tfws-tool" data-id="{_a(call_id)}" data-status="{_a(status)}">'
             f"<div>⚙ <code>{_e(t.get('name') or '(unnamed tool)')}</code>{origin}"
             f"{_badge(status, _TOOL_LABELS.get(str(status)))}</div>"
         ]
         if t.get("arguments"):
-            out.append(f'<pre class="tfws-args" style="{_PRE}">{_e(_pretty(t["arguments"]))}</pre>')
+            out.append(f'<pre class="tfws-args tfws-pre">{_e(_pretty(t["arguments"]))}</pre>')
         response = t.get("response")
         if response is not None:
             text = _pretty(response)
@@ -444,14 +496,12 @@ class _TurnRenderer:
                     f"… ({len(text) - _MAX_RESPONSE:,} more characters)" if len(text) > _MAX_RESPONSE else ""
                 )
                 out.append(
-                    f'<details><summary style="{_MUTED}">response · {len(text):,} chars, '
-                    f'{text.count(chr(10)) + 1} lines</summary><pre style="{_PRE}">{_e(shown)}{_e(more)}</pre>'
+                    f'<details><summary class="tfws-muted">response · {len(text):,} chars, '
+                    f'{text.count(chr(10)) + 1} lines</summary><pre class="tfws-pre">{_e(shown)}{_e(more)}</pre>'
                     "</details>"
                 )
             else:
-                out.append(
-                    f'<div style="{_MUTED};font-size:11px">response</div><pre style="{_PRE}">{_e(text)}</pre>'
-                )
+                out.append(f'{_label("response")}<pre class="tfws-pre">{_e(text)}</pre>')
         decision = self.decisions.get(call_id)
         if decision:
             out.append(_decision(decision))
@@ -467,7 +517,7 @@ class _TurnRenderer:
         if kind == "approval":
             body = f"<strong>Approval required</strong> for <code>{_e(p.get('tool_name'))}</code>"
             if p.get("arguments"):
-                body += f'<pre style="{_PRE}">{_e(_pretty(p["arguments"]))}</pre>'
+                body += f'<pre class="tfws-pre">{_e(_pretty(p["arguments"]))}</pre>'
         elif kind == "question":
             body = f"<strong>Question</strong>: {_e(p.get('question'))}"
             options = p.get("options") or []
@@ -479,7 +529,7 @@ class _TurnRenderer:
                 url = str(s.get("auth_url") or "")
                 name = _e(s.get("name") or s.get("id"))
                 link = (
-                    f' <a href="{_e(url)}" target="_blank" rel="noopener noreferrer">sign in</a>'
+                    f' <a href="{_a(url)}" target="_blank" rel="noopener noreferrer">sign in</a>'
                     if _SAFE_HREF.match(url) and not url.startswith("#")
                     else ""
                 )
@@ -489,9 +539,8 @@ class _TurnRenderer:
         decision = self.decisions.get(str(p.get("tool_call_id") or ""))
         extra = _decision(decision) if decision else ""
         return (
-            f'<div class="tfws-pause" data-kind="{_e(kind)}" data-pending="{str(pending).lower()}" '
-            f'style="border:1px dashed #9a6700;border-radius:6px;padding:4px 8px;margin:6px 0">{body}'
-            f'<div style="{_MUTED};font-size:11px">{state}</div>{extra}</div>'
+            f'<div class="tfws-pause" data-kind="{_a(kind)}" data-pending="{str(pending).lower()}">{body}'
+            f"{_label(state)}{extra}</div>"
         )
 
     # -- the whole turn -------------------------------------------------------------------------
@@ -500,9 +549,9 @@ class _TurnRenderer:
         status = v.get("status") or "connecting"
         head = [f"<strong>{_e(heading)}</strong>" if heading else "", _badge(status)]
         if v.get("status_detail"):
-            head.append(f' <span style="{_MUTED}">{_e(v["status_detail"])}</span>')
+            head.append(f' <span class="tfws-muted">{_e(v["status_detail"])}</span>')
         if v.get("turn_id"):
-            head.append(f' <span style="{_MUTED};font-size:11px">turn <code>{_e(v["turn_id"])}</code></span>')
+            head.append(f' <small class="tfws-muted">turn <code>{_e(v["turn_id"])}</code></small>')
         totals = v.get("totals") or {}
         if totals:
             bits = [
@@ -512,19 +561,16 @@ class _TurnRenderer:
             cost = _cost(totals.get("cost_usd"))
             if cost:
                 bits.append(cost)
-            head.append(
-                f' <span class="tfws-totals" style="{_MUTED};font-size:11px">· {" · ".join(bits)}</span>'
-            )
+            head.append(f' <small class="tfws-totals tfws-muted">· {" · ".join(bits)}</small>')
         out = [
-            f'<div class="tfws-turn" data-status="{_e(status)}" data-turn="{_e(v.get("turn_id"))}">'
-            f'<div class="tfws-head" style="margin-bottom:4px">{"".join(head)}</div>'
+            f'<div class="tfws-turn" data-status="{_a(status)}" data-turn="{_a(v.get("turn_id"))}">'
+            f'<div class="tfws-head">{"".join(head)}</div>'
         ]
         for item in v.get("input") or []:
             if item.get("type") == "user.message":
                 out.append(
-                    f'<div class="tfws-user" style="margin:6px 0;padding:4px 8px;border-radius:6px;'
-                    f'background:rgba(9,105,218,.08)"><div style="{_MUTED};font-size:11px">user</div>'
-                    f'<div style="white-space:pre-wrap;overflow-wrap:anywhere">{_e(item.get("text"))}</div>'
+                    f'<div class="tfws-user">{_label("user")}'
+                    f'<div class="tfws-text">{_e(item.get("text")).replace(chr(10), "<br>")}</div>'
                     f"{static_media_html(item)}</div>"
                 )
             else:
@@ -532,7 +578,7 @@ class _TurnRenderer:
                     str(item.get("type")), str(item.get("type"))
                 )
                 out.append(
-                    f'<div class="tfws-decision-input" style="margin:4px 0;font-size:12px"><span style="{_MUTED}">'
+                    f'<div class="tfws-decision-input"><span class="tfws-muted">'
                     f"{_e(label)}</span> {_e(item.get('summary'))}</div>"
                 )
         out.append(self.body("main", 0))
@@ -547,10 +593,7 @@ class _TurnRenderer:
         out.append(usage_chart_svg(v.get("usage") or [], label_of))
         out.append(_timeline(v))
         for n in v.get("notices") or []:
-            out.append(
-                f'<div class="tfws-notice" style="{_MUTED};font-size:11px">{_e(n.get("level"))}: '
-                f"{_e(n.get('text'))}</div>"
-            )
+            out.append(_notice(n))
         out.append("</div>")
         return "".join(out)
 
@@ -565,7 +608,7 @@ def _timeline(view: Mapping[str, Any]) -> str:
     svg = timeline_svg(rows)
     if not svg:
         return ""
-    return f'<details open class="tfws-timeline" style="margin-top:8px"><summary>timeline</summary>{svg}</details>'
+    return f'<details open class="tfws-timeline"><summary>timeline</summary>{svg}</details>'
 
 
 def _decision(d: Mapping[str, Any]) -> str:
@@ -574,13 +617,18 @@ def _decision(d: Mapping[str, Any]) -> str:
     else:
         status = {"allow": "approved", "deny": "denied"}.get(str(d.get("status")), str(d.get("status")))
         text = f"{_e(status)}" + (f": {_e(d['reason'])}" if d.get("reason") else "")
-    return f'<div class="tfws-decision" style="font-size:12px;margin:2px 0"><strong>decision</strong> {text}</div>'
+    return f'<div class="tfws-decision"><strong>decision</strong> {text}</div>'
 
 
-_BOX = (
-    "font-family:sans-serif;font-size:13px;line-height:1.45;border:1px solid rgba(127,127,127,.45);"
-    "border-radius:8px;padding:8px 12px;max-width:100%;box-sizing:border-box;overflow-wrap:anywhere"
-)
+def _notice(n: Mapping[str, Any]) -> str:
+    return (
+        f'<div class="tfws-notice tfws-label"><small>{_e(n.get("level"))}: {_e(n.get("text"))}</small></div>'
+    )
+
+
+def _root(classes: str, body: str, attrs: str = "") -> str:
+    """The transcript's root: its box (the one style attribute), its style sheet, ``body``."""
+    return f'<div class="{STATIC_CLASS} {classes}"{attrs} style="{_BOX}"><style>{_CSS}</style>{body}</div>'
 
 
 def render_turn_html(
@@ -593,8 +641,7 @@ def render_turn_html(
     """
     if not isinstance(view, Mapping):
         raise TypeError(f"render_turn_html() takes a view snapshot (a dict), not {type(view).__name__}")
-    body = _TurnRenderer(view, decisions).render()
-    return f'<div class="{STATIC_CLASS} tfws-turn-view" style="{_BOX}">{body}</div>'
+    return _root("tfws-turn-view", _TurnRenderer(view, decisions).render())
 
 
 def render_session_html(
@@ -628,27 +675,18 @@ def render_session_html(
     if agent_name:
         head.append(_chip(agent_name, "agent"))
     head.append(_badge(status))
-    head.append(
-        f' <span style="{_MUTED};font-size:11px">{len(views)} turn{"s" if len(views) != 1 else ""}</span>'
-    )
-    out = [
-        f'<div class="{STATIC_CLASS} tfws-session" data-turns="{len(views)}" style="{_BOX}">'
-        f'<div class="tfws-session-head" style="margin-bottom:6px">{"".join(head)}</div>'
-    ]
+    head.append(f' <small class="tfws-muted">{len(views)} turn{"s" if len(views) != 1 else ""}</small>')
+    out = [f'<div class="tfws-session-head">{"".join(head)}</div>']
     for i, v in enumerate(views, start=1):
         turn_decisions = decisions.get(str(v.get("turn_id") or ""), {})
         out.append(
-            f'<section class="tfws-session-turn" style="border-top:{_BORDER};padding-top:6px;margin-top:6px">'
+            f'<section class="tfws-session-turn">'
             f"{_TurnRenderer(v, turn_decisions).render(heading=f'turn {i}')}</section>"
         )
     if not views:
-        out.append(f'<div style="{_MUTED}">no turns yet</div>')
-    for n in notices:
-        out.append(
-            f'<div class="tfws-notice" style="{_MUTED};font-size:11px">{_e(n.get("level"))}: {_e(n.get("text"))}</div>'
-        )
-    out.append("</div>")
-    return "".join(out)
+        out.append('<div class="tfws-muted">no turns yet</div>')
+    out.extend(_notice(n) for n in notices)
+    return _root("tfws-session", "".join(out), f' data-turns="{len(views)}"')
 
 
 # ------------------------------------------------------------------------------- notebook outputs

@@ -106,6 +106,14 @@ def test_static_page_without_javascript(no_js: Any, tmp_path: Path, source: str,
         for call_id in view["tools"]:
             assert page.locator(f'.tfws-tool[data-id="{call_id}"]').count() == 1
 
+        # styled by the transcript's one style sheet (no style attribute but the root's)
+        assert page.locator(".tfws-static [style]").count() == 0
+        label = page.locator(".tfws-label").first
+        assert label.evaluate("(n) => getComputedStyle(n).fontSize") == "11px"
+        if view["tools"]:
+            card = page.locator(".tfws-tool").first
+            assert card.evaluate("(n) => getComputedStyle(n).borderTopWidth") == "1px"
+
         # the chart
         bars = page.locator("svg.tfws-chart g.tfws-bar")
         assert bars.count() == len(view["usage"])
