@@ -37,3 +37,21 @@ class NaiveEventsWidget(anywidget.AnyWidget):
     def append(self, event: dict) -> None:
         """Add one event the only way traitlets syncs a list: reassign it."""
         self.events = [*self.events, event]
+
+
+def plain_transcript_view() -> object:
+    """A ``TurnView`` whose saved transcript is only the turn's text, one plain paragraph per message (the
+    after-turn baseline of the browser benchmark: the least any output that keeps the turn's text costs the
+    host). It is displayed and hidden the same way as the real one."""
+    import html
+
+    from tfwidget import TurnView
+    from tfwidget.static_html import STATIC_CLASS, static_output_html
+
+    class PlainTranscriptTurnView(TurnView):
+        def _static_bundle(self) -> dict[str, str]:
+            messages = self.snapshot()["messages"].values()
+            body = "".join(f"<p>{html.escape(m.get('content') or '', quote=False)}</p>" for m in messages)
+            return {"text/html": static_output_html(f'<div class="{STATIC_CLASS}">{body}</div>')}
+
+    return PlainTranscriptTurnView()

@@ -181,3 +181,8 @@ def test_browser_benchmark_quick(tmp_path: Path) -> None:
     # its worker answered: a worker that did not would make the row fail (its value is infinite)
     assert instrument["ours"] != float("inf")
     assert not [n for n in rec["notes"] if "Stall monitor unavailable" in n]
+    # after the turn: a target per size, against the same turn whose saved transcript is only its text
+    after = [c for c in rec["checks"] if c["what"].startswith("after the turn")]
+    assert len(after) == 3 and all(c["target"] == 1.0 and c["baseline"] >= 50.0 for c in after), after
+    plain = [r for r in rec["rows"] if r["implementation"].startswith("tfwidget TurnView, plain saved")]
+    assert len(plain) == 3 and all(r["finished"] and r["dom_nodes"] > 3 for r in plain), plain

@@ -9,7 +9,8 @@ part of :meth:`TurnView.to_html`, nbconvert's HTML export (with or without widge
 The output has no scripts and loads nothing from outside: model markdown is rendered in Python
 (markdown-it-py) and sanitized (nh3) with the allow-list of the front end (``js/src/markdown.js``); remote
 images become links. Sub-agent threads sit under the tool card that started them; the usage chart is inline
-SVG. Styles are inline (hosts such as GitHub drop ``<style>`` elements), plus one small ``<style>`` rule set
+SVG. Styles are one ``<style>`` sheet per transcript and class names (only the root box has a style
+attribute; where a host drops ``<style>`` elements the transcript reads as plain HTML), plus one small rule set
 that lets a live view hide its static twin (see :func:`static_output_html`).
 
 >>> from tfwidget.static_html import render_turn_html
@@ -314,11 +315,12 @@ def usage_chart_svg(
     out = [
         f'<svg class="tfws-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" aria-label="Token usage for {len(rows)} model calls" '
-        'font-family="sans-serif" font-size="9" overflow="visible">',
+        'font-family="sans-serif" font-size="9" overflow="visible" fill="currentColor">',
         f'<line x1="{left - 2}" y1="{top + plot_h}" x2="{width}" y2="{top + plot_h}" stroke="#8c959f"/>',
-        f'<text x="{left - 6}" y="{top + 8}" text-anchor="end" fill="currentColor">{_e(_compact(top_value))}</text>',
-        f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end" fill="currentColor">0</text>',
+        f'<g text-anchor="end"><text x="{left - 6}" y="{top + 8}">{_e(_compact(top_value))}</text>'
+        f'<text x="{left - 6}" y="{top + plot_h}">0</text></g><g text-anchor="middle">',
     ]
+    # few attributes per bar (a sanitizing host parses each one): a segment is a path and its colour
     for idx, (u, segments, _total) in enumerate(rows):
         x = left + gap + idx * (bar_w + gap)
         y = float(top + plot_h)
@@ -334,15 +336,11 @@ def usage_chart_svg(
                 continue
             h = v / top_value * plot_h
             y -= h
-            parts.append(
-                f'<rect class="tfws-seg" data-series="{key}" x="{x}" y="{y:.2f}" width="{bar_w}" '
-                f'height="{max(h, 0.5):.2f}" fill="{colour}"/>'
-            )
+            parts.append(f'<path d="M{x} {y:.2f}h{bar_w}v{max(h, 0.5):.2f}h-{bar_w}z" fill="{colour}"/>')
             lines.append(f"{label}: {_int(v)}")
         out.append(f'<g class="tfws-bar"><title>{_e(chr(10).join(lines))}</title>{"".join(parts)}'
-                   f'<text x="{x + bar_w / 2}" y="{top + plot_h + 12}" text-anchor="middle" '
-                   f'fill="currentColor">{idx + 1}</text></g>')  # fmt: skip
-    out.append("</svg>")
+                   f'<text x="{x + bar_w / 2}" y="{top + plot_h + 12}">{idx + 1}</text></g>')  # fmt: skip
+    out.append("</g></svg>")
     legend = " ".join(
         f'<span class="tfws-legend-item"><svg xmlns="http://www.w3.org/2000/svg" width="9" height="9" '
         f'aria-hidden="true"><rect width="9" height="9" rx="2" fill="{colour}"/></svg> {_e(label)}</span>'

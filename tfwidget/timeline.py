@@ -252,11 +252,12 @@ def timeline_svg(state: TurnState | list[Span] | list[Mapping[str, Any]], *, wid
                 bx, bw = x(bar.start), max(3.0, x(bar.end) - x(bar.start))
                 cls = {"model_call": "model", "tool_call": "tool", "pause": "pause"}[bar.span.kind]
                 inner = f"<title>{esc(_title(bar))}</title>"
-                inner += f'<rect class="{cls}" x="{bx:.1f}" y="{by:.1f}" width="{bw:.1f}" height="{row_h - 2}" rx="3"/>'
+                # a bar is a path: two attributes (a host that sanitizes the output parses every one)
+                inner += f'<path class="{cls}" d="M{bx:.1f} {by:.1f}h{bw:.1f}v{row_h - 2}h-{bw:.1f}z"/>'
                 ft = bar.first_token
                 if bar.span.kind == "model_call" and ft is not None and ft > bar.start:
                     tw = min(bw, x(ft) - bx)
-                    inner += f'<rect class="ttft" x="{bx:.1f}" y="{by:.1f}" width="{tw:.1f}" height="{row_h - 2}" rx="3"/>'
+                    inner += f'<path class="ttft" d="M{bx:.1f} {by:.1f}h{tw:.1f}v{row_h - 2}h-{tw:.1f}z"/>'
                 if bar.open:
                     inner += f'<line class="open" x1="{bx + bw:.1f}" x2="{bx + bw:.1f}" y1="{by:.1f}" y2="{by + row_h - 2:.1f}"/>'
                 parts.append(
