@@ -237,6 +237,9 @@ def _run_variant(browser: Any, server: Any, name: str, spec: dict[str, str], *, 
         stats = page.evaluate(COLLECT_JS, [end, end + (AFTER_TURN_S * 1000 if finished else 0)])
         nodes = page.evaluate("(sel) => { const r = document.querySelector(sel); "
                               "return r ? r.querySelectorAll('*').length + 1 : 0; }", sel)  # fmt: skip
+        # the saved transcript the page holds once the turn is over (its markup, as the host parsed it)
+        saved = page.evaluate("(sel) => { const r = document.querySelector(sel); return r ? r.outerHTML.length : 0; }",
+                              lab.out(".tfws-static"))  # fmt: skip
         rows = None
         if slug == "naive":
             rows = page.evaluate("(sel) => { const r = document.querySelector(sel); "
@@ -247,6 +250,7 @@ def _run_variant(browser: Any, server: Any, name: str, spec: dict[str, str], *, 
             "render_s": (end - start) / 1000,
             "kernel_feed_s": float(fed.read_text()) if fed.exists() else None,
             "dom_nodes": nodes,
+            "saved_transcript_chars": saved,
             "rows_rendered": rows,
             "page_errors": len(lab.page_errors),
             **stats,
@@ -392,8 +396,10 @@ def bench(quick: bool = False) -> dict[str, Any]:
             plain = {}
             for n in (n_deltas, *long_sizes):
                 n_ev = len(large_turn_events(n))
-                plain[n] = _run_variant(browser, server, name, VARIANTS[name], n_deltas=n, rate=rate,
-                                        n_events=n_ev, cap_s=n_ev / rate + 60.0)  # fmt: skip
+                # as many runs as ours at each size: the worst of each is compared
+                plain[n] = _combine([_run_variant(browser, server, name, VARIANTS[name], n_deltas=n, rate=rate,
+                                                  n_events=n_ev, cap_s=n_ev / rate + 60.0)
+                                     for _ in range(turnview_runs if n == n_deltas else 1)])  # fmt: skip
             calibration = _instrument_check(browser)
         finally:
             browser.close()
@@ -467,7 +473,9 @@ def bench(quick: bool = False) -> dict[str, Any]:
                 miss=_slow_frames_text(r))
           for n, r in long_runs.items()],
         *[check(f"after the turn, {n:,} deltas: longest task (the host takes in the refreshed saved transcript)",
-                r["after_turn_longest_task_ms"], max(50.0, 1.2 * plain[n]["after_turn_longest_task_ms"]),
+                # a run that did not show the whole turn (ours or the baseline's) has no after-turn window
+                r["after_turn_longest_task_ms"] if r["finished"] and plain[n]["finished"] else float("inf"),
+                max(50.0, 1.2 * plain[n]["after_turn_longest_task_ms"]),
                 target=1.0, higher_is_better=False, unit="ms",
                 target_text="<= 50 ms, or <= 1.2x the text alone",
                 note=f"{r['after_turn_long_tasks']} long task(s) in the {AFTER_TURN_S:.0f} s after the frame that "
@@ -477,7 +485,8 @@ def bench(quick: bool = False) -> dict[str, Any]:
                      f"transcript is only its text: {plain[n]['after_turn_long_tasks']} long task(s), longest "
                      f"{plain[n]['after_turn_longest_task_ms']:.0f} ms",
                 miss="the host's work on our saved transcript at the turn's end exceeds what it does for the "
-                     "turn's text alone")
+                     "turn's text alone" if r["finished"] and plain[n]["finished"]
+                     else "a run did not show the whole turn: there is no after-turn window to measure")
           for n, r in [(n_deltas, ours), *long_runs.items()]],
         check("instrument: a page busy with its own work, its frames' time vs the part taken for machine stalls",
               # a monitor whose worker did not answer has not been checked: the row fails

@@ -348,7 +348,7 @@ def test_static_transcript_shows_images_files_and_artifacts() -> None:
         state.apply(parse_event(ev))
     page = transcript_html(build_view(state))
     chart = build_view(state)["messages"][state.message_ids()[-1]]["images"][0]["src"]
-    assert f'<img class="tfws-image" src="{chart}"' in page  # the data-URI image inline
+    assert f'<img src="{chart}"' in page  # the data-URI image inline
     assert "[image from images.example.com, not loaded]" in page and "https://images.example.com" not in page
     assert "data:text/html" not in page and "[image not shown: not an image data URI (text/html)]" in page
     from tfwidget.sim.artifacts_scenario import INPUT_CSV

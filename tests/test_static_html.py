@@ -23,7 +23,7 @@ from tfwidget.sim import serve
 from tfwidget.static_html import markdown_html, render_session_html, render_turn_html, static_output_html
 from tfwidget.widget import TurnView
 
-from .conftest import FIXTURES
+from .conftest import FIXTURE_NAMES, FIXTURES
 
 
 class Tree(HTMLParser):
@@ -107,31 +107,66 @@ def test_notebook_output_carries_the_swap_rules() -> None:
     assert ":not(:has(*))" in out and ".tfw-root" in out and "<script" not in out
 
 
-def _large_view(deltas: int) -> dict[str, Any]:
+def _styled(html: str) -> list[str]:
+    tree = Tree(html)
+    return [tag for tag, attrs, _ in tree.nodes if "style" in attrs]
+
+
+def _scenario_view(name: str, **options: Any) -> dict[str, Any]:
     import json
 
     from tfwidget import iter_sse
     from tfwidget.sim import Scenario
 
-    events = Scenario.load("large", deltas=deltas).events
+    events = Scenario.load(name, **options).events
     sse = "".join(f"id: {i}\ndata: {json.dumps(e)}\n\n" for i, e in enumerate(events, 1)).encode()
     return replay(iter_sse(sse)).snapshot()
 
 
-def test_style_attributes_do_not_grow_with_the_turn() -> None:
+@pytest.mark.parametrize("name", [*FIXTURE_NAMES, "artifacts", "multi_pause", "long_markdown", "xss"])
+def test_only_the_root_box_and_images_carry_a_style_attribute(name: str) -> None:
     """Hosts that sanitize an output run a CSS parser over every style attribute (JupyterLab's table of
-    contents does it when a turn's end refreshes the saved transcript): only the root box has one, at any
-    length; the rest is one style sheet and class names."""
-    counts = []
-    for deltas in (50, 2_000):
-        html = render_turn_html(_large_view(deltas))
-        tree = Tree(html)
-        styled = [tree.nodes[i][0] for i in range(len(tree.nodes)) if "style" in tree.nodes[i][1]]
-        counts.append(len(styled))
-        assert styled == ["div"], styled  # the root box
-        assert html.count("<style>.tfws-static") == 1
-    session = render_session_html([_large_view(50), _large_view(2_000)])
-    assert session.count(" style=") == 1 and session.count("<style>.tfws-static") == 1  # one sheet
+    contents does it when a turn's end refreshes the saved transcript): the rest is one style sheet and
+    class names, whatever the turn holds (tools, threads, pauses, media, tables, notices)."""
+    view = replay(FIXTURES / f"{name}.sse").snapshot() if name in FIXTURE_NAMES else _scenario_view(name)
+    view["notices"] = [{"level": "warning", "text": "a notice"}]
+    html = render_turn_html(view)
+    assert _styled(html)[0] == "div" and set(_styled(html)[1:]) <= {"img"}, _styled(html)
+    assert html.count("<style>.tfws-static") == 1  # one sheet per transcript
+
+
+def test_style_attributes_do_not_grow_with_the_turn() -> None:
+    counts = [len(_styled(render_turn_html(_scenario_view("large", deltas=n)))) for n in (50, 2_000)]
+    assert counts == [1, 1]
+    views = [replay(FIXTURES / f"{n}.sse").snapshot() for n in FIXTURE_NAMES]
+    session = render_session_html(views, notices=[{"level": "info", "text": "n"}])
+    assert _styled(session) == ["div"] and session.count("<style>.tfws-static") == 1  # one per session
+
+
+HOSTILE = 'x" onmouseover="alert(1)" zzq=\'<b>&'
+
+
+def _poison(value: Any) -> Any:
+    if isinstance(value, str):
+        return value + HOSTILE
+    if isinstance(value, dict):
+        return {k: _poison(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_poison(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize("name", FIXTURE_NAMES)
+def test_no_value_breaks_out_of_an_attribute(name: str) -> None:
+    """Every string of the view (ids, statuses, titles, text) ends in a quote and a would-be handler: the
+    parsed transcript has no handler and no injected attribute, and the values read back whole."""
+    view = _poison(replay(FIXTURES / f"{name}.sse").snapshot())
+    html = render_session_html([view], session_id="s" + HOSTILE, notices=[{"level": "x", "text": HOSTILE}])
+    tree = Tree(html)
+    for tag, attrs, _ in tree.nodes:
+        assert not [a for a in attrs if a.startswith("on") or a == "zzq"], (tag, attrs)
+    poisoned = [v for _, attrs, _ in tree.nodes for v in attrs.values() if v.endswith(HOSTILE)]
+    assert poisoned  # values did land in attributes, whole
 
 
 def test_text_is_escaped_without_quote_entities() -> None:

@@ -748,7 +748,9 @@ def static_media_html(item: Mapping[str, Any]) -> str:
         out.append(f'<div class="tfws-media">{img}file <strong>{e(f.get("name"))}</strong> ({e(meta)})</div>')
     for i in item.get("images") or []:
         if i.get("kind") == "data" and _DATA_IMAGE.match(i.get("src") or ""):
-            out.append(f'<div><img class="tfws-image" src="{e(i["src"])}" alt="image"></div>')
+            out.append(
+                f'<div><img src="{e(i["src"])}" alt="image" style="max-width:min(480px,100%);max-height:360px"></div>'
+            )
         elif i.get("kind") == "remote":
             out.append(f'<div class="tfws-media">[image from {e(i.get("host"))}, not loaded]</div>')
         else:

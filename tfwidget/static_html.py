@@ -122,7 +122,8 @@ def markdown_html(source: str | None) -> str:
         attribute_filter=_attribute_filter,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer",
-        set_tag_attribute_values={"a": {"target": "_blank"}},
+        # a table keeps its grid where styles are dropped (one attribute per table)
+        set_tag_attribute_values={"a": {"target": "_blank"}, "table": {"border": "1"}},
         clean_content_tags={"script", "style", "template", "iframe", "object", "embed", "textarea", "select"},
         strip_comments=True,
     )
@@ -136,6 +137,12 @@ def _e(value: Any) -> str:
     """Text escaped for an element's content: ``&``, ``<``, ``>`` only (a quote needs no escape there, and
     every entity costs a sanitizing host's parser a decode)."""
     return _html.escape("" if value is None else str(value), quote=False)
+
+
+def _lines(value: Any) -> str:
+    """Escaped text whose line breaks (``\\n``, ``\\r\\n`` or ``\\r``) are ``<br>``: they stay breaks where styles
+    are dropped."""
+    return "<br>".join(_e(line) for line in re.split(r"\r\n|\r|\n", "" if value is None else str(value)))
 
 
 def _a(value: Any) -> str:
@@ -226,10 +233,10 @@ _RULES = {
         "font-size:12px;background:rgba(127,127,127,.08);border-radius:4px;max-height:none;color:inherit"
     ),
     ".tfws-pre.tfws-muted": f"color:{_MUTED_COLOUR}",
-    ".tfws-error,.tfws-refusal": "color:#cf222e",
+    ".tfws-error,.tfws-refusal,.tfws-pre.tfws-error": "color:#cf222e",
     ".tfws-badge,.tfws-chip": "display:inline-block;padding:0 6px;border-radius:9px;font-size:11px;line-height:16px",
     ".tfws-badge": f"border:1px solid currentColor;color:{_MUTED_COLOUR}",
-    ".tfws-chip": "background:rgba(127,127,127,.15);margin-left:4px",
+    ".tfws-chip": "background:rgba(127,127,127,.15)",
     ".tfws-head": "margin-bottom:4px",
     ".tfws-session-head": "margin-bottom:6px",
     ".tfws-session-turn": f"border-top:{_BORDER};padding-top:6px;margin-top:6px",
@@ -247,7 +254,6 @@ _RULES = {
     ".tfws-legend-item": "margin-right:8px;white-space:nowrap",
     ".tfws-legend-item svg": "margin-right:3px;vertical-align:baseline",
     ".tfws-media": "font-size:12px",
-    ".tfws-image": "max-width:min(480px,100%);max-height:360px",
     ".tfws-md table": "border-collapse:collapse;margin:4px 0",
     ".tfws-md th,.tfws-md td": "border:1px solid rgba(127,127,127,.45);padding:2px 6px",
     ".tfws-md th": "text-align:left",
@@ -568,7 +574,7 @@ class _TurnRenderer:
             if item.get("type") == "user.message":
                 out.append(
                     f'<div class="tfws-user">{_label("user")}'
-                    f'<div class="tfws-text">{_e(item.get("text")).replace(chr(10), "<br>")}</div>'
+                    f'<div class="tfws-text">{_lines(item.get("text"))}</div>'
                     f"{static_media_html(item)}</div>"
                 )
             else:

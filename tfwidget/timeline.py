@@ -186,7 +186,6 @@ def _title(bar: Bar) -> str:
 
 
 _SVG_STYLE = """
-svg.tfw-tls { max-width: 100%; height: auto; }
 .tfw-tls text { font: 11px system-ui, -apple-system, "Segoe UI", sans-serif; fill: #303030; }
 .tfw-tls .lab { font-weight: 600; } .tfw-tls .sub { fill: #6e7781; }
 .tfw-tls .grid { stroke: #d0d7de; stroke-width: 1; } .tfw-tls .model { fill: #5b8def; }
@@ -268,8 +267,9 @@ def timeline_svg(state: TurnState | list[Span] | list[Mapping[str, Any]], *, wid
     grid = f'<line class="grid" x1="{label_w}" x2="{label_w}" y1="{axis_h}" y2="{height - 4}"/>'
     return (
         f'<svg class="tfw-tls" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" role="img" aria-label="timeline of the turn">'
-        f"<style>{_SVG_STYLE}</style>{''.join(ticks)}{grid}{''.join(parts)}</svg>"
+        f'width="100%" data-width="{width}" role="img" aria-label="timeline of the turn">'
+        f'<style>svg.tfw-tls[data-width="{width}"]{{max-width:{width}px}}{_SVG_STYLE}</style>'
+        f"{''.join(ticks)}{grid}{''.join(parts)}</svg>"
     )
 
 
